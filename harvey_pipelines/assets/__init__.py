@@ -1,0 +1,1 @@
+"""Dagster assets: the entity assets (one factory) and their resources."""

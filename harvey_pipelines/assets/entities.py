@@ -1,0 +1,107 @@
+"""The entity assets: one factory, one asset per entity spec, partitioned by organization."""
+
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    asset,
+)
+from pydantic import Field
+
+from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
+from harvey_pipelines.organizations import organizations_partitions
+from harvey_pipelines.records import ENTITIES, EntitySpec
+from harvey_pipelines.sync import MODES, SyncFailed, SyncResult, sync_entity
+
+CORE_PREFIX = "core"
+TRIGGER_TAG = "harvey/trigger"
+TRIGGERED_BY_TAG = "harvey/triggered_by"
+COUNTS = ("fetched", "inserted", "updated", "unchanged", "quarantined", "deleted", "raw_versions",
+          "api_calls", "retries")
+
+
+class SyncConfig(Config):
+    mode: str = Field(
+        default="incremental",
+        description="incremental (from the stored cursor), full (re-read everything, no duplicates) "
+        "or reconcile (full, and flag records that vanished at the source as deleted)",
+    )
+
+
+def entity_key(name: str) -> AssetKey:
+    return AssetKey([CORE_PREFIX, name])
+
+
+def table_schema(spec: EntitySpec) -> TableSchema:
+    from harvey_pipelines.warehouse.schema import CORE_TABLES
+
+    return TableSchema(columns=[
+        TableColumn(c.name, str(c.type).lower(), description=c.comment) for c in CORE_TABLES[spec.name].columns
+    ])
+
+
+def sync_metadata(result: SyncResult) -> dict:
+    metadata = {name: MetadataValue.int(getattr(result, name)) for name in COUNTS}
+    metadata |= {
+        "duration_seconds": MetadataValue.float(round(result.duration_seconds, 3)),
+        "mode": result.mode,
+        "sync_run_id": result.sync_run_id,
+        "cursor_before": result.cursor_before or "",
+        "cursor_after": result.cursor_after or "",
+    }
+    if result.notes:
+        metadata["notes"] = MetadataValue.md("\n".join(f"- {n}" for n in result.notes))
+    return metadata
+
+
+def build_entity_asset(spec: EntitySpec) -> AssetsDefinition:
+    schema = table_schema(spec)
+
+    @asset(
+        key=entity_key(spec.name),
+        partitions_def=organizations_partitions,
+        group_name=spec.group,
+        description=f"{spec.description} Synced from each organization's HR system into core.{spec.name}.",
+        deps=[entity_key(name) for name in spec.upstream],
+        kinds={"python", "sql"},
+        tags={"harvey/entity": spec.name},
+        metadata={"dagster/column_schema": schema, "dagster/table_name": f"core.{spec.name}"},
+    )
+    def _sync(
+        context: AssetExecutionContext, config: SyncConfig, warehouse: WarehouseResource,
+        organizations: OrganizationsResource,
+    ) -> MaterializeResult:
+        if config.mode not in MODES:
+            raise Failure(f"mode must be one of {', '.join(MODES)}; got {config.mode!r}")
+        org = organizations.registry().get(context.partition_key)
+        tags = context.run.tags
+        try:
+            result = sync_entity(
+                org, spec.name, warehouse.get(), mode=config.mode,
+                trigger=tags.get(TRIGGER_TAG, "manual"), triggered_by=tags.get(TRIGGERED_BY_TAG),
+                dagster_run_id=context.run.run_id,
+                on_batch=lambda r: context.log.debug(f"{spec.name}: {r.fetched} fetched so far"),
+            )
+        except SyncFailed as failed:
+            raise Failure(
+                description=f"sync of {spec.name} for {org.id} failed: {failed.result.error}",
+                metadata=sync_metadata(failed.result),
+            ) from None
+        context.log.info(
+            f"{org.id}/{spec.name}: fetched {result.fetched}, inserted {result.inserted}, updated "
+            f"{result.updated}, unchanged {result.unchanged}, quarantined {result.quarantined}, "
+            f"deleted {result.deleted} in {result.duration_seconds:.1f}s ({result.api_calls} API calls)"
+        )
+        return MaterializeResult(metadata={**sync_metadata(result), "dagster/column_schema": schema})
+
+    return _sync
+
+
+entity_assets = [build_entity_asset(spec) for spec in ENTITIES]

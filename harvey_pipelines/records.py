@@ -1,0 +1,269 @@
+"""The canonical ("Harvey format") record of each HR entity, and the entity specs.
+
+A source adapter maps a vendor's payload onto these models; validation failures are
+quarantined with the reason pydantic gives. The warehouse derives each core table's
+columns from the model, so a field is declared once, here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, field_validator, model_validator
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
+EARLIEST = dt.date(1900, 1, 1)
+
+
+def _email(value: Optional[str]) -> Optional[str]:
+    if value is not None and not EMAIL.match(value):
+        raise ValueError(f"not a valid email address: {value!r}")
+    return value
+
+
+Email = Annotated[Optional[str], AfterValidator(_email)]
+LATEST = dt.date(2100, 12, 31)
+
+
+class CanonicalRecord(BaseModel):
+    """Fields every record carries. ``id`` is the source's id (stored as ``source_id``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    updated_at: Optional[AwareDatetime] = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value):
+        # Type drift (an id sent as int by one system, str by another) must not split a record.
+        if isinstance(value, bool) or value is None or value == "":
+            raise ValueError("id is missing")
+        return str(value)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _sane_dates(cls, value, info):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        if isinstance(day, dt.date) and not (EARLIEST <= day <= LATEST):
+            raise ValueError(f"{info.field_name} {value} is outside {EARLIEST}..{LATEST}")
+        return value
+
+    @staticmethod
+    def _ordered(start, end, what: str) -> None:
+        if start is not None and end is not None and end < start:
+            raise ValueError(f"{what}: end {end} is before start {start}")
+
+
+class Employee(CanonicalRecord):
+    employee_id: Optional[str] = None
+    first_name: str
+    last_name: str
+    email: Email = None
+    phone: Optional[str] = None
+    department: Optional[str] = None
+    job_title: Optional[str] = None
+    manager_id: Optional[str] = None
+    hire_date: Optional[dt.date] = None
+    employment_status: Literal["active", "inactive", "on_leave", "terminated"]
+    location: Optional[str] = None
+    work_type: Optional[Literal["full_time", "part_time", "contract", "intern"]] = None
+    salary_band: Optional[str] = None
+    salary: Optional[float] = None
+    currency: Optional[str] = None
+    termination_date: Optional[dt.date] = None
+    created_at: Optional[AwareDatetime] = None
+
+    @model_validator(mode="after")
+    def _dates(self):
+        self._ordered(self.hire_date, self.termination_date, "hire_date..termination_date")
+        return self
+
+
+class Department(CanonicalRecord):
+    department_id: Optional[str] = None
+    name: str
+    head_id: Optional[str] = None
+    head_name: Optional[str] = None
+    employee_count: Optional[int] = None
+    location: Optional[str] = None
+
+
+class Employment(CanonicalRecord):
+    employee_id: str
+    start_date: dt.date
+    end_date: Optional[dt.date] = None
+    contract_type: Optional[Literal["permanent", "fixed_term", "internship", "freelance"]] = None
+    hours_per_week: Optional[float] = None
+    salary: Optional[float] = None
+    salary_period: Optional[Literal["month", "year", "hour"]] = None
+    currency: Optional[str] = None
+    job_title: Optional[str] = None
+    department: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _dates(self):
+        self._ordered(self.start_date, self.end_date, "start_date..end_date")
+        return self
+
+
+class JobRequisition(CanonicalRecord):
+    requisition_id: Optional[str] = None
+    title: str
+    department: Optional[str] = None
+    hiring_manager_id: Optional[str] = None
+    hiring_manager_name: Optional[str] = None
+    status: Literal["open", "on_hold", "filled", "closed"]
+    headcount: Optional[int] = None
+    filled_positions: Optional[int] = None
+    location: Optional[str] = None
+    job_type: Optional[str] = None
+    created_date: Optional[dt.date] = None
+    target_hire_date: Optional[dt.date] = None
+
+
+class Candidate(CanonicalRecord):
+    candidate_id: Optional[str] = None
+    first_name: str
+    last_name: str
+    email: Email = None
+    phone: Optional[str] = None
+    current_stage: Literal[
+        "applied", "screening", "technical_interview", "onsite", "offer", "hired", "rejected", "withdrawn"
+    ]
+    applied_for_job_id: Optional[str] = None
+    applied_for_job_title: Optional[str] = None
+    source: Optional[str] = None
+    application_date: Optional[dt.date] = None
+    status: Literal["active", "hired", "rejected", "withdrawn"]
+
+
+class Interview(CanonicalRecord):
+    interview_id: Optional[str] = None
+    candidate_id: str
+    candidate_name: Optional[str] = None
+    job_id: Optional[str] = None
+    job_title: Optional[str] = None
+    interviewer_id: Optional[str] = None
+    interviewer_name: Optional[str] = None
+    interviewer_email: Email = None
+    scheduled_date: Optional[AwareDatetime] = None
+    duration_minutes: Optional[int] = None
+    interview_type: Optional[
+        Literal["screening", "technical", "system_design", "behavioral", "onsite", "final"]
+    ] = None
+    status: Literal["scheduled", "completed", "cancelled", "no_show"]
+    meeting_link: Optional[str] = None
+    feedback: Optional[str] = None
+    rating: Optional[int] = None
+    recommendation: Optional[str] = None
+
+    @field_validator("rating")
+    @classmethod
+    def _rating(cls, value):
+        if value is not None and not 1 <= value <= 5:
+            raise ValueError(f"rating {value} is outside 1..5")
+        return value
+
+
+class LeaveRequest(CanonicalRecord):
+    leave_request_id: Optional[str] = None
+    employee_id: str
+    employee_name: Optional[str] = None
+    leave_type: Literal["annual", "sick", "casual", "maternity", "paternity", "unpaid"]
+    start_date: dt.date
+    end_date: dt.date
+    total_days: Optional[float] = None
+    status: Literal["pending", "approved", "rejected", "cancelled"]
+    applied_date: Optional[dt.date] = None
+    approved_by: Optional[str] = None
+    approved_at: Optional[AwareDatetime] = None
+    reason: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _dates(self):
+        self._ordered(self.start_date, self.end_date, "start_date..end_date")
+        return self
+
+
+class LeaveBalance(CanonicalRecord):
+    """One row per employee, year and leave type (the API nests them per employee)."""
+
+    employee_id: str
+    year: int
+    leave_type: str
+    total_allocated: Optional[float] = None
+    used: Optional[float] = None
+    pending: Optional[float] = None
+    available: Optional[float] = None
+
+
+class Attendance(CanonicalRecord):
+    employee_id: str
+    date: dt.date
+    check_in_time: Optional[AwareDatetime] = None
+    check_in_location: Optional[str] = None
+    check_in_device: Optional[str] = None
+    check_out_time: Optional[AwareDatetime] = None
+    check_out_location: Optional[str] = None
+    check_out_device: Optional[str] = None
+    worked_hours: Optional[float] = None
+    status: Optional[str] = None
+    notes: Optional[str] = None
+    created_at: Optional[AwareDatetime] = None
+
+    @model_validator(mode="after")
+    def _times(self):
+        self._ordered(self.check_in_time, self.check_out_time, "check_in_time..check_out_time")
+        return self
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """An HR entity as data: the factory, the warehouse and the adapters read it."""
+
+    name: str
+    model: type[CanonicalRecord]
+    description: str
+    group: str
+    # analyst query paths, beyond the (organization_id, source_id) key
+    indexes: tuple[tuple[str, ...], ...] = ()
+    # the source tells when a record changed, so syncs can be incremental
+    incremental: bool = True
+    # entities whose synced rows this one needs (leave balances are fetched per employee)
+    upstream: tuple[str, ...] = field(default_factory=tuple)
+
+
+ENTITIES: tuple[EntitySpec, ...] = (
+    EntitySpec("employees", Employee, "Employees as the HRMS reports them now.", "people",
+               indexes=(("organization_id", "employee_id"), ("organization_id", "department"))),
+    EntitySpec("departments", Department, "Departments and their heads.", "people"),
+    EntitySpec("employments", Employment,
+               "Effective-dated contract history: each raise, hours change or renewal is a row.",
+               "people", indexes=(("organization_id", "employee_id", "start_date"),)),
+    EntitySpec("job_requisitions", JobRequisition, "Open and past job requisitions.", "recruiting"),
+    EntitySpec("candidates", Candidate, "Candidates and their pipeline stage.", "recruiting",
+               indexes=(("organization_id", "applied_for_job_id"),)),
+    EntitySpec("interviews", Interview, "Scheduled and held interviews with outcomes.", "recruiting",
+               indexes=(("organization_id", "candidate_id"), ("organization_id", "interviewer_id"))),
+    EntitySpec("leave_requests", LeaveRequest, "Leave requests and their approval state.", "time_off",
+               indexes=(("organization_id", "employee_id", "start_date"),)),
+    EntitySpec("leave_balances", LeaveBalance,
+               "Leave balances per employee, year and leave type as the HRMS reports them.",
+               "time_off", indexes=(("organization_id", "employee_id", "year"),),
+               incremental=False, upstream=("employees",)),
+    EntitySpec("attendance", Attendance, "Daily check-in/check-out records.", "attendance",
+               indexes=(("organization_id", "employee_id", "date"), ("organization_id", "date"))),
+)
+
+ENTITIES_BY_NAME = {spec.name: spec for spec in ENTITIES}
+
+
+def entity(name: str) -> EntitySpec:
+    try:
+        return ENTITIES_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown entity {name!r}; known: {', '.join(ENTITIES_BY_NAME)}") from None

@@ -1,0 +1,53 @@
+"""Where things live, decided in one place from the environment.
+
+Every path and URL the project uses is read here, so the demo, the tests, the
+Dagster code location and the CLI agree without passing paths around.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """Local state of the embedded default: DuckDB warehouse, registry, Dagster home."""
+    path = Path(os.environ.get("HARVEY_DATA_DIR", PROJECT_ROOT / "data"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def warehouse_url() -> str:
+    """SQLAlchemy URL of the warehouse: DuckDB file by default, PostgreSQL in production."""
+    url = os.environ.get("HARVEY_WAREHOUSE_URL")
+    if url:
+        return url
+    return f"duckdb:///{data_dir() / 'warehouse.duckdb'}"
+
+
+def organizations_file() -> Path:
+    return Path(os.environ.get("HARVEY_ORGANIZATIONS_FILE", data_dir() / "organizations.yaml"))
+
+
+def dagster_ui_url() -> str:
+    return os.environ.get("HARVEY_DAGSTER_UI_URL", "http://127.0.0.1:3000")
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME if set, else a local instance (SQLite storage, no server) under data/."""
+    path = Path(os.environ.get("DAGSTER_HOME") or data_dir() / "dagster_home")
+    path.mkdir(parents=True, exist_ok=True)
+    config = path / "dagster.yaml"
+    if not config.exists():
+        config.write_text(LOCAL_DAGSTER_YAML)
+    return path
+
+
+LOCAL_DAGSTER_YAML = """\
+# Local instance of the embedded default: SQLite storage in this folder, no server.
+# Production (PostgreSQL storage, queued runs): see dagster.yaml at the project root.
+telemetry:
+  enabled: false
+"""

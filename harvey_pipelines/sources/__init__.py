@@ -1,0 +1,16 @@
+"""Talking to HR systems: one HTTP engine, one small adapter per vendor."""
+
+from harvey_pipelines.sources.base import FetchContext, SourceAdapter, adapter_for
+from harvey_pipelines.sources.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    SourceError,
+    TransientError,
+    UnreadableResponse,
+)
+from harvey_pipelines.sources.paging import PagingState
+
+__all__ = [
+    "AuthenticationError", "ConfigurationError", "FetchContext", "PagingState", "SourceAdapter",
+    "SourceError", "TransientError", "UnreadableResponse", "adapter_for",
+]

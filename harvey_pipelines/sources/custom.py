@@ -1,0 +1,40 @@
+"""The custom HRMS adapter (../shared/hrms-api-contract.md): bearer token, page/page_size
+lists with ``updated_since``, canonical field names already, leave balances per employee."""
+
+from __future__ import annotations
+
+from harvey_pipelines.sources.base import Endpoint, SourceAdapter, register
+from harvey_pipelines.sources.http import BearerAuth
+from harvey_pipelines.sources.paging import UpdatedSinceKeyset
+
+
+@register
+class CustomHrmsAdapter(SourceAdapter):
+    hrms_type = "custom"
+    endpoints = {
+        "employees": Endpoint("/api/v1/employees"),
+        "departments": Endpoint("/api/v1/departments"),
+        "employments": Endpoint("/api/v1/employments"),
+        "job_requisitions": Endpoint("/api/v1/job-requisitions"),
+        "candidates": Endpoint("/api/v1/candidates"),
+        "interviews": Endpoint("/api/v1/interviews"),
+        "leave_requests": Endpoint("/api/v1/leave-requests"),
+        "leave_balances": Endpoint("/api/v1/employees/{id}/leave-balance", fan_out_over="employees"),
+        "attendance": Endpoint("/api/v1/attendance"),
+    }
+
+    def auth(self):
+        return BearerAuth(self.credential)
+
+    def paginator(self):
+        return UpdatedSinceKeyset(page_size=100)
+
+    def records_from_fan_out(self, entity, parent_id, body):
+        # {"employee_id", "year", "leave_balances": [{"leave_type", ...}]} -> one row per type
+        employee_id = str(body.get("employee_id") or parent_id)
+        year = body.get("year")
+        return [
+            {**row, "id": f"{employee_id}:{year}:{row.get('leave_type')}", "employee_id": employee_id, "year": year}
+            for row in body.get("leave_balances") or []
+            if isinstance(row, dict)
+        ]

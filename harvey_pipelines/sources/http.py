@@ -1,0 +1,312 @@
+"""The one HTTP engine every adapter uses.
+
+It owns what is the same for every HR system: authentication, timeouts, retries with
+exponential backoff and full jitter, honouring Retry-After, a per-organization rate
+limit, a circuit breaker, and call accounting. Adapters never touch httpx directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import httpx
+import orjson
+
+from harvey_pipelines.sources.errors import (
+    AuthenticationError,
+    CircuitOpenError,
+    ConfigurationError,
+    SourceError,
+    TransientError,
+    UnreadableResponse,
+)
+
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+
+
+class Secret:
+    """A credential that cannot leak through repr, str, logs or exceptions."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+class Auth:
+    """How requests are authenticated. ``refresh`` is called once after a 401."""
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def refresh(self, client: httpx.Client) -> bool:
+        return False
+
+
+@dataclass
+class BearerAuth(Auth):
+    token: Secret
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token.reveal()}"}
+
+
+@dataclass
+class BasicAuth(Auth):
+    """BambooHR (API key as user), SuccessFactors (user@company), Greenhouse v1."""
+
+    username: Secret
+    password: Secret = field(default_factory=lambda: Secret(""))
+
+    def headers(self) -> dict[str, str]:
+        pair = f"{self.username.reveal()}:{self.password.reveal()}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
+@dataclass
+class OAuthClientAuth(Auth):
+    """OAuth2 refresh-token or client-credentials grant (Workday, Greenhouse v3)."""
+
+    token_url: str
+    client_id: str
+    client_secret: Secret
+    refresh_token: Secret | None = None
+    _access: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._access}"} if self._access else {}
+
+    def refresh(self, client: httpx.Client) -> bool:
+        data = {"client_id": self.client_id, "client_secret": self.client_secret.reveal()}
+        if self.refresh_token:
+            data |= {"grant_type": "refresh_token", "refresh_token": self.refresh_token.reveal()}
+        else:
+            data["grant_type"] = "client_credentials"
+        answer = client.post(self.token_url, data=data)
+        if answer.status_code != 200:
+            return False
+        self._access = answer.json().get("access_token")
+        return bool(self._access)
+
+
+class RateLimiter:
+    """Token bucket: at most ``per_second`` calls per second on average, bursts of ``burst``."""
+
+    def __init__(self, per_second: float, burst: int = 5):
+        self.per_second = per_second
+        self.capacity = float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.per_second)
+                self.stamp = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                wait = (1 - self.tokens) / self.per_second
+            time.sleep(wait)
+
+
+_limiters: dict[str, RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def rate_limiter_for(key: str, per_second: float) -> RateLimiter:
+    """One limiter per organization in this process, shared by all its entity syncs."""
+    with _limiters_lock:
+        limiter = _limiters.get(key)
+        if limiter is None or limiter.per_second != per_second:
+            limiter = _limiters[key] = RateLimiter(per_second, burst=max(1, int(per_second)))
+        return limiter
+
+
+class CircuitBreaker:
+    """Opens after ``threshold`` consecutive failed calls; half-opens after ``cooldown`` s."""
+
+    def __init__(self, threshold: int = 5, cooldown: float = 30.0):
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.failures = 0
+        self.opened_at: float | None = None
+
+    def before_call(self) -> None:
+        if self.opened_at is not None:
+            if time.monotonic() - self.opened_at < self.cooldown:
+                raise CircuitOpenError(
+                    f"circuit open after {self.failures} consecutive failures; "
+                    f"not calling the HR system for {self.cooldown:.0f}s"
+                )
+            self.opened_at = None  # half-open: let one call through
+
+    def record(self, ok: bool) -> None:
+        if ok:
+            self.failures = 0
+            return
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.opened_at = time.monotonic()
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    max_retry_after: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        # full jitter: spreads retries of many workers instead of synchronizing them
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: Any  # parsed JSON
+
+
+class HttpEngine:
+    """Synchronous, thread-safe for concurrent GETs (httpx.Client is)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: Auth,
+        *,
+        name: str,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        rate_limit_per_second: float = 50.0,
+        breaker: CircuitBreaker | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_connections: int = 16,
+    ):
+        self.name = name
+        self.auth = auth
+        self.retry = retry or RetryPolicy()
+        self.limiter = rate_limiter_for(name, rate_limit_per_second)
+        self.breaker = breaker or CircuitBreaker()
+        self.sleep = sleep
+        self.client = httpx.Client(
+            base_url=base_url,
+            timeout=timeout,
+            headers={"Accept": "application/json", "User-Agent": "harvey-pipelines"},
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+        self.api_calls = 0
+        self.retries = 0
+        self._count_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> "HttpEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Response:
+        """GET and parse JSON, retrying what is transient; raises a SourceError otherwise."""
+        refreshed = False
+        last_problem = ""
+        for attempt in range(1, self.retry.max_attempts + 1):
+            self.breaker.before_call()
+            self.limiter.acquire()
+            with self._count_lock:
+                self.api_calls += 1
+            retry_after = None
+            try:
+                answer = self.client.get(path, params=params, headers=self.auth.headers())
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                last_problem = f"{type(exc).__name__} on GET {path}"
+            else:
+                status = answer.status_code
+                if status == 200:
+                    try:
+                        body = orjson.loads(answer.content)
+                    except orjson.JSONDecodeError:
+                        last_problem = f"unreadable JSON from GET {path} ({len(answer.content)} bytes)"
+                        if attempt == self.retry.max_attempts:
+                            self.breaker.record(False)
+                            raise UnreadableResponse(
+                                f"{self.name}: {last_problem} after {attempt} attempts", answer.content
+                            ) from None
+                    else:
+                        self.breaker.record(True)
+                        return Response(status, answer.headers, body)
+                elif status in (401, 403):
+                    if status == 401 and not refreshed and self.auth.refresh(self.client):
+                        refreshed = True
+                        continue
+                    self.breaker.record(True)  # the server answered; the breaker is for outages
+                    raise AuthenticationError(
+                        f"{self.name}: the HR system refused the credential (HTTP {status} on GET {path}); "
+                        "check the organization's credential environment variable"
+                    )
+                elif status in RETRYABLE_STATUS:
+                    last_problem = f"HTTP {status} on GET {path}"
+                    if status == 429:
+                        retry_after = _retry_after_seconds(answer.headers.get("Retry-After"))
+                else:
+                    self.breaker.record(True)
+                    raise ConfigurationError(
+                        f"{self.name}: HTTP {status} on GET {path}: {_detail(answer)}; "
+                        "check the organization's base_url and the adapter's paths",
+                        status=status,
+                    )
+            self.breaker.record(False)
+            if attempt < self.retry.max_attempts:
+                with self._count_lock:
+                    self.retries += 1
+                self.sleep(self.retry.delay(attempt, retry_after))
+        raise TransientError(f"{self.name}: {last_problem}; gave up after {self.retry.max_attempts} attempts")
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _detail(answer: httpx.Response) -> str:
+    try:
+        detail = answer.json().get("detail")
+    except Exception:  # noqa: BLE001 - any unreadable error body
+        detail = None
+    return str(detail or answer.reason_phrase)[:200]
+
+
+__all__ = [
+    "Auth", "BasicAuth", "BearerAuth", "CircuitBreaker", "HttpEngine", "OAuthClientAuth",
+    "RateLimiter", "Response", "RetryPolicy", "Secret", "SourceError",
+]

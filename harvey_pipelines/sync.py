@@ -1,0 +1,256 @@
+"""One sync of one entity of one organization: the way data travels.
+
+    adapter pages -> raw payload (SHA-256) -> canonical record (pydantic)
+        -> batch: merge into core, new raw versions, quarantine, cursor, run progress
+
+It knows nothing of Dagster: the assets, the CLI, the tests and the benchmarks all
+call ``sync_entity``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator, Literal
+
+import orjson
+from pydantic import ValidationError
+
+from harvey_pipelines.organizations import Organization
+from harvey_pipelines.records import entity as entity_spec
+from harvey_pipelines.sources import FetchContext, PagingState, SourceError, UnreadableResponse, adapter_for
+from harvey_pipelines.sources.http import RetryPolicy
+from harvey_pipelines.sources.paging import parse_timestamp
+from harvey_pipelines.warehouse import BatchCounts, Quarantined, SyncRun, Warehouse
+
+Mode = Literal["incremental", "full", "reconcile"]
+MODES = ("incremental", "full", "reconcile")
+log = logging.getLogger("harvey.sync")
+
+
+class SyncFailed(Exception):
+    """A sync that ended in failure; its result (counts, error) is recorded and attached."""
+
+    def __init__(self, message: str, result: "SyncResult"):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class SyncResult:
+    sync_run_id: str
+    organization_id: str
+    entity: str
+    mode: str
+    status: str
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+    raw_versions: int = 0
+    api_calls: int = 0
+    retries: int = 0
+    duration_seconds: float = 0.0
+    cursor_before: str | None = None
+    cursor_after: str | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Batch:
+    rows: list[tuple] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.quarantined)
+
+
+def sync_entity(
+    org: Organization,
+    entity_name: str,
+    warehouse: Warehouse,
+    *,
+    mode: Mode = "incremental",
+    trigger: str = "manual",
+    triggered_by: str | None = None,
+    dagster_run_id: str | None = None,
+    batch_size: int = 5000,
+    overlap: dt.timedelta = dt.timedelta(minutes=10),
+    retry: RetryPolicy | None = None,
+    on_batch: Callable[[SyncResult], None] | None = None,
+) -> SyncResult:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    spec = entity_spec(entity_name)
+    started = time.monotonic()
+    adapter = adapter_for(org, retry=retry)  # reads the credential; fails clearly if unset
+    run = warehouse.start_run(org.id, entity_name, mode=mode, trigger=trigger, triggered_by=triggered_by,
+                              dagster_run_id=dagster_run_id)
+    result = SyncResult(run.id, org.id, entity_name, mode, "running", cursor_before=run.cursor_before)
+    state = PagingState(server_ignores_since=run.server_ignores_since)
+    since = None
+    if mode == "incremental" and spec.incremental and run.cursor_before:
+        since = dt.datetime.fromisoformat(run.cursor_before) - overlap
+    table = warehouse.tables[entity_name]
+    fields = [name for name in spec.model.model_fields]
+    newest: dt.datetime | None = None
+    batch = _Batch()
+    totals = BatchCounts()
+    reconcile = mode == "reconcile"
+    context = FetchContext(parent_ids=lambda parent: warehouse.source_ids(org.id, parent))
+    engine = adapter.engine()
+
+    def flush() -> None:
+        nonlocal batch
+        # a keyset walk reads in updated_at order, so every batch is a safe checkpoint;
+        # a backward walk (server ignores updated_since) is safe only once complete
+        checkpoint = spec.incremental and not state.server_ignores_since and newest is not None
+        if len(batch):
+            counts = warehouse.load_batch(
+                run, batch.rows, batch.quarantined,
+                cursor=newest.isoformat() if checkpoint else None,
+                server_ignores_since=state.server_ignores_since, track_seen_ids=reconcile,
+                progress={"fetched": result.fetched, "api_calls": engine.api_calls},
+            )
+            totals.add(counts)
+        _apply(result, totals, engine)
+        batch = _Batch()
+        if on_batch:
+            on_batch(result)
+
+    try:
+        synced_at = dt.datetime.now(dt.timezone.utc)
+        for page in _prefetch(adapter.fetch(engine, entity_name, since, state, context)):
+            for raw in page:
+                result.fetched += 1
+                record, payload, sha, problem = _prepare(adapter, spec, entity_name, raw)
+                stamp = record.updated_at if record is not None else (
+                    parse_timestamp(raw.get("updated_at")) if isinstance(raw, dict) else None)
+                if stamp is not None and (newest is None or stamp > newest):
+                    newest = stamp
+                if record is None:
+                    source_id = raw.get("id") if isinstance(raw, dict) else None
+                    batch.quarantined.append(Quarantined(sha, payload, problem, str(source_id) if source_id not in (None, "") else None))
+                    continue
+                if record.id in batch.ids:
+                    flush()  # the record changed during this sync: keep both versions, in order
+                batch.ids.add(record.id)
+                batch.rows.append((org.id, *[getattr(record, f) for f in fields], sha, synced_at, run.id, payload))
+                if len(batch) >= batch_size:
+                    flush()
+                    synced_at = dt.datetime.now(dt.timezone.utc)
+        flush()
+    except (SourceError, Exception) as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
+        if isinstance(exc, UnreadableResponse) and exc.body:
+            body = exc.body.decode("utf-8", "replace")
+            batch.quarantined.append(Quarantined(hashlib.sha256(exc.body).hexdigest(), body, f"unreadable page: {exc}"))
+        try:
+            flush()
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            log.exception("could not save the last batch of a failed sync")
+        result.status = "failed"
+        result.error = _first_line(exc)
+        result.duration_seconds = time.monotonic() - started
+        result.notes = state.notes
+        warehouse.finish_run(run, status="failed", values=_final_values(result))
+        engine.close()
+        raise SyncFailed(f"{org.id}/{entity_name}: {result.error}", result) from exc
+
+    engine.close()
+    final_cursor = newest.isoformat() if (spec.incremental and newest is not None) else None
+    result.status = "success"
+    result.duration_seconds = time.monotonic() - started
+    result.notes = state.notes
+    result.cursor_after = final_cursor or run.cursor_before
+    result.deleted = warehouse.finish_run(
+        run, status="success", values=_final_values(result), cursor=final_cursor,
+        server_ignores_since=state.server_ignores_since, flag_deletes=reconcile,
+    )
+    return result
+
+
+def _prepare(adapter, spec, entity_name, raw):
+    """(record, payload JSON, sha256, problem): record is None when it must be quarantined."""
+    try:
+        payload = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except TypeError as exc:
+        payload = repr(raw).encode()
+        return None, payload.decode(), hashlib.sha256(payload).hexdigest(), f"not JSON-serializable: {exc}"
+    sha = hashlib.sha256(payload).hexdigest()
+    text = payload.decode()
+    if not isinstance(raw, dict):
+        return None, text, sha, f"record is a {type(raw).__name__}, not an object"
+    try:
+        return spec.model.model_validate(adapter.to_canonical(entity_name, raw)), text, sha, None
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}" for err in exc.errors()
+        )
+        return None, text, sha, reasons
+
+
+def _apply(result: SyncResult, totals: BatchCounts, engine) -> None:
+    result.inserted, result.updated = totals.inserted, totals.updated
+    result.unchanged, result.quarantined = totals.unchanged, totals.quarantined
+    result.raw_versions = totals.raw_versions
+    result.api_calls, result.retries = engine.api_calls, engine.retries
+
+
+def _final_values(result: SyncResult) -> dict:
+    return {
+        name: getattr(result, name)
+        for name in ("fetched", "inserted", "updated", "unchanged", "quarantined", "raw_versions",
+                     "api_calls", "duration_seconds", "error")
+    }
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:500]
+
+
+def _prefetch(pages: Iterator[list], depth: int = 4) -> Iterator[list]:
+    """Fetch the next pages in a thread while this one is validated and loaded."""
+    done = object()
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for page in pages:
+                if stop.is_set():
+                    return
+                slots.put(page)
+            slots.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            slots.put(exc)
+
+    worker = threading.Thread(target=produce, name="harvey-fetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                slots.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)

@@ -1,0 +1,153 @@
+"""The warehouse schema in SQLAlchemy Core, one definition for DuckDB and PostgreSQL.
+
+Three namespaces:
+- ``raw``  every distinct payload version a source sent (history; timelines rebuild from it)
+- ``core`` one table per entity, the current canonical record per (organization, source id)
+- ``sync`` bookkeeping: sync runs, cursors, quarantine, ids seen by a reconciliation
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+
+import sqlalchemy as sa
+from pydantic import AwareDatetime
+
+from harvey_pipelines.records import ENTITIES, EntitySpec
+
+RAW, CORE, SYNC = "raw", "core", "sync"
+metadata = sa.MetaData()
+
+
+def _column_type(annotation) -> sa.types.TypeEngine:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return _column_type(next(a for a in args if a is not type(None)))
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _column_type(args[0])
+    if typing.get_origin(annotation) is typing.Literal:
+        return sa.Text()
+    if annotation in (AwareDatetime, dt.datetime):
+        return sa.DateTime(timezone=True)
+    return {str: sa.Text(), int: sa.BigInteger(), float: sa.Float(), bool: sa.Boolean(), dt.date: sa.Date()}[
+        annotation
+    ]
+
+
+def record_columns(spec: EntitySpec) -> list[sa.Column]:
+    """Columns of the canonical record; the source's ``id`` becomes ``source_id``."""
+    return [
+        sa.Column("source_id" if name == "id" else name, _column_type(info.annotation))
+        for name, info in spec.model.model_fields.items()
+    ]
+
+
+def _core_table(spec: EntitySpec) -> sa.Table:
+    table = sa.Table(
+        spec.name,
+        metadata,
+        sa.Column("organization_id", sa.Text, primary_key=True),
+        *[
+            sa.Column(c.name, c.type, primary_key=c.name == "source_id", nullable=c.name != "source_id")
+            for c in record_columns(spec)
+        ],
+        sa.Column("record_hash", sa.Text, nullable=False, comment="SHA-256 of the raw payload"),
+        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, comment="when this version was loaded"),
+        sa.Column("first_synced_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sync_run_id", sa.Text, nullable=False),
+        sa.Column("is_deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("deleted_at", sa.DateTime(timezone=True)),
+        schema=CORE,
+        comment=spec.description,
+    )
+    for columns in spec.indexes:
+        sa.Index(f"ix_{spec.name}_{'_'.join(columns[1:])}", *[table.c[c] for c in columns])
+    return table
+
+
+CORE_TABLES: dict[str, sa.Table] = {spec.name: _core_table(spec) for spec in ENTITIES}
+
+payload_versions = sa.Table(
+    "payload_versions",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("entity", sa.Text, primary_key=True),
+    sa.Column("source_id", sa.Text, primary_key=True),
+    sa.Column("payload_sha256", sa.Text, primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False, comment="the record as the source sent it (JSON)"),
+    sa.Column("source_updated_at", sa.DateTime(timezone=True)),
+    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sync_run_id", sa.Text, nullable=False),
+    schema=RAW,
+    comment="Every distinct payload version, first time seen; an unchanged payload is not stored again.",
+)
+sa.Index("ix_payload_versions_fetched", payload_versions.c.organization_id, payload_versions.c.entity,
+         payload_versions.c.fetched_at)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("organization_id", sa.Text, nullable=False),
+    sa.Column("entity", sa.Text, nullable=False),
+    sa.Column("mode", sa.Text, nullable=False, comment="incremental | full | reconcile"),
+    sa.Column("trigger", sa.Text, nullable=False, comment="manual | schedule | retry | backfill | reconcile"),
+    sa.Column("triggered_by", sa.Text),
+    sa.Column("dagster_run_id", sa.Text),
+    sa.Column("status", sa.Text, nullable=False, comment="running | success | failed | interrupted"),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("fetched", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("inserted", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("unchanged", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("quarantined", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("deleted", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("raw_versions", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("api_calls", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("cursor_before", sa.Text),
+    sa.Column("cursor_after", sa.Text),
+    sa.Column("error", sa.Text),
+    schema=SYNC,
+)
+sa.Index("ix_sync_runs_org_entity", sync_runs.c.organization_id, sync_runs.c.entity, sync_runs.c.started_at)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("entity", sa.Text, primary_key=True),
+    sa.Column("cursor_value", sa.Text, comment="newest source updated_at loaded (ISO-8601)"),
+    sa.Column("server_ignores_since", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("sync_run_id", sa.Text, nullable=False),
+    sa.Column("moved_at", sa.DateTime(timezone=True), nullable=False),
+    schema=SYNC,
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("entity", sa.Text, primary_key=True),
+    sa.Column("payload_sha256", sa.Text, primary_key=True),
+    sa.Column("source_id", sa.Text),
+    sa.Column("payload", sa.Text, nullable=False, comment="the record (or unreadable body) as received"),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("times_seen", sa.BigInteger, nullable=False, server_default="1"),
+    sa.Column("sync_run_id", sa.Text, nullable=False),
+    schema=SYNC,
+)
+
+seen_ids = sa.Table(
+    "seen_ids",
+    metadata,
+    sa.Column("sync_run_id", sa.Text, primary_key=True),
+    sa.Column("source_id", sa.Text, primary_key=True),
+    schema=SYNC,
+    comment="ids listed by a running reconciliation; emptied when it ends",
+)

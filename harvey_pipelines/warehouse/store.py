@@ -1,0 +1,315 @@
+"""The warehouse as the sync sees it: one transaction per batch that merges records,
+stores new raw versions, quarantines what is invalid, counts, and moves the cursor.
+
+Because a batch, its sync-run progress and the cursor commit together, a sync killed at
+any point leaves a state that the next run completes: it starts from the last committed
+cursor, and re-loading an already loaded record is an "unchanged" no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import sqlalchemy as sa
+
+from harvey_pipelines import settings
+from harvey_pipelines.records import ENTITIES, entity
+from harvey_pipelines.warehouse import schema
+from harvey_pipelines.warehouse.dialects import create_engine, dialect_for
+
+_created: set[str] = set()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class SyncRun:
+    id: str
+    organization_id: str
+    entity: str
+    mode: str
+    started_at: dt.datetime
+    cursor_before: str | None
+    server_ignores_since: bool
+
+
+@dataclass
+class Quarantined:
+    payload_sha256: str
+    payload: str
+    reason: str
+    source_id: str | None = None
+
+
+@dataclass
+class BatchCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    raw_versions: int = 0
+
+    def add(self, other: "BatchCounts") -> None:
+        for name in ("inserted", "updated", "unchanged", "quarantined", "raw_versions"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class EntityTable:
+    """The staging layout of one entity and the SQL that merges a staged batch."""
+
+    name: str
+    table: sa.Table
+    record_columns: list[sa.Column]
+    staging: list[sa.Column] = field(init=False)
+
+    def __post_init__(self):
+        self.staging = [
+            sa.Column("organization_id", sa.Text),
+            *self.record_columns,
+            sa.Column("record_hash", sa.Text),
+            sa.Column("synced_at", sa.DateTime(timezone=True)),
+            sa.Column("sync_run_id", sa.Text),
+            sa.Column("payload", sa.Text),
+        ]
+
+    @cached_property
+    def merge_sql(self) -> tuple[str, str, str]:
+        target = f"{schema.CORE}.{self.name}"
+        loaded = [c.name for c in self.staging if c.name != "payload"]
+        changed = (
+            "(t.record_hash <> s.record_hash OR t.is_deleted) AND "
+            "(t.updated_at IS NULL OR s.updated_at IS NULL OR s.updated_at >= t.updated_at)"
+        )
+        classify = (
+            "SELECT COUNT(*), "
+            "SUM(CASE WHEN t.source_id IS NULL THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN t.source_id IS NOT NULL AND {changed} THEN 1 ELSE 0 END) "
+            f"FROM {{stage}} s LEFT JOIN {target} t "
+            "ON t.organization_id = s.organization_id AND t.source_id = s.source_id"
+        )
+        updates = ", ".join(f"{c} = excluded.{c}" for c in loaded if c not in ("organization_id", "source_id"))
+        upsert = (
+            f"INSERT INTO {target} AS t ({', '.join(loaded)}, first_synced_at, is_deleted) "
+            f"SELECT {', '.join(loaded)}, synced_at, FALSE FROM {{stage}} "
+            f"ON CONFLICT (organization_id, source_id) DO UPDATE SET {updates}, "
+            "is_deleted = FALSE, deleted_at = NULL "
+            f"WHERE {changed.replace('s.', 'excluded.')}"
+        )
+        raw = (
+            f"INSERT INTO {schema.RAW}.payload_versions (organization_id, entity, source_id, payload_sha256, "
+            "payload, source_updated_at, fetched_at, sync_run_id) "
+            f"SELECT organization_id, '{self.name}', source_id, record_hash, payload, updated_at, synced_at, "
+            "sync_run_id FROM {stage} ON CONFLICT DO NOTHING"
+        )
+        return classify, upsert, raw
+
+
+class Warehouse:
+    def __init__(self, url: str | None = None):
+        self.url = url or settings.warehouse_url()
+        self.engine = create_engine(self.url)
+        self.dialect = dialect_for(self.engine)
+        self.tables = {
+            spec.name: EntityTable(spec.name, schema.CORE_TABLES[spec.name], schema.record_columns(spec))
+            for spec in ENTITIES
+        }
+
+    def __repr__(self) -> str:
+        return f"Warehouse({self.engine.url.render_as_string(hide_password=True)})"
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.dialect.name == "duckdb"
+
+    def writer(self):
+        """A transaction; on DuckDB also the file's writer lock, so hold it briefly."""
+        return self.dialect.writer()
+
+    def create_all(self) -> None:
+        if self.url in _created:
+            return
+        with self.writer() as conn:
+            self.dialect.create_schemas(conn, (schema.RAW, schema.CORE, schema.SYNC))
+            schema.metadata.create_all(conn)
+        _created.add(self.url)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- sync runs ------------------------------------------------------------------
+    def start_run(
+        self, organization_id: str, entity_name: str, *, mode: str, trigger: str,
+        triggered_by: str | None = None, dagster_run_id: str | None = None,
+    ) -> SyncRun:
+        entity(entity_name)
+        self.create_all()
+        now = utcnow()
+        runs, cursors = schema.sync_runs, schema.cursors
+        with self.writer() as conn:
+            # a run still "running" for this org and entity was killed: no two overlap
+            conn.execute(
+                runs.update()
+                .where(runs.c.organization_id == organization_id, runs.c.entity == entity_name,
+                       runs.c.status == "running")
+                .values(status="interrupted", finished_at=now,
+                        error="the sync process ended without finishing (killed or crashed)")
+            )
+            row = conn.execute(
+                sa.select(cursors.c.cursor_value, cursors.c.server_ignores_since).where(
+                    cursors.c.organization_id == organization_id, cursors.c.entity == entity_name
+                )
+            ).first()
+            run = SyncRun(
+                id=uuid.uuid4().hex, organization_id=organization_id, entity=entity_name, mode=mode,
+                started_at=now, cursor_before=row.cursor_value if row else None,
+                server_ignores_since=bool(row.server_ignores_since) if row else False,
+            )
+            conn.execute(runs.insert().values(
+                id=run.id, organization_id=organization_id, entity=entity_name, mode=mode, trigger=trigger,
+                triggered_by=triggered_by, dagster_run_id=dagster_run_id, status="running", started_at=now,
+                cursor_before=run.cursor_before,
+            ))
+        return run
+
+    def load_batch(
+        self, run: SyncRun, rows: list[tuple], quarantined: list[Quarantined], *,
+        cursor: str | None = None, server_ignores_since: bool = False, track_seen_ids: bool = False,
+        progress: dict | None = None,
+    ) -> BatchCounts:
+        """Merge one batch (rows in ``EntityTable.staging`` order, unique source ids)."""
+        table = self.tables[run.entity]
+        classify, upsert, raw = table.merge_sql
+        counts = BatchCounts(quarantined=len(quarantined))
+        now = utcnow()
+        with self.writer() as conn:
+            if rows:
+                stage = self.dialect.stage(conn, "harvey_stage", table.staging, rows)
+                try:
+                    total, inserted, updated = conn.exec_driver_sql(classify.format(stage=stage)).one()
+                    counts.inserted, counts.updated = int(inserted or 0), int(updated or 0)
+                    counts.unchanged = int(total) - counts.inserted - counts.updated
+                    conn.exec_driver_sql(upsert.format(stage=stage))
+                    counts.raw_versions = max(conn.exec_driver_sql(raw.format(stage=stage)).rowcount, 0)
+                    if track_seen_ids:
+                        conn.exec_driver_sql(
+                            f"INSERT INTO {schema.SYNC}.seen_ids (sync_run_id, source_id) "
+                            f"SELECT DISTINCT sync_run_id, source_id FROM {stage} ON CONFLICT DO NOTHING"
+                        )
+                finally:
+                    self.dialect.unstage(conn, stage)
+            if quarantined:
+                self._quarantine(conn, run, quarantined, now, track_seen_ids)
+            if cursor is not None:
+                self._move_cursor(conn, run, cursor, server_ignores_since, now)
+            if progress is not None:
+                conn.execute(schema.sync_runs.update().where(schema.sync_runs.c.id == run.id).values(**progress))
+        return counts
+
+    def _quarantine(self, conn, run, items, now, track_seen_ids):
+        q = schema.quarantine
+        unique = {item.payload_sha256: item for item in items}
+        stmt = _upsert(self.dialect.name, q).values([
+            dict(organization_id=run.organization_id, entity=run.entity, payload_sha256=i.payload_sha256,
+                 source_id=i.source_id, payload=i.payload, reason=i.reason, first_seen_at=now,
+                 last_seen_at=now, times_seen=1, sync_run_id=run.id)
+            for i in unique.values()
+        ])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["organization_id", "entity", "payload_sha256"],
+            set_=dict(last_seen_at=stmt.excluded.last_seen_at, reason=stmt.excluded.reason,
+                      sync_run_id=stmt.excluded.sync_run_id, times_seen=q.c.times_seen + 1),
+        )
+        conn.execute(stmt)
+        ids = {i.source_id for i in unique.values() if i.source_id}
+        if track_seen_ids and ids:
+            # an invalid record still exists at the source: it must not be flagged deleted
+            seen = _upsert(self.dialect.name, schema.seen_ids).values(
+                [dict(sync_run_id=run.id, source_id=i) for i in ids]
+            )
+            conn.execute(seen.on_conflict_do_nothing())
+
+    def _move_cursor(self, conn, run, cursor, server_ignores_since, now):
+        c = schema.cursors
+        stmt = _upsert(self.dialect.name, c).values(
+            organization_id=run.organization_id, entity=run.entity, cursor_value=cursor,
+            server_ignores_since=server_ignores_since, sync_run_id=run.id, moved_at=now,
+        )
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["organization_id", "entity"],
+            set_=dict(cursor_value=stmt.excluded.cursor_value,
+                      server_ignores_since=stmt.excluded.server_ignores_since,
+                      sync_run_id=stmt.excluded.sync_run_id, moved_at=stmt.excluded.moved_at),
+        ))
+
+    def finish_run(
+        self, run: SyncRun, *, status: str, values: dict, cursor: str | None = None,
+        server_ignores_since: bool = False, flag_deletes: bool = False,
+    ) -> int:
+        """Close the run; a complete reconciliation flags what it did not see as deleted."""
+        deleted = 0
+        now = utcnow()
+        with self.writer() as conn:
+            if flag_deletes:
+                core = self.tables[run.entity].table
+                seen = schema.seen_ids
+                deleted = conn.execute(
+                    core.update()
+                    .where(core.c.organization_id == run.organization_id, core.c.is_deleted.is_(False),
+                           ~core.c.source_id.in_(sa.select(seen.c.source_id).where(seen.c.sync_run_id == run.id)))
+                    .values(is_deleted=True, deleted_at=now)
+                ).rowcount
+            if run.mode == "reconcile":
+                conn.execute(schema.seen_ids.delete().where(schema.seen_ids.c.sync_run_id == run.id))
+            if cursor is not None:
+                self._move_cursor(conn, run, cursor, server_ignores_since, now)
+            conn.execute(
+                schema.sync_runs.update().where(schema.sync_runs.c.id == run.id).values(
+                    status=status, finished_at=now, deleted=deleted, cursor_after=cursor or run.cursor_before,
+                    **values,
+                )
+            )
+        return deleted
+
+    # -- reads -----------------------------------------------------------------------
+    def row_counts(self) -> dict[tuple[str, str], int]:
+        self.create_all()
+        counts: dict[tuple[str, str], int] = {}
+        with self.writer() as conn:
+            for name, table in self.tables.items():
+                query = sa.select(table.table.c.organization_id, sa.func.count()).where(
+                    table.table.c.is_deleted.is_(False)).group_by(table.table.c.organization_id)
+                for org, n in conn.execute(query):
+                    counts[(org, name)] = n
+        return counts
+
+    def source_ids(self, organization_id: str, entity_name: str, chunk: int = 5000):
+        """Ids of live synced records, streamed in keyset chunks (fan-out fetches use it)."""
+        table = self.tables[entity_name].table
+        last = ""
+        while True:
+            query = (
+                sa.select(table.c.source_id)
+                .where(table.c.organization_id == organization_id, table.c.is_deleted.is_(False),
+                       table.c.source_id > last)
+                .order_by(table.c.source_id).limit(chunk)
+            )
+            with self.writer() as conn:
+                ids = [r[0] for r in conn.execute(query)]
+            yield from ids
+            if len(ids) < chunk:
+                return
+            last = ids[-1]
+
+
+def _upsert(dialect_name: str, table: sa.Table):
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # DuckDB speaks the same ON CONFLICT
+    return insert(table)
