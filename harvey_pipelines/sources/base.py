@@ -67,6 +67,7 @@ class SourceAdapter:
             name=f"{self.org.id}/{self.hrms_type}",
             retry=self.retry,
             rate_limit_per_second=self.rate_limit_per_second,
+            credential_hint=f"the environment variable {self.org.credential_env}",
         )
 
     def supports(self, entity: str) -> bool:

@@ -201,8 +201,10 @@ class HttpEngine:
         breaker: CircuitBreaker | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_connections: int = 16,
+        credential_hint: str = "the organization's credential",
     ):
         self.name = name
+        self.credential_hint = credential_hint
         self.auth = auth
         self.retry = retry or RetryPolicy()
         self.limiter = rate_limiter_for(name, rate_limit_per_second)
@@ -263,7 +265,7 @@ class HttpEngine:
                     self.breaker.record(True)  # the server answered; the breaker is for outages
                     raise AuthenticationError(
                         f"{self.name}: the HR system refused the credential (HTTP {status} on GET {path}); "
-                        "check the organization's credential environment variable"
+                        f"check {self.credential_hint}"
                     )
                 elif status in RETRYABLE_STATUS:
                     last_problem = f"HTTP {status} on GET {path}"

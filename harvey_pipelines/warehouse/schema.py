@@ -31,7 +31,7 @@ def _column_type(annotation) -> sa.types.TypeEngine:
         return sa.Text()
     if annotation in (AwareDatetime, dt.datetime):
         return sa.DateTime(timezone=True)
-    return {str: sa.Text(), int: sa.BigInteger(), float: sa.Float(), bool: sa.Boolean(), dt.date: sa.Date()}[
+    return {str: sa.Text(), int: sa.BigInteger(), float: sa.Double(), bool: sa.Boolean(), dt.date: sa.Date()}[
         annotation
     ]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from harvey_pipelines import settings
 from harvey_pipelines.records import ENTITIES, entity
@@ -214,7 +215,7 @@ class Warehouse:
     def _quarantine(self, conn, run, items, now, track_seen_ids):
         q = schema.quarantine
         unique = {item.payload_sha256: item for item in items}
-        stmt = _upsert(self.dialect.name, q).values([
+        stmt = _upsert(q).values([
             dict(organization_id=run.organization_id, entity=run.entity, payload_sha256=i.payload_sha256,
                  source_id=i.source_id, payload=i.payload, reason=i.reason, first_seen_at=now,
                  last_seen_at=now, times_seen=1, sync_run_id=run.id)
@@ -229,14 +230,14 @@ class Warehouse:
         ids = {i.source_id for i in unique.values() if i.source_id}
         if track_seen_ids and ids:
             # an invalid record still exists at the source: it must not be flagged deleted
-            seen = _upsert(self.dialect.name, schema.seen_ids).values(
+            seen = _upsert(schema.seen_ids).values(
                 [dict(sync_run_id=run.id, source_id=i) for i in ids]
             )
             conn.execute(seen.on_conflict_do_nothing())
 
     def _move_cursor(self, conn, run, cursor, server_ignores_since, now):
         c = schema.cursors
-        stmt = _upsert(self.dialect.name, c).values(
+        stmt = _upsert(c).values(
             organization_id=run.organization_id, entity=run.entity, cursor_value=cursor,
             server_ignores_since=server_ignores_since, sync_run_id=run.id, moved_at=now,
         )
@@ -307,9 +308,6 @@ class Warehouse:
             last = ids[-1]
 
 
-def _upsert(dialect_name: str, table: sa.Table):
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # DuckDB speaks the same ON CONFLICT
-    return insert(table)
+def _upsert(table: sa.Table):
+    # duckdb_engine compiles with the PostgreSQL dialect; ON CONFLICT is the same in both
+    return pg_insert(table)

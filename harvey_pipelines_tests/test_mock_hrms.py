@@ -1,0 +1,447 @@
+"""The mock HRMS over real HTTP on loopback: the REST contract, determinism, time, faults."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import itertools
+import json
+import time
+
+import httpx
+import pytest
+
+from harvey_pipelines.mock_hrms import (
+    DEFAULT_TOKEN, ENTITIES, MockHrmsControl, MockHrmsControlError, MockHrmsThread, TenantSpec,
+)
+from harvey_pipelines.mock_hrms.server import build_parser
+
+AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+LIST_PATHS = {"employees": "employees", "departments": "departments", "employments": "employments",
+              "job_requisitions": "job-requisitions", "candidates": "candidates", "interviews": "interviews",
+              "leave_requests": "leave-requests", "attendance": "attendance"}
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with MockHrmsThread() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def ctl(server):
+    with MockHrmsControl(server.base_url) as c:
+        yield c
+
+
+@pytest.fixture
+def tenant(server, ctl):
+    """Create a fresh tenant; returns (org_id, httpx client on its API)."""
+    clients = []
+
+    def make(size=60, seed=None, **kw):
+        org = f"t{next(_numbers)}"
+        ctl.create_tenant(org, seed=seed if seed is not None else 11, size=size, **kw)
+        client = httpx.Client(base_url=f"{server.tenant_url(org)}/api/v1", headers=AUTH, timeout=30)
+        clients.append(client)
+        return org, client
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+def walk(client, path, **params):
+    """Every record of a list endpoint, page by page."""
+    out, page = [], 1
+    while True:
+        body = client.get(f"/{path}", params={**params, "page": page, "page_size": 100}).json()
+        if not body["data"]:
+            return out, body["total"]
+        out += body["data"]
+        page += 1
+
+
+def ts(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+# ---------------------------------------------------------------------- transport
+def test_auth_and_unknown_tenant(server, tenant):
+    org, client = tenant(size=10)
+    url = f"{server.tenant_url(org)}/api/v1/employees"
+    missing = httpx.get(url)
+    assert missing.status_code == 401 and "detail" in missing.json()
+    wrong = httpx.get(url, headers={"Authorization": "Bearer not-the-token-9876"})
+    assert wrong.status_code == 401 and "not-the-token-9876" not in wrong.text
+    assert httpx.get(url, headers={"Authorization": DEFAULT_TOKEN}).status_code == 401  # no scheme
+    assert client.get("/employees").status_code == 200
+    assert httpx.get(f"{server.tenant_url('no-such-org')}/api/v1/employees", headers=AUTH).status_code == 404
+    assert client.get("/no-such-endpoint").status_code == 404
+
+
+def test_custom_token_and_timezone(tenant):
+    org, client = tenant(size=10, token="s3cret-token", timezone="Europe/Amsterdam")
+    assert client.get("/employees").status_code == 401
+    client.headers["Authorization"] = "Bearer s3cret-token"
+    rec = client.get("/employees").json()["data"][0]
+    assert rec["updated_at"][-6:] in ("+01:00", "+02:00")
+
+
+def test_paging_shape_order_and_limits(tenant):
+    org, client = tenant(size=120)
+    first = client.get("/employees").json()
+    assert set(first) == {"data", "total", "page", "page_size"}
+    assert (first["page"], first["page_size"], first["total"], len(first["data"])) == (1, 50, 120, 50)
+    clamped = client.get("/employees", params={"page_size": 500}).json()
+    assert clamped["page_size"] == 100 and len(clamped["data"]) == 100
+    past = client.get("/employees", params={"page": 99}).json()
+    assert past["data"] == [] and past["total"] == 120 and past["page"] == 99
+    for bad in ({"page": 0}, {"page": "x"}, {"page_size": 0}, {"updated_since": "yesterday"}):
+        resp = client.get("/employees", params=bad)
+        assert resp.status_code == 400 and "detail" in resp.json(), bad
+    for name, path in LIST_PATHS.items():
+        records, total = walk(client, path)
+        assert len(records) == total > 0, name
+        keys = [(ts(r["updated_at"]), r["id"]) for r in records]
+        assert keys == sorted(keys), name
+        assert len({r["id"] for r in records}) == total, name
+
+
+def test_updated_since(tenant):
+    org, client = tenant(size=80)
+    records, _ = walk(client, "leave-requests")
+    cut = records[len(records) // 2]["updated_at"]
+    expected = [r for r in records if ts(r["updated_at"]) >= ts(cut)]
+    got, total = walk(client, "leave-requests", updated_since=cut)
+    assert got == expected and total == len(expected)
+    as_utc = ts(cut).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert walk(client, "leave-requests", updated_since=as_utc)[0] == expected
+    # a '+' sent without URL-encoding arrives as a space
+    assert client.get(f"/leave-requests?updated_since={cut}").json()["total"] == len(expected)
+    future = client.get("/employees", params={"updated_since": "2030-01-01T00:00:00+00:00"}).json()
+    assert future["data"] == [] and future["total"] == 0
+
+
+def test_same_seed_same_data_and_records_match_the_list(ctl, tenant):
+    a, client_a = tenant(size=70, seed=5)
+    b, _ = tenant(size=70, seed=5)
+    c, _ = tenant(size=70, seed=6)
+    for entity in ENTITIES:
+        assert ctl.records(a, entity) == ctl.records(b, entity), entity
+    assert ctl.records(a, "employees") != ctl.records(c, "employees")
+    for entity, path in LIST_PATHS.items():
+        assert walk(client_a, path)[0] == ctl.records(a, entity), entity
+
+
+def test_data_is_sane(ctl, tenant):
+    org, _ = tenant(size=300)
+    clock_start = ts(ctl.tenant(org)["clock_start"])
+    assert clock_start == dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
+    employees = {e["id"]: e for e in ctl.records(org, "employees")}
+    statuses = collections.Counter(e["employment_status"] for e in employees.values())
+    assert statuses["active"] and statuses["terminated"] and statuses["on_leave"]
+    assert len({e["email"] for e in employees.values()}) == len(employees)
+    for e in employees.values():
+        assert e["manager_id"] is None or e["manager_id"] in employees
+        assert (e["termination_date"] is not None) == (e["employment_status"] == "terminated")
+        assert dt.date.fromisoformat(e["hire_date"]) < clock_start.date()
+    for entity in ENTITIES:
+        if entity == "leave_balances":
+            continue
+        rows = ctl.records(org, entity)
+        assert rows, entity
+        stamps = [r["updated_at"] for r in rows]
+        assert all(ts(s) < clock_start for s in stamps), entity
+        if entity != "attendance":
+            assert len(set(stamps)) > 0.95 * len(stamps), entity
+    attendance = ctl.records(org, "attendance")
+    days = {a["date"] for a in attendance}
+    assert len(days) == 5 and all(dt.date.fromisoformat(d).weekday() < 5 for d in days)
+    assert any(a["check_out_time"] is None for a in attendance)
+    assert any(a["status"] == "late" for a in attendance)
+
+
+def test_salary_equals_the_running_employment(ctl, tenant):
+    org, client = tenant(size=150)
+    rows = collections.defaultdict(list)
+    for r in ctl.records(org, "employments"):
+        rows[r["employee_id"]].append(r)
+    for e in ctl.records(org, "employees"):
+        history = sorted(rows[e["id"]], key=lambda r: r["start_date"])
+        running = [r for r in history if r["end_date"] is None]
+        if e["employment_status"] == "terminated":
+            assert running == [] and history[-1]["end_date"] == e["termination_date"]
+        else:
+            assert running == [history[-1]], e["id"]
+        for f in ("salary", "job_title", "department"):
+            assert history[-1][f] == e[f], (e["id"], f)
+        for before, after in zip(history, history[1:]):
+            assert dt.date.fromisoformat(before["end_date"]) + dt.timedelta(days=1) == dt.date.fromisoformat(
+                after["start_date"])
+    # a raise through the control API: a new effective-dated row, the old one end-dated
+    emp = next(e for e in ctl.records(org, "employees") if e["employment_status"] == "active")
+    before = ctl.now(org)
+    result = ctl.give_raise(org, emp["id"], 5200)
+    assert result["employee"]["salary"] == 5200 and result["employment"]["salary"] == 5200
+    assert result["employment"]["end_date"] is None and result["previous_employment"]["end_date"] is not None
+    own = client.get(f"/employees/{emp['id']}/employments").json()["data"]
+    assert [r for r in own if r["end_date"] is None] == [result["employment"]]
+    changed, _ = walk(client, "employments", updated_since=before)
+    assert {r["id"] for r in changed} == {result["employment"]["id"], result["previous_employment"]["id"]}
+    # a salary change through update_record does the same
+    updated = ctl.update_record(org, "employees", emp["id"], {"salary": 5300})
+    assert updated["salary"] == 5300
+    running = [r for r in ctl.records(org, "employments") if r["employee_id"] == emp["id"] and r["end_date"] is None]
+    assert [r["salary"] for r in running] == [5300]
+
+
+def test_leave_balances_follow_the_leave_requests(ctl, tenant):
+    org, client = tenant(size=120)
+    used, pending = collections.Counter(), collections.Counter()
+    for r in ctl.records(org, "leave_requests"):
+        if r["start_date"].startswith("2026"):
+            if r["status"] == "approved":
+                used[(r["employee_id"], r["leave_type"])] += r["total_days"]
+            elif r["status"] == "pending":
+                pending[(r["employee_id"], r["leave_type"])] += r["total_days"]
+        assert r["end_date"] >= r["start_date"]
+    balances = ctl.records(org, "leave_balances")
+    assert len(balances) == 3 * 120
+    assert set(balances[0]) == {"employee_id", "year", "leave_type", "total_allocated", "used", "pending", "available"}
+    for b in balances:
+        key = (b["employee_id"], b["leave_type"])
+        assert (b["used"], b["pending"]) == (used[key], pending[key]), b
+        assert b["available"] == b["total_allocated"] - b["used"] - b["pending"] >= 0
+    assert sum(used.values()) > 0
+    emp_id = balances[0]["employee_id"]
+    api = client.get(f"/employees/{emp_id}/leave-balance").json()
+    assert api["employee_id"] == emp_id and api["year"] == 2026
+    assert api["leave_balances"] == [{k: v for k, v in b.items() if k not in ("employee_id", "year")}
+                                     for b in balances if b["employee_id"] == emp_id]
+
+
+def test_detail_endpoints(ctl, tenant):
+    org, client = tenant(size=60)
+    emp = ctl.records(org, "employees")[-1]
+    detail = client.get(f"/employees/{emp['id']}").json()
+    assert {k: detail[k] for k in emp} == emp
+    assert {"manager_name", "skills", "certifications", "performance_rating"} <= set(detail)
+    assert client.get(f"/employees/{emp['employee_id']}").json()["id"] == emp["id"]
+    assert client.get("/employees/emp-999999").status_code == 404
+    chain = client.get(f"/employees/{emp['id']}/reporting-chain").json()
+    assert chain["employee_id"] == emp["id"] and [c["level"] for c in chain["reporting_chain"]] == list(
+        range(1, len(chain["reporting_chain"]) + 1))
+    if emp["manager_id"]:
+        assert chain["reporting_chain"][0]["employee_id"] == emp["manager_id"]
+        assert chain["reporting_chain"][-1]["title"] == "Chief Executive Officer"
+    req = ctl.records(org, "job_requisitions")[0]
+    req_detail = client.get(f"/job-requisitions/{req['id']}").json()
+    assert {"description", "requirements", "nice_to_have", "salary_range"} <= set(req_detail)
+    cand = ctl.records(org, "candidates")[0]
+    cand_detail = client.get(f"/candidates/{cand['id']}").json()
+    assert {"skills", "experience_years", "current_company", "current_title", "education",
+            "interview_history"} <= set(cand_detail)
+
+
+def test_attendance_date_filters(ctl, tenant):
+    org, client = tenant(size=60)
+    rows = ctl.records(org, "attendance")
+    days = sorted({r["date"] for r in rows})
+    one, _ = walk(client, "attendance", date=days[1])
+    assert one and all(r["date"] == days[1] for r in one)
+    assert len(one) == sum(r["date"] == days[1] for r in rows)
+    span, _ = walk(client, "attendance", date_from=days[1], date_to=days[3])
+    assert {r["date"] for r in span} == set(days[1:4])
+    assert client.get("/attendance", params={"date": "2026-13-01"}).status_code == 400
+
+
+def test_writes_through_the_api(ctl, tenant):
+    org, client = tenant(size=60)
+    req = ctl.records(org, "job_requisitions")[0]
+    created = client.post("/candidates", json={"first_name": "Alice", "last_name": "Johnson",
+                                                "email": "alice.j@example.org", "applied_for_job_id": req["id"],
+                                                "source": "referral"})
+    assert created.status_code == 201 and created.json()["status"] == "created"
+    cand_id = created.json()["id"]
+    assert client.post("/candidates", json={"first_name": "x"}).status_code == 422
+    interviewer = ctl.records(org, "employees")[0]["id"]
+    iv = client.post("/interviews", json={"candidate_id": cand_id, "job_id": req["id"], "interviewer_id": interviewer,
+                                          "scheduled_date": "2026-11-20T14:00:00+05:30", "duration_minutes": 60,
+                                          "interview_type": "technical"})
+    assert iv.status_code == 201 and iv.json()["status"] == "scheduled"
+    patched = client.patch(f"/interviews/{iv.json()['id']}", json={"status": "completed", "feedback": "good",
+                                                                    "rating": 4, "recommendation": "hire"})
+    assert patched.status_code == 200 and patched.json()["rating"] == 4
+    emp = next(e for e in ctl.records(org, "employees") if e["employment_status"] == "active")
+    before = {b["leave_type"]: b for b in client.get(f"/employees/{emp['id']}/leave-balance").json()["leave_balances"]}
+    lr = client.post("/leave-requests", json={"employee_id": emp["id"], "leave_type": "sick",
+                                              "start_date": "2026-12-01", "end_date": "2026-12-01", "reason": "Flu"})
+    if before["sick"]["available"] >= 1:
+        assert lr.status_code == 201 and lr.json()["status"] == "pending"
+        after = {b["leave_type"]: b for b in client.get(f"/employees/{emp['id']}/leave-balance").json()["leave_balances"]}
+        assert after["sick"]["pending"] == before["sick"]["pending"] + 1
+    bad = client.post("/leave-requests", json={"employee_id": emp["id"], "leave_type": "annual",
+                                               "start_date": "2026-12-05", "end_date": "2026-12-01"})
+    assert bad.status_code == 422
+    log = ctl.changes(org)
+    assert cand_id in log["created"]["candidates"] and iv.json()["id"] in log["updated"]["interviews"]
+
+
+# ---------------------------------------------------------------------- time
+def test_advance_changes_appear_after_the_clock_before(ctl, tenant):
+    org, client = tenant(size=200)
+    before_records = {e: {r.get("id") for r in ctl.records(org, e)} for e in LIST_PATHS}
+    before = ctl.now(org)
+    time.sleep(1.05)  # the change window starts after this second
+    log = ctl.advance(org, hours=24, change_fraction=0.05)
+    assert set(log) == {"created", "updated", "deleted"} and set(log["created"]) == set(ENTITIES)
+    for kind in ("created", "updated"):
+        for name in ("employees", "employments", "leave_requests", "attendance"):
+            assert log["created" if name == "attendance" else kind][name], (kind, name)
+    for name in ("employees", "candidates", "interviews", "leave_requests"):
+        assert log["deleted"][name], name
+    after_now = ts(ctl.now(org))
+    assert after_now - ts(before) >= dt.timedelta(hours=24)
+    for entity, path in LIST_PATHS.items():
+        changed, _ = walk(client, path, updated_since=before)
+        ids = {r["id"] for r in changed}
+        expected = (set(log["created"][entity]) | set(log["updated"][entity])) - set(log["deleted"][entity])
+        assert ids == expected, entity
+        assert all(ts(before) < ts(r["updated_at"]) <= after_now for r in changed), entity
+        current = {r["id"] for r in ctl.records(org, entity)}
+        assert not current & set(log["deleted"][entity]), entity
+        assert set(log["created"][entity]) <= current and not set(log["created"][entity]) & before_records[entity]
+    new_day = {r["date"] for r in ctl.records(org, "attendance") if r["id"] in set(log["created"]["attendance"])}
+    assert new_day == {"2026-11-02"}
+    assert ctl.changes(org)["created"]["employees"] == log["created"]["employees"]
+
+
+def test_control_update_delete_and_conflicts(ctl, tenant):
+    org, client = tenant(size=40)
+    assert ctl.create_tenant(org, seed=11, size=40)["org_id"] == org  # same parameters: unchanged
+    with pytest.raises(MockHrmsControlError) as conflict:
+        ctl.create_tenant(org, seed=12, size=40)
+    assert conflict.value.status == 409
+    victim = ctl.records(org, "employees")[0]
+    before = ctl.now(org)
+    updated = ctl.update_record(org, "employees", victim["id"], {"phone": "+31 6 0000 0000"})
+    assert updated["phone"] == "+31 6 0000 0000" and ts(updated["updated_at"]) >= ts(before)
+    assert ctl.records(org, "employees")[-1]["id"] == victim["id"]
+    with pytest.raises(MockHrmsControlError):
+        ctl.update_record(org, "employees", victim["id"], {"id": "other"})
+    lr = ctl.records(org, "leave_requests")[0]
+    ctl.delete_record(org, "leave_requests", lr["id"])
+    assert lr["id"] not in {r["id"] for r in walk(client, "leave-requests")[0]}
+    assert lr["id"] in ctl.changes(org)["deleted"]["leave_requests"]
+    assert org in {t["org_id"] for t in ctl.tenants()}
+    ctl.delete_tenant(org)
+    assert client.get("/employees").status_code == 404
+
+
+# ---------------------------------------------------------------------- faults
+def test_rate_limit(ctl, tenant):
+    org, client = tenant(size=10)
+    ctl.set_faults(org, rate_limit_every=3, retry_after_seconds=2)
+    codes = [client.get("/employees") for _ in range(6)]
+    assert [r.status_code for r in codes] == [200, 200, 429, 200, 200, 429]
+    assert codes[2].headers["Retry-After"] == "2" and "detail" in codes[2].json()
+    assert ctl.stats(org)["faults_fired"]["rate_limit"] == 2
+    ctl.reset_faults(org)
+    assert ctl.faults(org)["rate_limit_every"] == 0
+
+
+def test_server_errors_cycle_and_never_twice_in_a_row(ctl, tenant):
+    org, client = tenant(size=10)
+    ctl.set_faults(org, error_5xx_every=2)
+    codes = [client.get("/departments").status_code for _ in range(6)]
+    assert codes == [200, 500, 200, 502, 200, 503]
+    ctl.set_faults(org, error_5xx_every=1, rate_limit_every=1)
+    codes = [client.get("/departments").status_code for _ in range(4)]
+    assert codes == [429, 200, 429, 200]  # one fault per request, a retry always gets through
+
+
+def test_truncated_body(ctl, tenant):
+    org, client = tenant(size=10)
+    ctl.set_faults(org, truncate_every=2)
+    ok, cut = client.get("/employees"), client.get("/employees")
+    assert ok.status_code == cut.status_code == 200
+    assert cut.headers["content-type"].startswith("application/json")
+    json.loads(ok.content)
+    with pytest.raises(ValueError):
+        json.loads(cut.content)
+    assert ctl.stats(org)["faults_fired"]["truncate"] == 1
+
+
+def test_slow_requests(ctl, tenant):
+    org, client = tenant(size=10)
+    ctl.set_faults(org, slow_every=2, slow_seconds=0.3)
+    started = time.perf_counter()
+    client.get("/employees")
+    fast = time.perf_counter() - started
+    started = time.perf_counter()
+    assert client.get("/employees").status_code == 200
+    assert time.perf_counter() - started >= 0.3 > fast
+
+
+def test_ignore_updated_since(ctl, tenant):
+    org, client = tenant(size=30)
+    ctl.set_faults(org, ignore_updated_since=True)
+    body = client.get("/employees", params={"updated_since": "2030-01-01T00:00:00+00:00"}).json()
+    assert body["total"] == 30
+
+
+def test_invalid_records_are_stable_and_counted(ctl, tenant):
+    org, client = tenant(size=30)
+    valid = ctl.records(org, "employees")
+    ctl.set_faults(org, invalid_records=True)
+    first, total = walk(client, "employees")
+    assert total == len(first) == len(valid) + 3
+    assert sum("id" not in r for r in first) == 1
+    assert any(r.get("email") == "not-an-email" for r in first)
+    assert any(r.get("hire_date") == "2026-02-30" for r in first)
+    assert walk(client, "employees")[0] == first
+    leaves, _ = walk(client, "leave-requests")
+    assert any("id" in r and r["end_date"] < r["start_date"] for r in leaves)
+    cands, _ = walk(client, "candidates")
+    assert sum("id" not in r for r in cands) == 1 and any(r.get("email") == "not-an-email" for r in cands)
+    assert ctl.records(org, "employees") == valid
+
+
+def test_mutate_between_pages(ctl, tenant):
+    org, client = tenant(size=120)
+    ctl.set_faults(org, mutate_between_pages=3)
+    before = {r["id"]: r for r in ctl.records(org, "employees")}
+    page1 = client.get("/employees", params={"page": 1, "page_size": 50}).json()["data"]
+    after = {r["id"]: r for r in ctl.records(org, "employees")}
+    mutated = ctl.changes(org)["updated"]["employees"]
+    assert len(mutated) == 3
+    for rid in mutated:
+        assert after[rid] != before[rid]
+        assert after[rid]["phone"] != before[rid]["phone"] or after[rid]["location"] != before[rid]["location"]
+        assert ts(after[rid]["updated_at"]) > ts(before[rid]["updated_at"])
+    # the live list moved: mutated records are now at its end
+    assert [r["id"] for r in ctl.records(org, "employees")][-3:] == sorted(
+        mutated, key=lambda i: (ts(after[i]["updated_at"]), i))
+    client.get("/employees", params={"page": 2, "page_size": 50})
+    assert len(ctl.changes(org)["updated"]["employees"]) > 3  # the change log lists each id once
+    assert ctl.stats(org)["faults_fired"]["mutate_between_pages"] == 6
+    assert page1  # the served page itself was consistent
+
+
+def test_stats_and_reset(ctl, tenant):
+    org, client = tenant(size=10)
+    ctl.reset_stats(org)
+    client.get("/employees")
+    client.get("/employees/emp-000001")
+    stats = ctl.stats(org)
+    assert stats["requests"] == 2
+    assert stats["by_path"] == {"GET /api/v1/employees": 1, "GET /api/v1/employees/{id}": 1}
+    assert ctl.reset_stats(org)["requests"] == 0
+
+
+def test_cli_parser():
+    args = build_parser().parse_args(["--port", "9000", "--tenant", "acme:1:50", "--tenant", "globex:2:500"])
+    specs = [TenantSpec.parse(t) for t in args.tenant]
+    assert args.port == 9000 and specs[1] == TenantSpec("globex", 2, 500)
