@@ -22,6 +22,7 @@ def _orgs(args) -> int:
         org = Organization(
             id=args.id, name=args.name or args.id, hrms_type=args.hrms_type, base_url=args.base_url,
             credential_env=args.credential_env, timezone=args.timezone, enabled=not args.disabled,
+            rate_limit_per_second=args.rate_limit,
         )
         registry.add(org, replace=args.replace)
         print(f"added {org.id}; its partition appears through the organizations_registry sensor "
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--base-url", required=True)
     add.add_argument("--credential-env", required=True, help="name of the environment variable holding its token")
     add.add_argument("--timezone", default="Asia/Kolkata")
+    add.add_argument("--rate-limit", type=float, help="calls per second its HRMS accepts (default: adapter's)")
     add.add_argument("--disabled", action="store_true")
     add.add_argument("--replace", action="store_true", help="overwrite an existing entry")
     for verb in ("disable", "enable"):

@@ -70,7 +70,7 @@ def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
             # the mock's public demo token, unless the environment says otherwise
             os.environ.setdefault(env, DEFAULT_TOKEN)
             registry.add(Organization(id=org_id, name=name, base_url=f"http://127.0.0.1:{port}/orgs/{org_id}",
-                                      credential_env=env), replace=True)
+                                      credential_env=env, rate_limit_per_second=1000), replace=True)
         instance = DagsterInstance.get()
         sync_partitions(instance, registry)
         job = defs.resolve_job_def("sync_organization")
@@ -80,6 +80,7 @@ def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
             outcome = job.execute_in_process(
                 partition_key=org_id, instance=instance, raise_on_error=False,
                 tags={"harvey/trigger": "manual", "harvey/triggered_by": "demo"},
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             )
             state = "ok" if outcome.success else "FAILED"
             print(f"synced {org_id:<8} {state} in {time.monotonic() - t0:5.1f}s  (run {outcome.run_id})")

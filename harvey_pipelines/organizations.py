@@ -44,6 +44,9 @@ class Organization(BaseModel):
     credential_env: str
     timezone: str = "Asia/Kolkata"
     enabled: bool = True
+    # calls per second this organization's HRMS accepts from us (all entities together);
+    # empty: the adapter's default
+    rate_limit_per_second: float | None = None
 
     @field_validator("id")
     @classmethod

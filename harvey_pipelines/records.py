@@ -14,17 +14,34 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, field_validator, model_validator
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
+_SPACE = re.compile(r"\s")
 EARLIEST = dt.date(1900, 1, 1)
 
 
 def _email(value: Optional[str]) -> Optional[str]:
-    if value is not None and not EMAIL.match(value):
+    if value is None:
+        return value
+    local, _, domain = value.partition("@")
+    tld = domain.rpartition(".")[2]
+    if not local or "." not in domain or "@" in domain or len(tld) < 2 or _SPACE.search(value) \
+            or domain.startswith(".") or ".." in domain:
         raise ValueError(f"not a valid email address: {value!r}")
     return value
 
 
 Email = Annotated[Optional[str], AfterValidator(_email)]
+
+
+def _sane(value):
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{value} is outside {EARLIEST}..{LATEST}")
+    return value
+
+
+# dates and timestamps outside 1900..2100 are typos or sentinels ("0001-01-01"), not HR facts
+Date = Annotated[dt.date, AfterValidator(_sane)]
+Timestamp = Annotated[AwareDatetime, AfterValidator(_sane)]
 LATEST = dt.date(2100, 12, 31)
 
 
@@ -34,7 +51,7 @@ class CanonicalRecord(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
-    updated_at: Optional[AwareDatetime] = None
+    updated_at: Optional[Timestamp] = None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -43,14 +60,6 @@ class CanonicalRecord(BaseModel):
         if isinstance(value, bool) or value is None or value == "":
             raise ValueError("id is missing")
         return str(value)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _sane_dates(cls, value, info):
-        day = value.date() if isinstance(value, dt.datetime) else value
-        if isinstance(day, dt.date) and not (EARLIEST <= day <= LATEST):
-            raise ValueError(f"{info.field_name} {value} is outside {EARLIEST}..{LATEST}")
-        return value
 
     @staticmethod
     def _ordered(start, end, what: str) -> None:
@@ -67,15 +76,15 @@ class Employee(CanonicalRecord):
     department: Optional[str] = None
     job_title: Optional[str] = None
     manager_id: Optional[str] = None
-    hire_date: Optional[dt.date] = None
+    hire_date: Optional[Date] = None
     employment_status: Literal["active", "inactive", "on_leave", "terminated"]
     location: Optional[str] = None
     work_type: Optional[Literal["full_time", "part_time", "contract", "intern"]] = None
     salary_band: Optional[str] = None
     salary: Optional[float] = None
     currency: Optional[str] = None
-    termination_date: Optional[dt.date] = None
-    created_at: Optional[AwareDatetime] = None
+    termination_date: Optional[Date] = None
+    created_at: Optional[Timestamp] = None
 
     @model_validator(mode="after")
     def _dates(self):
@@ -94,8 +103,8 @@ class Department(CanonicalRecord):
 
 class Employment(CanonicalRecord):
     employee_id: str
-    start_date: dt.date
-    end_date: Optional[dt.date] = None
+    start_date: Date
+    end_date: Optional[Date] = None
     contract_type: Optional[Literal["permanent", "fixed_term", "internship", "freelance"]] = None
     hours_per_week: Optional[float] = None
     salary: Optional[float] = None
@@ -121,8 +130,8 @@ class JobRequisition(CanonicalRecord):
     filled_positions: Optional[int] = None
     location: Optional[str] = None
     job_type: Optional[str] = None
-    created_date: Optional[dt.date] = None
-    target_hire_date: Optional[dt.date] = None
+    created_date: Optional[Date] = None
+    target_hire_date: Optional[Date] = None
 
 
 class Candidate(CanonicalRecord):
@@ -137,7 +146,7 @@ class Candidate(CanonicalRecord):
     applied_for_job_id: Optional[str] = None
     applied_for_job_title: Optional[str] = None
     source: Optional[str] = None
-    application_date: Optional[dt.date] = None
+    application_date: Optional[Date] = None
     status: Literal["active", "hired", "rejected", "withdrawn"]
 
 
@@ -150,7 +159,7 @@ class Interview(CanonicalRecord):
     interviewer_id: Optional[str] = None
     interviewer_name: Optional[str] = None
     interviewer_email: Email = None
-    scheduled_date: Optional[AwareDatetime] = None
+    scheduled_date: Optional[Timestamp] = None
     duration_minutes: Optional[int] = None
     interview_type: Optional[
         Literal["screening", "technical", "system_design", "behavioral", "onsite", "final"]
@@ -174,13 +183,13 @@ class LeaveRequest(CanonicalRecord):
     employee_id: str
     employee_name: Optional[str] = None
     leave_type: Literal["annual", "sick", "casual", "maternity", "paternity", "unpaid"]
-    start_date: dt.date
-    end_date: dt.date
+    start_date: Date
+    end_date: Date
     total_days: Optional[float] = None
     status: Literal["pending", "approved", "rejected", "cancelled"]
-    applied_date: Optional[dt.date] = None
+    applied_date: Optional[Date] = None
     approved_by: Optional[str] = None
-    approved_at: Optional[AwareDatetime] = None
+    approved_at: Optional[Timestamp] = None
     reason: Optional[str] = None
 
     @model_validator(mode="after")
@@ -203,17 +212,17 @@ class LeaveBalance(CanonicalRecord):
 
 class Attendance(CanonicalRecord):
     employee_id: str
-    date: dt.date
-    check_in_time: Optional[AwareDatetime] = None
+    date: Date
+    check_in_time: Optional[Timestamp] = None
     check_in_location: Optional[str] = None
     check_in_device: Optional[str] = None
-    check_out_time: Optional[AwareDatetime] = None
+    check_out_time: Optional[Timestamp] = None
     check_out_location: Optional[str] = None
     check_out_device: Optional[str] = None
     worked_hours: Optional[float] = None
     status: Optional[str] = None
     notes: Optional[str] = None
-    created_at: Optional[AwareDatetime] = None
+    created_at: Optional[Timestamp] = None
 
     @model_validator(mode="after")
     def _times(self):

@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Literal
 
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.records import entity as entity_spec
-from harvey_pipelines.sources import FetchContext, PagingState, SourceError, UnreadableResponse, adapter_for
+from harvey_pipelines.sources import FetchContext, PagingState, UnreadableResponse, adapter_for
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sources.paging import parse_timestamp
 from harvey_pipelines.warehouse import BatchCounts, Quarantined, SyncRun, Warehouse
@@ -103,12 +104,9 @@ def sync_entity(
     since = None
     if mode == "incremental" and spec.incremental and run.cursor_before:
         since = dt.datetime.fromisoformat(run.cursor_before) - overlap
-    table = warehouse.tables[entity_name]
-    fields = [name for name in spec.model.model_fields]
     newest: dt.datetime | None = None
     batch = _Batch()
-    totals = BatchCounts()
-    reconcile = mode == "reconcile"
+    loader = _BackgroundLoader(warehouse, run, track_seen_ids=mode == "reconcile")
     context = FetchContext(parent_ids=lambda parent: warehouse.source_ids(org.id, parent))
     engine = adapter.engine()
 
@@ -118,15 +116,13 @@ def sync_entity(
         # a backward walk (server ignores updated_since) is safe only once complete
         checkpoint = spec.incremental and not state.server_ignores_since and newest is not None
         if len(batch):
-            counts = warehouse.load_batch(
-                run, batch.rows, batch.quarantined,
-                cursor=newest.isoformat() if checkpoint else None,
-                server_ignores_since=state.server_ignores_since, track_seen_ids=reconcile,
+            loader.submit(
+                batch, cursor=newest.isoformat() if checkpoint else None,
+                server_ignores_since=state.server_ignores_since,
                 progress={"fetched": result.fetched, "api_calls": engine.api_calls},
             )
-            totals.add(counts)
-        _apply(result, totals, engine)
         batch = _Batch()
+        _apply(result, loader.totals, engine)
         if on_batch:
             on_batch(result)
 
@@ -142,33 +138,40 @@ def sync_entity(
                     newest = stamp
                 if record is None:
                     source_id = raw.get("id") if isinstance(raw, dict) else None
-                    batch.quarantined.append(Quarantined(sha, payload, problem, str(source_id) if source_id not in (None, "") else None))
+                    batch.quarantined.append(
+                        Quarantined(sha, payload, problem, None if source_id in (None, "") else str(source_id)))
                     continue
                 if record.id in batch.ids:
                     flush()  # the record changed during this sync: keep both versions, in order
                 batch.ids.add(record.id)
-                batch.rows.append((org.id, *[getattr(record, f) for f in fields], sha, synced_at, run.id, payload))
+                # model fields in declaration order, as warehouse staging columns expect
+                batch.rows.append((org.id, *record.__dict__.values(), sha, synced_at, run.id, payload))
                 if len(batch) >= batch_size:
                     flush()
                     synced_at = dt.datetime.now(dt.timezone.utc)
         flush()
-    except (SourceError, Exception) as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
+        loader.finish()
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         if isinstance(exc, UnreadableResponse) and exc.body:
             body = exc.body.decode("utf-8", "replace")
             batch.quarantined.append(Quarantined(hashlib.sha256(exc.body).hexdigest(), body, f"unreadable page: {exc}"))
         try:
             flush()
+            loader.finish()
         except Exception:  # noqa: BLE001 - the original error is the one to report
             log.exception("could not save the last batch of a failed sync")
+        _apply(result, loader.totals, engine)
         result.status = "failed"
         result.error = _first_line(exc)
         result.duration_seconds = time.monotonic() - started
         result.notes = state.notes
         warehouse.finish_run(run, status="failed", values=_final_values(result))
+        warehouse.release()
         engine.close()
         raise SyncFailed(f"{org.id}/{entity_name}: {result.error}", result) from exc
 
     engine.close()
+    _apply(result, loader.totals, engine)
     final_cursor = newest.isoformat() if (spec.incremental and newest is not None) else None
     result.status = "success"
     result.duration_seconds = time.monotonic() - started
@@ -176,9 +179,42 @@ def sync_entity(
     result.cursor_after = final_cursor or run.cursor_before
     result.deleted = warehouse.finish_run(
         run, status="success", values=_final_values(result), cursor=final_cursor,
-        server_ignores_since=state.server_ignores_since, flag_deletes=reconcile,
+        server_ignores_since=state.server_ignores_since, flag_deletes=mode == "reconcile",
     )
+    warehouse.release()
     return result
+
+
+class _BackgroundLoader:
+    """Loads batches in one background thread, in order, at most one waiting.
+
+    The database (and the driver, outside the GIL) works on one batch while the next is
+    validated; memory stays at two batches whatever the organization's size.
+    """
+
+    def __init__(self, warehouse: Warehouse, run: SyncRun, track_seen_ids: bool):
+        self.warehouse, self.run, self.track_seen_ids = warehouse, run, track_seen_ids
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="harvey-load")
+        self.pending: Future | None = None
+        self.totals = BatchCounts()
+
+    def submit(self, batch: _Batch, **kw) -> None:
+        self._wait()
+        self.pending = self.pool.submit(
+            self.warehouse.load_batch, self.run, batch.rows, batch.quarantined,
+            track_seen_ids=self.track_seen_ids, **kw,
+        )
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self.totals.add(pending.result())
+
+    def finish(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 def _prepare(adapter, spec, entity_name, raw):

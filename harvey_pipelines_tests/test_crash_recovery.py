@@ -36,8 +36,10 @@ def _progress(warehouse, org_id):
 
 def test_killed_sync_resumes_without_duplicates(make_org, control, warehouse):
     org = make_org(size=1500)
-    control.set_faults(org.id, slow_every=1, slow_seconds=0.15)  # slow enough to be killed mid-way
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, org.model_dump_json(), warehouse.url], env=os.environ.copy())
+    control.set_faults(org.id, slow_every=1, slow_seconds=0.3)  # slow enough to be killed mid-way
+    # release DuckDB's writer lock after every batch so this test can watch the progress
+    env = {**os.environ, "HARVEY_DUCKDB_LEASE_SECONDS": "0"}
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, org.model_dump_json(), warehouse.url], env=env)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from bisect import bisect_left, insort
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from random import Random
 from typing import Any, Iterable
 

@@ -36,7 +36,7 @@ class FetchContext:
 class SourceAdapter:
     hrms_type: ClassVar[str]
     endpoints: ClassVar[dict[str, Endpoint]]
-    rate_limit_per_second: ClassVar[float] = 50.0
+    rate_limit_per_second: ClassVar[float] = 50.0  # a polite default for unknown servers
     fan_out_workers: ClassVar[int] = 8
 
     def __init__(self, org: Organization, credential: Secret, retry: RetryPolicy | None = None):
@@ -66,7 +66,7 @@ class SourceAdapter:
             self.auth(),
             name=f"{self.org.id}/{self.hrms_type}",
             retry=self.retry,
-            rate_limit_per_second=self.rate_limit_per_second,
+            rate_limit_per_second=self.org.rate_limit_per_second or self.rate_limit_per_second,
             credential_hint=f"the environment variable {self.org.credential_env}",
         )
 

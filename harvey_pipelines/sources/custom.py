@@ -11,6 +11,7 @@ from harvey_pipelines.sources.paging import UpdatedSinceKeyset
 @register
 class CustomHrmsAdapter(SourceAdapter):
     hrms_type = "custom"
+    rate_limit_per_second = 100.0
     endpoints = {
         "employees": Endpoint("/api/v1/employees"),
         "departments": Endpoint("/api/v1/departments"),

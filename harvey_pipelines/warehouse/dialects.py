@@ -8,15 +8,17 @@ merges it into the core tables is shared (``store.py``).
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import io
+import os
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
 
@@ -27,15 +29,26 @@ class Dialect:
         self.engine = engine
 
     @contextmanager
-    def writer(self) -> Iterator[sa.Connection]:
+    def writer(self, hold: bool = False) -> Iterator[sa.Connection]:
+        """A transaction. ``hold`` lets a dialect keep its connection for the next batch."""
         with self.engine.begin() as conn:
             yield conn
 
+    def release(self) -> None:
+        """Give up anything ``writer(hold=True)`` kept."""
+
     def stage(self, conn: sa.Connection, name: str, columns: Sequence[sa.Column], rows: list[tuple]) -> str:
+        """Make ``rows`` readable as relation ``name`` in this transaction; returns the name."""
         raise NotImplementedError
 
     def unstage(self, conn: sa.Connection, name: str) -> None:
         pass
+
+    def merge(self, conn: sa.Connection, classify: str, upsert: str) -> tuple[int, int]:
+        """Run the upsert; returns (inserted, updated). ``classify`` counts them beforehand."""
+        _, inserted, updated = conn.exec_driver_sql(classify).one()
+        conn.exec_driver_sql(upsert)
+        return int(inserted or 0), int(updated or 0)
 
     def create_schemas(self, conn: sa.Connection, schemas: Sequence[str]) -> None:
         for schema in schemas:
@@ -45,28 +58,23 @@ class Dialect:
 class PostgresDialect(Dialect):
     name = "postgresql"
 
+    def merge(self, conn, classify, upsert):
+        # xmax is 0 on a freshly inserted row version: one statement counts both
+        flags = conn.exec_driver_sql(upsert + " RETURNING (xmax = 0)").scalars().all()
+        inserted = sum(1 for f in flags if f)
+        return inserted, len(flags) - inserted
+
     def stage(self, conn, name, columns, rows):
         ddl = ", ".join(f"{c.name} {c.type.compile(dialect=conn.dialect)}" for c in columns)
         conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({ddl}) ON COMMIT DROP")
-        buffer = io.StringIO()
-        buffer.writelines("\t".join(map(_copy_text, row)) + "\n" for row in rows)
+        buffer = io.BytesIO()
+        # Arrow writes the CSV in C++: values quoted, NULL as an unquoted empty field
+        pa_csv.write_csv(to_arrow(columns, rows), buffer,
+                         pa_csv.WriteOptions(include_header=False, quoting_style="all_valid"))
         buffer.seek(0)
         cursor = conn.connection.dbapi_connection.cursor()
-        cursor.copy_expert(f"COPY {name} FROM STDIN", buffer)
+        cursor.copy_expert(f"COPY {name} FROM STDIN WITH (FORMAT csv)", buffer)
         return name
-
-
-def _copy_text(value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    text = value if isinstance(value, str) else str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
 
 
 _ARROW_TYPES = {
@@ -76,6 +84,14 @@ _ARROW_TYPES = {
     sa.Boolean: pa.bool_(),
     sa.Date: pa.date32(),
 }
+
+
+def to_arrow(columns: Sequence[sa.Column], rows: list[tuple]) -> pa.Table:
+    types = [_arrow_type(c) for c in columns]
+    arrays = list(zip(*rows)) if rows else [() for _ in columns]
+    return pa.Table.from_arrays(
+        [pa.array(values, type=t) for values, t in zip(arrays, types)], names=[c.name for c in columns]
+    )
 
 
 def _arrow_type(column: sa.Column) -> pa.DataType:
@@ -88,37 +104,55 @@ def _arrow_type(column: sa.Column) -> pa.DataType:
 
 
 class DuckDBDialect(Dialect):
-    """DuckDB lets one process write a file at a time: writers take a file lock, short."""
+    """DuckDB lets one process write a file at a time: writers take a file lock.
+
+    Closing a DuckDB connection checkpoints the file, which costs more than a batch. A
+    sync therefore keeps its connection (and the lock) for a short lease across batches
+    (``hold=True``) and gives it up when the lease ends or the sync finishes; other
+    processes wait at most about one lease.
+    """
 
     name = "duckdb"
+    lease_seconds = float(os.environ.get("HARVEY_DUCKDB_LEASE_SECONDS", "5"))
     _thread_lock = threading.RLock()
 
     def __init__(self, engine: sa.Engine):
         super().__init__(engine)
         database = engine.url.database
-        self.lock_path = Path(f"{database}.lock") if database and database != ":memory:" else None
+        self.lock_path = Path(f"{database}.lock")
+        self._conn: sa.Connection | None = None
+        self._lock_file = None
+        self._leased_at = 0.0
 
     @contextmanager
-    def writer(self):
+    def writer(self, hold: bool = False):
         with self._thread_lock:
-            if self.lock_path is None:
-                with self.engine.begin() as conn:
-                    yield conn
-                return
-            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.lock_path, "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            if self._conn is None:
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+                self._lock_file = open(self.lock_path, "a")
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+                self._conn = self.engine.connect()
+                self._leased_at = time.monotonic()
+            try:
+                with self._conn.begin():
+                    yield self._conn
+            finally:
+                if not hold or time.monotonic() - self._leased_at > self.lease_seconds:
+                    self.release()
+
+    def release(self) -> None:
+        with self._thread_lock:
+            if self._conn is not None:
                 try:
-                    with self.engine.begin() as conn:
-                        yield conn
+                    self._conn.close()
                 finally:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
+                    self._conn = None
+                    fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+                    self._lock_file.close()
+                    self._lock_file = None
 
     def stage(self, conn, name, columns, rows):
-        schema = pa.schema([(c.name, _arrow_type(c)) for c in columns])
-        arrays = list(zip(*rows)) if rows else [[] for _ in columns]
-        table = pa.Table.from_arrays([pa.array(list(a), type=t) for a, t in zip(arrays, schema.types)], schema=schema)
-        conn.connection.driver_connection.register(name, table)
+        conn.connection.driver_connection.register(name, to_arrow(columns, rows))
         return name
 
     def unstage(self, conn, name):
@@ -136,10 +170,13 @@ def dialect_for(engine: sa.Engine) -> Dialect:
 def create_engine(url: str) -> sa.Engine:
     if url.startswith("duckdb"):
         database = sa.engine.make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # no pool: a DuckDB file must be released between writers of different processes
-        return sa.create_engine(url, poolclass=sa.pool.NullPool)
+        if not database or database == ":memory:":
+            raise ValueError("the DuckDB warehouse must be a file (duckdb:////path/to/warehouse.duckdb)")
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # no pool: a DuckDB file must be released between writers of different processes;
+        # DuckDB caches data blocks up to its memory limit, bounded so a sync stays small
+        config = {"memory_limit": os.environ.get("HARVEY_DUCKDB_MEMORY_LIMIT", "256MB")}
+        return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"config": config})
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     return sa.create_engine(url, pool_pre_ping=True)

@@ -128,9 +128,12 @@ class Warehouse:
     def is_duckdb(self) -> bool:
         return self.dialect.name == "duckdb"
 
-    def writer(self):
-        """A transaction; on DuckDB also the file's writer lock, so hold it briefly."""
-        return self.dialect.writer()
+    def writer(self, hold: bool = False):
+        """A transaction; on DuckDB also the file's writer lock (``hold``: keep it briefly)."""
+        return self.dialect.writer(hold)
+
+    def release(self) -> None:
+        self.dialect.release()
 
     def create_all(self) -> None:
         if self.url in _created:
@@ -141,6 +144,7 @@ class Warehouse:
         _created.add(self.url)
 
     def dispose(self) -> None:
+        self.release()
         self.engine.dispose()
 
     # -- sync runs ------------------------------------------------------------------
@@ -188,14 +192,13 @@ class Warehouse:
         classify, upsert, raw = table.merge_sql
         counts = BatchCounts(quarantined=len(quarantined))
         now = utcnow()
-        with self.writer() as conn:
+        with self.writer(hold=True) as conn:
             if rows:
                 stage = self.dialect.stage(conn, "harvey_stage", table.staging, rows)
                 try:
-                    total, inserted, updated = conn.exec_driver_sql(classify.format(stage=stage)).one()
-                    counts.inserted, counts.updated = int(inserted or 0), int(updated or 0)
-                    counts.unchanged = int(total) - counts.inserted - counts.updated
-                    conn.exec_driver_sql(upsert.format(stage=stage))
+                    counts.inserted, counts.updated = self.dialect.merge(
+                        conn, classify.format(stage=stage), upsert.format(stage=stage))
+                    counts.unchanged = len(rows) - counts.inserted - counts.updated
                     counts.raw_versions = max(conn.exec_driver_sql(raw.format(stage=stage)).rowcount, 0)
                     if track_seen_ids:
                         conn.exec_driver_sql(
