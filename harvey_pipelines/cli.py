@@ -65,12 +65,6 @@ def _sync(args) -> int:
     return status
 
 
-def _mock(args) -> int:
-    from harvey_pipelines.mock_hrms import main as mock_main
-
-    return mock_main(args.mock_args) or 0
-
-
 def _demo(args) -> int:
     from harvey_pipelines.demo import run_demo
 
@@ -109,9 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     mock = sub.add_parser("mock-hrms", help="the mock HRMS server")
     mock_sub = mock.add_subparsers(dest="mock_command", required=True)
-    serve = mock_sub.add_parser("serve", help="serve the mock HRMS (options: see --help)", add_help=False)
-    serve.add_argument("mock_args", nargs=argparse.REMAINDER)
-    mock.set_defaults(func=_mock)
+    mock_sub.add_parser("serve", help="serve the mock HRMS (options: harvey mock-hrms serve --help)")
 
     demo = sub.add_parser("demo", help="the main job: mock HRMS, three organizations, a full sync through Dagster")
     demo.add_argument("--port", type=int, default=8765)
@@ -121,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["mock-hrms", "serve"]:  # its options belong to the mock's own parser
+        from harvey_pipelines.mock_hrms import main as mock_main
+
+        return mock_main(argv[2:]) or 0
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -28,6 +28,7 @@ from harvey_pipelines.sources import FetchContext, PagingState, UnreadableRespon
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sources.paging import parse_timestamp
 from harvey_pipelines.warehouse import BatchCounts, Quarantined, SyncRun, Warehouse
+from harvey_pipelines.warehouse.dialects import LockTimeout
 
 Mode = Literal["incremental", "full", "reconcile"]
 MODES = ("incremental", "full", "reconcile")
@@ -90,16 +91,39 @@ def sync_entity(
     batch_size: int = 5000,
     overlap: dt.timedelta = dt.timedelta(minutes=10),
     retry: RetryPolicy | None = None,
+    lock_timeout: float = 900.0,
     on_batch: Callable[[SyncResult], None] | None = None,
 ) -> SyncResult:
+    """Sync one entity of one organization; waits (up to ``lock_timeout``) for a running
+    sync of the same organization and entity to end, so two never overlap."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     spec = entity_spec(entity_name)
+    warehouse.create_all()
+    try:
+        with warehouse.sync_lock(org.id, entity_name, lock_timeout):
+            return _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_id, batch_size,
+                                overlap, retry, on_batch)
+    except LockTimeout as exc:
+        raise SyncFailed(
+            f"{org.id}/{entity_name}: another sync of it is still running ({exc})",
+            SyncResult("", org.id, entity_name, mode, "failed", error=str(exc)),
+        ) from None
+
+
+def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_id, batch_size, overlap, retry,
+                 on_batch) -> SyncResult:
+    entity_name = spec.name
     started = time.monotonic()
-    adapter = adapter_for(org, retry=retry)  # reads the credential; fails clearly if unset
     run = warehouse.start_run(org.id, entity_name, mode=mode, trigger=trigger, triggered_by=triggered_by,
                               dagster_run_id=dagster_run_id)
     result = SyncResult(run.id, org.id, entity_name, mode, "running", cursor_before=run.cursor_before)
+    try:
+        adapter = adapter_for(org, retry=retry)  # reads the credential; fails clearly if unset
+    except Exception as exc:  # noqa: BLE001 - a misconfigured organization is a recorded failure
+        result.status, result.error = "failed", _first_line(exc)
+        warehouse.finish_run(run, status="failed", values=_final_values(result))
+        raise SyncFailed(f"{org.id}/{entity_name}: {result.error}", result) from exc
     state = PagingState(server_ignores_since=run.server_ignores_since)
     since = None
     if mode == "incremental" and spec.incremental and run.cursor_before:

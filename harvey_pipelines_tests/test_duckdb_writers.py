@@ -38,3 +38,34 @@ def test_parallel_processes_share_the_duckdb_file(make_org, control, tmp_path):
         assert differences(control, warehouse, org.id,
                            entities={"employees", "employments", "leave_requests", "attendance"}) == {}
     warehouse.dispose()
+
+
+def test_two_syncs_of_one_organization_and_entity_never_overlap(make_org, warehouse, control):
+    """The second waits for the first; with a short wait it fails clearly instead."""
+    import threading
+
+    from harvey_pipelines.sync import SyncFailed, sync_entity
+
+    org = make_org(size=400)
+    control.set_faults(org.id, slow_every=1, slow_seconds=0.2)
+    first_started = threading.Event()
+    outcome = {}
+
+    def first():
+        outcome["first"] = sync_entity(org, "employees", warehouse, on_batch=lambda r: first_started.set(),
+                                       batch_size=50)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_started.wait(60)
+    try:
+        sync_entity(org, "employees", warehouse, lock_timeout=0.5)
+    except SyncFailed as failed:
+        assert "another sync of it is still running" in str(failed)
+    else:
+        raise AssertionError("a second sync ran while the first was running")
+    thread.join(120)
+    assert outcome["first"].status == "success"
+    control.reset_faults(org.id)
+    second = sync_entity(org, "employees", warehouse)
+    assert second.status == "success" and second.inserted == 0

@@ -9,6 +9,7 @@ merges it into the core tables is shared (``store.py``).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import io
 import os
 import threading
@@ -20,6 +21,10 @@ from typing import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
+
+
+class LockTimeout(TimeoutError):
+    pass
 
 
 class Dialect:
@@ -36,6 +41,11 @@ class Dialect:
 
     def release(self) -> None:
         """Give up anything ``writer(hold=True)`` kept."""
+
+    @contextmanager
+    def exclusive(self, key: str, timeout: float) -> Iterator[None]:
+        """Hold a named lock across processes (one sync per organization and entity)."""
+        raise NotImplementedError
 
     def stage(self, conn: sa.Connection, name: str, columns: Sequence[sa.Column], rows: list[tuple]) -> str:
         """Make ``rows`` readable as relation ``name`` in this transaction; returns the name."""
@@ -57,6 +67,23 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+
+    @contextmanager
+    def exclusive(self, key, timeout):
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        with self.engine.connect() as conn:
+            deadline = time.monotonic() + timeout
+            while not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({number})").scalar():
+                conn.rollback()
+                if time.monotonic() > deadline:
+                    raise LockTimeout(f"{key} is still held after {timeout:.0f}s")
+                time.sleep(0.5)
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({number})")
+                conn.commit()
 
     def merge(self, conn, classify, upsert):
         # xmax is 0 on a freshly inserted row version: one statement counts both
@@ -150,6 +177,24 @@ class DuckDBDialect(Dialect):
                     fcntl.flock(self._lock_file, fcntl.LOCK_UN)
                     self._lock_file.close()
                     self._lock_file = None
+
+    @contextmanager
+    def exclusive(self, key, timeout):
+        path = Path(f"{self.engine.url.database}.{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock")
+        with open(path, "a") as handle:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LockTimeout(f"{key} is still held after {timeout:.0f}s") from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def stage(self, conn, name, columns, rows):
         conn.connection.driver_connection.register(name, to_arrow(columns, rows))

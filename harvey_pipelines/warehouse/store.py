@@ -135,6 +135,10 @@ class Warehouse:
     def release(self) -> None:
         self.dialect.release()
 
+    def sync_lock(self, organization_id: str, entity_name: str, timeout: float = 900.0):
+        """One sync per organization and entity at a time, whoever launched it."""
+        return self.dialect.exclusive(f"harvey-sync/{organization_id}/{entity_name}", timeout)
+
     def create_all(self) -> None:
         if self.url in _created:
             return
@@ -157,7 +161,7 @@ class Warehouse:
         now = utcnow()
         runs, cursors = schema.sync_runs, schema.cursors
         with self.writer() as conn:
-            # a run still "running" for this org and entity was killed: no two overlap
+            # the caller holds sync_lock: a run still "running" here was killed or crashed
             conn.execute(
                 runs.update()
                 .where(runs.c.organization_id == organization_id, runs.c.entity == entity_name,
