@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from harvey_pipelines.organizations import Organization, OrganizationRegistry, RegistryError
@@ -65,6 +66,49 @@ def _sync(args) -> int:
     return status
 
 
+def _backfill(args) -> int:
+    """Submit one run per organization and entity to the running instance (its queue)."""
+    import getpass
+    import uuid
+    from urllib.parse import urlparse
+
+    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
+    from harvey_pipelines.assets.jobs import run_config, run_tags, sync_organization_job
+    from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION
+    from harvey_pipelines.records import ENTITIES, entity
+
+    registry = OrganizationRegistry(args.registry)
+    orgs = [o.id for o in registry.enabled()] if args.all_orgs else [registry.get(o).id for o in args.orgs.split(",")]
+    entities = [s.name for s in ENTITIES] if args.all_entities else [entity(e).name for e in args.entity.split(",")]
+    if not orgs:
+        print(f"error: no enabled organizations in {registry.path}", file=sys.stderr)
+        return 2
+    url = urlparse(args.url)
+    client = DagsterGraphQLClient(url.hostname, port_number=url.port, use_https=url.scheme == "https")
+    backfill_id = uuid.uuid4().hex[:12]
+    mode = "full" if args.full else "incremental"
+    submitted = 0
+    for org_id in orgs:
+        for name in entities:
+            try:
+                run_id = client.submit_job_execution(
+                    sync_organization_job.name,
+                    run_config=run_config([name], mode),
+                    tags={"dagster/partition": org_id, "harvey/backfill": backfill_id,
+                          **run_tags([name], "backfill", f"cli:{getpass.getuser()}")},
+                    asset_selection=[["core", name]],
+                )
+            except DagsterGraphQLClientError as exc:
+                print(f"{org_id}/{name}: not submitted: {exc}", file=sys.stderr)
+                return 1
+            submitted += 1
+            print(f"queued {org_id}/{name} ({mode}): run {run_id}")
+    print(f"backfill {backfill_id}: {submitted} runs queued on {args.url} "
+          f"(partitions dimension: {ORGANIZATIONS_PARTITION}); follow them in the UI")
+    return 0
+
+
 def _demo(args) -> int:
     from harvey_pipelines.demo import run_demo
 
@@ -100,6 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--entity", default="all", help="entity name, comma list, or all")
     sync.add_argument("--mode", default="incremental", choices=["incremental", "full", "reconcile"])
     sync.set_defaults(func=_sync)
+
+    backfill = sub.add_parser("backfill", help="re-sync organizations through the running instance's queue")
+    which = backfill.add_mutually_exclusive_group(required=True)
+    which.add_argument("--entity", help="entity name or comma list")
+    which.add_argument("--all-entities", action="store_true")
+    orgs_group = backfill.add_mutually_exclusive_group(required=True)
+    orgs_group.add_argument("--orgs", help="comma list of organization ids")
+    orgs_group.add_argument("--all-orgs", action="store_true", help="every enabled organization")
+    backfill.add_argument("--full", action="store_true", help="ignore cursors: re-read everything (no duplicates)")
+    backfill.add_argument("--url", default=os.environ.get("HARVEY_DAGSTER_UI_URL", "http://127.0.0.1:3000"),
+                          help="the Dagster webserver (default $HARVEY_DAGSTER_UI_URL or http://127.0.0.1:3000)")
+    backfill.set_defaults(func=_backfill)
 
     mock = sub.add_parser("mock-hrms", help="the mock HRMS server")
     mock_sub = mock.add_subparsers(dest="mock_command", required=True)

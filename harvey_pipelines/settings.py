@@ -47,7 +47,16 @@ def dagster_home() -> Path:
 
 LOCAL_DAGSTER_YAML = """\
 # Local instance of the embedded default: SQLite storage in this folder, no server.
-# Production (PostgreSQL storage, queued runs): see dagster.yaml at the project root.
+# Production (PostgreSQL storage): dagster.yaml at the project root.
+run_queue:
+  max_concurrent_runs: 2
+  tag_concurrency_limits:
+    - key: dagster/partition
+      value:
+        applyLimitPerUniqueValue: true
+      limit: 1
+run_retries:
+  enabled: false
 telemetry:
   enabled: false
 """

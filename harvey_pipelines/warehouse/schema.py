@@ -151,3 +151,22 @@ seen_ids = sa.Table(
     schema=SYNC,
     comment="ids listed by a running reconciliation; emptied when it ends",
 )
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("entity", sa.Text, primary_key=True),
+    sa.Column("first_sync_run_id", sa.Text, primary_key=True, comment="the chain's first failed sync run"),
+    sa.Column("first_failure_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("attempts", sa.BigInteger, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sync_run_ids", sa.Text, nullable=False, comment="the failed sync runs, oldest first"),
+    sa.Column("dagster_run_ids", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("alerted_at", sa.DateTime(timezone=True), comment="when on-call was told; empty: not yet"),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), comment="when a later sync succeeded"),
+    schema=SYNC,
+    comment="Syncs that failed for good after every retry; one row per failure chain",
+)

@@ -40,6 +40,23 @@ class SyncRun:
 
 
 @dataclass
+class FailureChain:
+    """The sync runs of one organization and entity since its last success (all failed)."""
+
+    organization_id: str
+    entity: str
+    sync_run_ids: list[str]
+    dagster_run_ids: list[str]
+    first_failure_at: dt.datetime
+    last_failure_at: dt.datetime
+    last_error: str | None
+
+    @property
+    def attempts(self) -> int:
+        return len(self.sync_run_ids)
+
+
+@dataclass
 class Quarantined:
     payload_sha256: str
     payload: str
@@ -282,7 +299,71 @@ class Warehouse:
                     **values,
                 )
             )
+            if status == "success":
+                dl = schema.dead_letters
+                conn.execute(dl.update().where(
+                    dl.c.organization_id == run.organization_id, dl.c.entity == run.entity, dl.c.resolved_at.is_(None)
+                ).values(resolved_at=now))
         return deleted
+
+    # -- retries and dead letters ---------------------------------------------------------
+    def failure_chains(self, window: dt.timedelta = dt.timedelta(days=2)) -> list[FailureChain]:
+        """Every organization and entity whose latest sync failed, with the failures since its
+        last success (within ``window``). One whose latest sync still runs is left out."""
+        self.create_all()
+        runs = schema.sync_runs
+        query = (
+            sa.select(runs.c.organization_id, runs.c.entity, runs.c.id, runs.c.dagster_run_id, runs.c.status,
+                      runs.c.started_at, runs.c.finished_at, runs.c.error)
+            .where(runs.c.started_at >= utcnow() - window)
+            .order_by(runs.c.organization_id, runs.c.entity, runs.c.started_at)
+        )
+        chains: dict[tuple[str, str], list] = {}
+        with self.writer() as conn:
+            for row in conn.execute(query):
+                key = (row.organization_id, row.entity)
+                if row.status == "success":
+                    chains.pop(key, None)  # a success ends the chain
+                else:
+                    chains.setdefault(key, []).append(row)
+        out = []
+        for (org, entity_name), rows in chains.items():
+            if rows[-1].status == "running":
+                continue
+            failed = [r for r in rows if r.status != "running"]
+            out.append(FailureChain(
+                org, entity_name, [r.id for r in failed], [r.dagster_run_id or "" for r in failed],
+                failed[0].finished_at or failed[0].started_at, failed[-1].finished_at or failed[-1].started_at,
+                failed[-1].error,
+            ))
+        return out
+
+    def open_dead_letter(self, chain: FailureChain) -> bool:
+        """Record a chain that failed for good; False when it is recorded already."""
+        dl = schema.dead_letters
+        stmt = _upsert(dl).values(
+            organization_id=chain.organization_id, entity=chain.entity, first_sync_run_id=chain.sync_run_ids[0],
+            first_failure_at=chain.first_failure_at,
+            last_failure_at=chain.last_failure_at, attempts=chain.attempts, last_error=chain.last_error,
+            sync_run_ids=",".join(chain.sync_run_ids), dagster_run_ids=",".join(chain.dagster_run_ids),
+            created_at=utcnow(),
+        ).on_conflict_do_nothing()
+        with self.writer() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def unalerted_dead_letters(self) -> list[dict]:
+        dl = schema.dead_letters
+        with self.writer() as conn:
+            return [dict(r) for r in conn.execute(
+                sa.select(dl).where(dl.c.alerted_at.is_(None), dl.c.resolved_at.is_(None))).mappings()]
+
+    def mark_alerted(self, organization_id: str, entity_name: str, first_sync_run_id: str) -> None:
+        dl = schema.dead_letters
+        with self.writer() as conn:
+            conn.execute(dl.update().where(
+                dl.c.organization_id == organization_id, dl.c.entity == entity_name,
+                dl.c.first_sync_run_id == first_sync_run_id,
+            ).values(alerted_at=utcnow()))
 
     # -- reads -----------------------------------------------------------------------
     def row_counts(self) -> dict[tuple[str, str], int]:

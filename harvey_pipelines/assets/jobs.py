@@ -1,0 +1,43 @@
+"""The one sync job, and how every trigger (UI, CLI, schedule, retry, backfill) asks for a run."""
+
+from dagster import AssetSelection, RunRequest, define_asset_job, in_process_executor
+
+from harvey_pipelines.assets.entities import TRIGGER_TAG, TRIGGERED_BY_TAG, entity_assets, entity_key
+
+ENTITY_TAG = "harvey/entities"
+
+# One run syncs one organization (partition); a trigger selects which entities. Steps run
+# in the run's process: a step subprocess costs more start-up than a small organization's
+# sync, and DuckDB takes one writer at a time anyway.
+sync_organization_job = define_asset_job(
+    "sync_organization",
+    selection=AssetSelection.assets(*entity_assets),
+    description="Sync HR entities of one organization (partition) into the warehouse. "
+    "Schedules, the retry sensor and backfills select a subset of the entities.",
+    executor_def=in_process_executor,
+)
+
+
+def op_name(entity: str) -> str:
+    return entity_key(entity).to_python_identifier()
+
+
+def run_config(entities, mode: str = "incremental") -> dict:
+    if mode == "incremental":
+        return {}
+    return {"ops": {op_name(e): {"config": {"mode": mode}} for e in entities}}
+
+
+def run_tags(entities, trigger: str, triggered_by: str, **extra: str) -> dict[str, str]:
+    return {TRIGGER_TAG: trigger, TRIGGERED_BY_TAG: triggered_by, ENTITY_TAG: ",".join(entities), **extra}
+
+
+def sync_run_request(org_id: str, entities, *, trigger: str, triggered_by: str, run_key: str,
+                     mode: str = "incremental", **extra_tags: str) -> RunRequest:
+    return RunRequest(
+        run_key=run_key,
+        partition_key=org_id,
+        asset_selection=[entity_key(e) for e in entities],
+        run_config=run_config(entities, mode),
+        tags=run_tags(entities, trigger, triggered_by, **extra_tags),
+    )

@@ -1,0 +1,140 @@
+"""Schedules' run requests, and the retry sensor's reaction to failed syncs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from dagster import AssetKey, build_schedule_context, build_sensor_context, instance_for_test, partition_loading_context
+
+from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
+from harvey_pipelines.automation.cadences import CADENCES
+from harvey_pipelines.automation.retries import sync_retry_sensor
+from harvey_pipelines.automation.schedules import schedules
+from harvey_pipelines.definitions import defs
+from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION, Organization, OrganizationRegistry
+from harvey_pipelines.sync import SyncFailed, sync_entity
+from harvey_pipelines.warehouse import schema
+from harvey_pipelines_tests.alert_receivers import MailReceiver, WebhookReceiver
+
+EXPECTED_CRON = {
+    "interviews_every_30_minutes": ("*/30 * * * *", {"interviews"}),
+    "candidates_hourly": ("0 * * * *", {"candidates", "job_requisitions"}),
+    "employees_every_2_hours": ("0 */2 * * *", {"employees", "departments", "employments"}),
+    "leave_daily": ("0 1 * * *", {"leave_requests", "leave_balances"}),
+    "attendance_nightly": ("30 22 * * *", {"attendance"}),
+}
+
+
+@pytest.fixture
+def registry(tmp_path):
+    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
+    for org_id, enabled in (("acme", True), ("globex", True), ("initech", False)):
+        registry.add(Organization(id=org_id, name=org_id, base_url=f"http://127.0.0.1:1/orgs/{org_id}",
+                                  credential_env="X", enabled=enabled))
+    return registry
+
+
+@pytest.mark.parametrize("schedule_def", schedules, ids=lambda s: s.name)
+def test_each_schedule_requests_one_run_per_enabled_organization(schedule_def, registry):
+    tick = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Kolkata"))
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, ["acme", "globex", "initech"])
+        context = build_schedule_context(instance=instance, scheduled_execution_time=tick,
+                                         repository_def=defs.get_repository_def(), resources={"organizations": OrganizationsResource(path=str(registry.path))})
+        data = schedule_def.evaluate_tick(context)
+    cadence = next(c for c in CADENCES if c.name == schedule_def.name)
+    assert schedule_def.execution_timezone == "Asia/Kolkata"
+    if cadence.name in EXPECTED_CRON:
+        cron, entities = EXPECTED_CRON[cadence.name]
+        assert (schedule_def.cron_schedule, set(cadence.entities)) == (cron, entities)
+    requests = data.run_requests
+    assert [r.partition_key for r in requests] == ["acme", "globex"], "initech is disabled"
+    for request in requests:
+        assert request.run_key == f"{cadence.name}:{request.partition_key}:{tick.isoformat()}"
+        assert set(request.asset_selection) == {AssetKey(["core", e]) for e in cadence.entities}
+        assert request.tags["harvey/trigger"] == cadence.trigger
+        assert request.tags["harvey/triggered_by"] == f"schedule:{cadence.name}"
+    if cadence.mode == "reconcile":
+        ops = requests[0].run_config["ops"]
+        assert {v["config"]["mode"] for v in ops.values()} == {"reconcile"} and len(ops) == 9
+
+
+def _backdate(warehouse, org_id, minutes):
+    runs = schema.sync_runs
+    with warehouse.writer() as conn:
+        for row in conn.execute(sa.select(runs.c.id, runs.c.started_at, runs.c.finished_at)
+                                .where(runs.c.organization_id == org_id)).all():
+            conn.execute(runs.update().where(runs.c.id == row.id).values(
+                started_at=row.started_at - dt.timedelta(minutes=minutes),
+                finished_at=row.finished_at - dt.timedelta(minutes=minutes)))
+
+
+def _evaluate(warehouse, instance):
+    context = build_sensor_context(instance=instance, definitions=defs,
+                                   resources={"warehouse": WarehouseResource(url=warehouse.url)})
+    with partition_loading_context(dynamic_partitions_store=instance):  # the daemon sets this
+        return sync_retry_sensor.evaluate_tick(context).run_requests or []
+
+
+def test_retry_sensor_backs_off_then_dead_letters_and_alerts_once(make_org, warehouse, monkeypatch):
+    org = make_org(size=10)
+    monkeypatch.setenv(org.credential_env, "a-wrong-token-for-this-test")
+    with WebhookReceiver() as hook, MailReceiver() as mail, instance_for_test() as instance:
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [org.id])
+        monkeypatch.setenv("HARVEY_ALERT_WEBHOOK_URL", hook.url)
+        monkeypatch.setenv("HARVEY_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("HARVEY_SMTP_PORT", str(mail.port))
+        monkeypatch.setenv("HARVEY_ALERT_EMAIL_FROM", "harvey@example.org")
+        monkeypatch.setenv("HARVEY_ALERT_EMAIL_TO", "oncall@example.org")
+
+        def fail(trigger):
+            with pytest.raises(SyncFailed):
+                sync_entity(org, "employees", warehouse, trigger=trigger)
+
+        fail("schedule")
+        assert _evaluate(warehouse, instance) == [], "no retry before 5 minutes"
+        for attempt, delay in ((2, 5), (3, 10), (4, 20)):
+            _backdate(warehouse, org.id, delay - 1)
+            assert _evaluate(warehouse, instance) == [], f"attempt {attempt}: not before {delay} minutes"
+            _backdate(warehouse, org.id, 1.5)
+            (request,) = _evaluate(warehouse, instance)
+            assert request.partition_key == org.id
+            assert request.asset_selection == [AssetKey(["core", "employees"])]
+            assert request.tags["harvey/trigger"] == "retry" and request.tags["harvey/attempt"] == str(attempt)
+            fail("retry")  # the retry run fails again
+        assert _evaluate(warehouse, instance) == [], "given up after the 20-minute retry"
+        _backdate(warehouse, org.id, 60)
+        assert _evaluate(warehouse, instance) == []
+
+        dead = schema.dead_letters
+        with warehouse.writer() as conn:
+            letters = conn.execute(sa.select(dead)).mappings().all()
+        assert len(letters) == 1 and letters[0]["attempts"] == 4 and letters[0]["alerted_at"] is not None
+        assert len(hook.messages) == 1 and len(mail.messages) == 1
+        text = hook.messages[0]["text"]
+        assert org.id in text and "employees" in text and "attempts: 4" in text and "refused the credential" in text
+        assert "a-wrong-token-for-this-test" not in text + mail.messages[0]["body"]
+        assert mail.messages[0]["to"] == ["oncall@example.org"]
+
+        monkeypatch.setenv(org.credential_env, "mock-hrms-token-12345")
+        assert sync_entity(org, "employees", warehouse, trigger="manual").status == "success"
+        with warehouse.writer() as conn:
+            assert conn.execute(sa.select(dead.c.resolved_at)).scalar_one() is not None
+        assert _evaluate(warehouse, instance) == []
+        assert len(hook.messages) == 1 and len(mail.messages) == 1
+
+
+def test_a_success_in_between_resets_the_backoff(make_org, warehouse, monkeypatch):
+    org = make_org(size=10)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [org.id])
+        monkeypatch.setenv(org.credential_env, "wrong")
+        with pytest.raises(SyncFailed):
+            sync_entity(org, "employees", warehouse)
+        monkeypatch.setenv(org.credential_env, "mock-hrms-token-12345")
+        sync_entity(org, "employees", warehouse)
+        _backdate(warehouse, org.id, 30)
+        assert _evaluate(warehouse, instance) == []
