@@ -6,9 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test dev install bench clean
+MANIFEST := dbt_project/target/manifest.json
+DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-install: $(STAMP)
+.PHONY: demo test dev install bench fanout-bench clean
+
+install: $(STAMP) $(MANIFEST)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]}"'
@@ -18,19 +21,27 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-demo: $(STAMP)
+# dagster-dbt reads the dbt manifest when the code location loads: parse first
+$(MANIFEST): $(STAMP) $(DBT_FILES)
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	touch $@
+
+demo: $(STAMP) $(MANIFEST)
 	$(BIN)/harvey demo
 
-test: $(STAMP)
+test: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Dagster UI and daemon on the local instance of the demo (http://127.0.0.1:3000)
-dev: $(STAMP)
+dev: $(STAMP) $(MANIFEST)
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/data/dagster_home} $(BIN)/dagster dev -w workspace.yaml
 
-bench: $(STAMP)
+bench: $(STAMP) $(MANIFEST)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m harvey_pipelines_tests.bench.sync_benchmark $(BENCH_ARGS)
+
+fanout-bench: $(STAMP) $(MANIFEST)
+	$(BIN)/python -m harvey_pipelines_tests.bench.fanout_benchmark $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data

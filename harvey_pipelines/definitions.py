@@ -2,17 +2,18 @@
 
 from dagster import Definitions
 
+from harvey_pipelines.assets.dbt import dbt_models, dbt_resource
 from harvey_pipelines.assets.entities import entity_assets
-from harvey_pipelines.assets.jobs import sync_organization_job
+from harvey_pipelines.assets.jobs import build_marts_job, sync_organization_job
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.automation.organizations import organizations_registry_sensor
 from harvey_pipelines.automation.retries import sync_retry_sensor
 from harvey_pipelines.automation.schedules import schedules
 
 defs = Definitions(
-    assets=entity_assets,
-    jobs=[sync_organization_job],
+    assets=[*entity_assets, dbt_models],
+    jobs=[sync_organization_job, build_marts_job],
     schedules=schedules,
     sensors=[organizations_registry_sensor, sync_retry_sensor],
-    resources={"warehouse": WarehouseResource(), "organizations": OrganizationsResource()},
+    resources={"warehouse": WarehouseResource(), "organizations": OrganizationsResource(), "dbt": dbt_resource()},
 )

@@ -86,6 +86,14 @@ def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
             print(f"synced {org_id:<8} {state} in {time.monotonic() - t0:5.1f}s  (run {outcome.run_id})")
             if not outcome.success:
                 failed.append(org_id)
+        t0 = time.monotonic()
+        marts = defs.resolve_job_def("build_marts").execute_in_process(
+            instance=instance, raise_on_error=False, tags={"harvey/triggered_by": "demo"},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        print(f"dbt build {'ok' if marts.success else 'FAILED'} in {time.monotonic() - t0:5.1f}s  (run {marts.run_id})")
+        if not marts.success:
+            failed.append("dbt")
         counts = Warehouse().row_counts()
     finally:
         if keep_mock:

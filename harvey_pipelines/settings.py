@@ -27,6 +27,24 @@ def warehouse_url() -> str:
     return f"duckdb:///{data_dir() / 'warehouse.duckdb'}"
 
 
+def dbt_project_dir() -> Path:
+    return PROJECT_ROOT / "dbt_project"
+
+
+def dbt_env() -> dict[str, str]:
+    """dbt's profile variables for the warehouse the sync writes (one source of truth)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(warehouse_url())
+    if url.get_backend_name() == "duckdb":
+        return {"HARVEY_DBT_TARGET": "duckdb", "HARVEY_DUCKDB_PATH": str(url.database)}
+    return {
+        "HARVEY_DBT_TARGET": "postgres", "HARVEY_PG_HOST": url.host or "127.0.0.1",
+        "HARVEY_PG_PORT": str(url.port or 5432), "HARVEY_PG_USER": url.username or "postgres",
+        "HARVEY_PG_PASSWORD": url.password or "", "HARVEY_PG_DATABASE": url.database or "postgres",
+    }
+
+
 def organizations_file() -> Path:
     return Path(os.environ.get("HARVEY_ORGANIZATIONS_FILE", data_dir() / "organizations.yaml"))
 

@@ -2,6 +2,7 @@
 
 from dagster import AssetSelection, RunRequest, define_asset_job, in_process_executor
 
+from harvey_pipelines.assets.dbt import dbt_models
 from harvey_pipelines.assets.entities import TRIGGER_TAG, TRIGGERED_BY_TAG, entity_assets, entity_key
 
 ENTITY_TAG = "harvey/entities"
@@ -14,6 +15,16 @@ sync_organization_job = define_asset_job(
     selection=AssetSelection.assets(*entity_assets),
     description="Sync HR entities of one organization (partition) into the warehouse. "
     "Schedules, the retry sensor and backfills select a subset of the entities.",
+    executor_def=in_process_executor,
+)
+
+# The marts are rebuilt for every organization at once, nightly after attendance: on
+# DuckDB a whole-warehouse dbt build of the demo takes seconds, while per-organization
+# builds after every 30-minute sync would cost a dbt start-up each time.
+build_marts_job = define_asset_job(
+    "build_marts",
+    selection=AssetSelection.assets(dbt_models),
+    description="dbt build: staging, timelines, attendance and the marts, for every organization.",
     executor_def=in_process_executor,
 )
 

@@ -8,7 +8,7 @@ from dagster import (
     schedule,
 )
 
-from harvey_pipelines.assets.jobs import sync_organization_job, sync_run_request
+from harvey_pipelines.assets.jobs import build_marts_job, sync_organization_job, sync_run_request
 from harvey_pipelines.assets.resources import OrganizationsResource
 from harvey_pipelines.automation.cadences import CADENCES, TIMEZONE, Cadence
 from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION
@@ -42,4 +42,14 @@ def build_schedule(cadence: Cadence) -> ScheduleDefinition:
     return _tick
 
 
-schedules = [build_schedule(c) for c in CADENCES]
+marts_nightly = ScheduleDefinition(
+    name="marts_nightly",
+    cron_schedule="0 23 * * *",
+    execution_timezone=TIMEZONE,
+    job=build_marts_job,
+    description="dbt build of the timelines, attendance and marts at 23:00, after the 22:30 attendance "
+    "sync (the design documents' overnight processing). Off by default, like the sync schedules.",
+    default_status=DefaultScheduleStatus.STOPPED,
+)
+
+schedules = [*(build_schedule(c) for c in CADENCES), marts_nightly]

@@ -47,6 +47,11 @@ class Dialect:
         """Hold a named lock across processes (one sync per organization and entity)."""
         raise NotImplementedError
 
+    @contextmanager
+    def for_other_process(self) -> Iterator[None]:
+        """Let another program (dbt) use the database meanwhile, without our writers in the way."""
+        yield
+
     def stage(self, conn: sa.Connection, name: str, columns: Sequence[sa.Column], rows: list[tuple]) -> str:
         """Make ``rows`` readable as relation ``name`` in this transaction; returns the name."""
         raise NotImplementedError
@@ -166,6 +171,18 @@ class DuckDBDialect(Dialect):
             finally:
                 if not hold or time.monotonic() - self._leased_at > self.lease_seconds:
                     self.release()
+
+    @contextmanager
+    def for_other_process(self):
+        # our writers queue on the lock file; DuckDB itself then lets the other process in
+        with self._thread_lock:
+            self.release()
+            with open(self.lock_path, "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
 
     def release(self) -> None:
         with self._thread_lock:

@@ -152,6 +152,10 @@ class Warehouse:
     def release(self) -> None:
         self.dialect.release()
 
+    def for_other_process(self):
+        """Hold off our own writers while another program (dbt) writes the warehouse."""
+        return self.dialect.for_other_process()
+
     def sync_lock(self, organization_id: str, entity_name: str, timeout: float = 900.0):
         """One sync per organization and entity at a time, whoever launched it."""
         return self.dialect.exclusive(f"harvey-sync/{organization_id}/{entity_name}", timeout)

@@ -1,0 +1,193 @@
+"""The schedule fan-out: one tick of the 30-minute interview schedule for N organizations,
+with the webserver and the daemon running, against the mock HRMS.
+
+    python -m harvey_pipelines_tests.bench.fanout_benchmark --orgs 10,50,200
+
+For each N: N small tenants in the mock, N organizations in a registry, a fresh
+production-style instance (the project's dagster.yaml on PostgreSQL), webserver and
+daemon started; the interviews schedule is evaluated at a tick and its run requests are
+launched through the webserver exactly as the daemon would; the clock stops when the
+last run has ended. Reported: wall time of the tick, time per organization, and the fixed
+cost per run: wall time x cores / N minus the sync's own median duration (process start,
+imports, code location load, event log writes, queueing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PG = os.environ.get("HARVEY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TOKEN_ENV = "HARVEY_FANOUT_TOKEN"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer")
+
+
+def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    from harvey_pipelines.mock_hrms import MockHrmsControl
+    from harvey_pipelines.organizations import Organization, OrganizationRegistry, sync_partitions
+
+    control = MockHrmsControl(mock_url)
+    tag = uuid.uuid4().hex[:6]
+    registry = OrganizationRegistry(workdir / f"orgs-{n}.yaml")
+    for i in range(n):
+        org_id = f"fan{n}-{tag}-{i:03d}"
+        control.create_tenant(org_id, seed=i, size=5, attendance_days=1)
+        registry.add(Organization(id=org_id, name=org_id, base_url=f"{mock_url}/orgs/{org_id}",
+                                  credential_env=TOKEN_ENV, rate_limit_per_second=1000))
+    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+    dbs = {kind: f"harvey_fanout_{kind}_{tag}" for kind in ("dagster", "warehouse")}
+    with admin.connect() as conn:
+        for name in dbs.values():
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    home = workdir / f"home-{n}"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    base = sa.engine.make_url(PG)
+    env = {**os.environ, "DAGSTER_HOME": str(home), TOKEN_ENV: "mock-hrms-token-12345",
+           "HARVEY_DAGSTER_PG_URL": base.set(database=dbs["dagster"]).render_as_string(False),
+           "HARVEY_WAREHOUSE_URL": base.set(drivername="postgresql+psycopg2", database=dbs["warehouse"]).render_as_string(False),
+           "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_DATA_DIR": str(workdir / "data")}
+    os.environ.update(env)
+    port = free_port()
+    procs = [subprocess.Popen([str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1",
+                               "-p", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        wait_http(f"http://127.0.0.1:{port}/server_info")
+        procs.append(subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
+                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from dagster import build_schedule_context, partition_loading_context
+        from dagster_graphql import DagsterGraphQLClient
+
+        from harvey_pipelines.assets.resources import OrganizationsResource
+        from harvey_pipelines.automation.schedules import schedules
+        from harvey_pipelines.definitions import defs
+
+        schedule = next(s for s in schedules if s.name == "interviews_every_30_minutes")
+        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+        with DagsterInstance.get() as instance:
+            sync_partitions(instance, registry)
+            tick_time = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+            context = build_schedule_context(instance=instance, scheduled_execution_time=tick_time,
+                                             repository_def=defs.get_repository_def(),
+                                             resources={"organizations": OrganizationsResource(path=str(registry.path))})
+            with partition_loading_context(dynamic_partitions_store=instance):
+                requests = schedule.evaluate_tick(context).run_requests
+            assert len(requests) == n
+            started = time.monotonic()
+            run_ids = [
+                client.submit_job_execution(
+                    "sync_organization", run_config=dict(r.run_config),
+                    tags={**r.tags, "dagster/partition": r.partition_key},
+                    asset_selection=[list(k.path) for k in r.asset_selection])
+                for r in requests
+            ]
+            submitted = time.monotonic() - started
+            done = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+            while True:
+                runs = instance.get_runs(filters=RunsFilter(run_ids=run_ids))
+                if all(r.status in done for r in runs):
+                    break
+                if time.monotonic() - started > 1800:
+                    raise SystemExit("the tick did not finish in 30 minutes")
+                time.sleep(1)
+            wall = time.monotonic() - started
+            records = instance.get_run_records(filters=RunsFilter(run_ids=run_ids))
+            run_seconds = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
+            failed = sum(r.dagster_run.status != DagsterRunStatus.SUCCESS for r in records)
+        wh = sa.create_engine(env["HARVEY_WAREHOUSE_URL"])
+        with wh.connect() as conn:
+            sync_seconds = [s for (s,) in conn.exec_driver_sql("SELECT duration_seconds FROM sync.sync_runs")]
+        wh.dispose()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        with admin.connect() as conn:
+            for name in dbs.values():
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        for i in range(n):
+            try:
+                control.delete_tenant(f"fan{n}-{tag}-{i:03d}")
+            except Exception:  # noqa: BLE001 - best effort cleanup
+                pass
+    run_median = statistics.median(run_seconds)
+    sync_median = statistics.median(sync_seconds) if sync_seconds else 0.0
+    return {
+        "organizations": n, "runs_failed": failed, "tick_wall_seconds": round(wall, 1),
+        "submit_seconds": round(submitted, 1), "seconds_per_organization": round(wall / n, 2),
+        "run_duration_median_s": round(run_median, 2), "sync_duration_median_s": round(sync_median, 3),
+        # the machine's 2 cores run runs side by side: what a run costs beyond its sync
+        "fixed_cost_per_run_s": round(wall * min(os.cpu_count() or 1, 8) / n - sync_median, 2),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orgs", default="10,50,200")
+    args = parser.parse_args(argv)
+    port = free_port()
+    mock = subprocess.Popen([sys.executable, "-m", "harvey_pipelines.mock_hrms", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = []
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_control/health")
+        with tempfile.TemporaryDirectory() as tmp:
+            for n in (int(x) for x in args.orgs.split(",")):
+                result = one_tick(n, f"http://127.0.0.1:{port}", Path(tmp))
+                print(json.dumps(result), flush=True)
+                results.append(result)
+    finally:
+        mock.terminate()
+    print("\n| organizations | tick wall time | per organization | run duration (median) | sync inside it | fixed cost per run | failed |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['organizations']} | {r['tick_wall_seconds']} s | {r['seconds_per_organization']} s | "
+              f"{r['run_duration_median_s']} s | {r['sync_duration_median_s']} s | {r['fixed_cost_per_run_s']} s | "
+              f"{r['runs_failed']} |")
+    out = ROOT / ".bench" / f"fanout-{dt.datetime.now():%Y-%m-%dT%H%M%S}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
