@@ -59,13 +59,19 @@ def dagster_home() -> Path:
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
     if not config.exists():
-        config.write_text(LOCAL_DAGSTER_YAML)
+        config.write_text(LOCAL_DAGSTER_YAML.replace("{base_dir}", str(path / "history" / "runs")))
     return path
 
 
 LOCAL_DAGSTER_YAML = """\
 # Local instance of the embedded default: SQLite storage in this folder, no server.
 # Production (PostgreSQL storage): dagster.yaml at the project root.
+# One event log file (not one per run), so sensors can page through events by cursor.
+event_log_storage:
+  module: dagster.core.storage.event_log
+  class: ConsolidatedSqliteEventLogStorage
+  config:
+    base_dir: {base_dir}
 run_queue:
   max_concurrent_runs: 2
   tag_concurrency_limits:

@@ -3,6 +3,7 @@
 from dagster import AssetSelection, RunRequest, define_asset_job, in_process_executor
 
 from harvey_pipelines.assets.dbt import dbt_models
+from harvey_pipelines.assets.quality import quality_checks
 from harvey_pipelines.assets.entities import TRIGGER_TAG, TRIGGERED_BY_TAG, entity_assets, entity_key
 
 ENTITY_TAG = "harvey/entities"
@@ -12,7 +13,7 @@ ENTITY_TAG = "harvey/entities"
 # sync, and DuckDB takes one writer at a time anyway.
 sync_organization_job = define_asset_job(
     "sync_organization",
-    selection=AssetSelection.assets(*entity_assets),
+    selection=AssetSelection.assets(*entity_assets).without_checks(),
     description="Sync HR entities of one organization (partition) into the warehouse. "
     "Schedules, the retry sensor and backfills select a subset of the entities.",
     executor_def=in_process_executor,
@@ -23,8 +24,9 @@ sync_organization_job = define_asset_job(
 # builds after every 30-minute sync would cost a dbt start-up each time.
 build_marts_job = define_asset_job(
     "build_marts",
-    selection=AssetSelection.assets(dbt_models),
-    description="dbt build: staging, timelines, attendance and the marts, for every organization.",
+    selection=AssetSelection.assets(dbt_models) | AssetSelection.checks(*quality_checks),
+    description="Data quality checks of the core tables, then dbt build (staging, timelines, attendance, "
+    "marts) for every organization; a failed blocking check stops the models built on that table.",
     executor_def=in_process_executor,
 )
 

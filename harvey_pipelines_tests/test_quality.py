@@ -1,0 +1,84 @@
+"""Great Expectations checks on the core tables: they pass on synced data, fail (and block
+the marts) on a duplicate id or a dangling reference, and alert on-call once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from dagster import AssetCheckKey, AssetKey, build_sensor_context, instance_for_test
+
+from harvey_pipelines.automation.quality_alerts import quality_alert_sensor
+from harvey_pipelines.definitions import defs
+from harvey_pipelines.sync import sync_entity
+from harvey_pipelines.warehouse.schema import CORE_TABLES
+from harvey_pipelines_tests.alert_receivers import WebhookReceiver
+
+SYNCED = ("employees", "candidates", "interviews", "leave_requests")
+
+
+def _check_results(result):
+    return {
+        (e.asset_key.path[-1], e.check_name): e
+        for e in (ev.event_specific_data for ev in result.all_events if ev.event_type_value == "ASSET_CHECK_EVALUATION")
+    }
+
+
+def _copy_row(warehouse, entity, original_id, **changes):
+    table = CORE_TABLES[entity]
+    with warehouse.writer() as conn:
+        row = dict(conn.execute(sa.select(table).where(table.c.source_id == original_id)).mappings().one())
+        conn.execute(table.insert().values({**row, **changes}))
+
+
+def test_checks_pass_on_synced_data_then_block_and_alert_on_bad_rows(make_org, warehouse, monkeypatch, tmp_path):
+    org = make_org(size=60)
+    for name in SYNCED:
+        sync_entity(org, name, warehouse)
+    monkeypatch.setenv("HARVEY_WAREHOUSE_URL", warehouse.url)
+    job = defs.resolve_job_def("build_marts")
+    consolidated = {"event_log_storage": {"module": "dagster.core.storage.event_log",
+                                          "class": "ConsolidatedSqliteEventLogStorage",
+                                          "config": {"base_dir": str(tmp_path / "events")}}}
+    with instance_for_test(overrides=consolidated) as instance, WebhookReceiver() as hook:
+        monkeypatch.setenv("HARVEY_ALERT_WEBHOOK_URL", hook.url)
+        clean = job.execute_in_process(instance=instance, raise_on_error=False)
+        checks = _check_results(clean)
+        assert len(checks) == 18
+        failed = {k for k, e in checks.items() if not e.passed}
+        assert failed == set(), failed
+
+        with warehouse.writer() as conn:
+            employee = conn.execute(sa.select(CORE_TABLES["employees"].c.source_id).limit(1)).scalar_one()
+            request = conn.execute(sa.select(CORE_TABLES["leave_requests"].c.source_id).limit(1)).scalar_one()
+        # a second employee with the same human code, a leave request of nobody we know
+        _copy_row(warehouse, "employees", employee, source_id="emp-duplicate-code")
+        _copy_row(warehouse, "leave_requests", request, source_id="lr-orphan", employee_id="emp-nobody")
+
+        broken = job.execute_in_process(instance=instance, raise_on_error=False)
+        checks = _check_results(broken)
+        failed = {k for k, e in checks.items() if not e.passed}
+        assert failed == {("employees", "quality_blocking"), ("leave_requests", "quality_blocking")}, failed
+        orphan = checks[("leave_requests", "quality_blocking")].metadata["findings"].value
+        assert any(f"{org.id}/lr-orphan" in f["examples"] for f in orphan.values()), orphan
+        duplicate = checks[("employees", "quality_blocking")].metadata["findings"].value
+        assert any(f"{org.id}/emp-duplicate-code" in f["examples"] for f in duplicate.values()), duplicate
+        # dbt models built on a table whose blocking check failed are not built in that run
+        blocked = [k for k in broken.get_asset_materialization_events()
+                   if k.asset_key in _downstream_of(("employees", "leave_requests"))]
+        assert blocked == []
+
+        context = build_sensor_context(instance=instance)
+        quality_alert_sensor.evaluate_tick(context)
+        quality_alert_sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=context.cursor))
+        assert len(hook.messages) == 2, "one alert per failed blocking check, once"
+        texts = " ".join(m["text"] for m in hook.messages)
+        assert "core/leave_requests" in texts and "core/employees" in texts and org.id in texts
+
+
+def _downstream_of(entities):
+    graph = defs.resolve_asset_graph()
+    keys = set()
+    for name in entities:
+        keys |= graph.get(AssetKey(["core", name])).child_keys
+    return keys
