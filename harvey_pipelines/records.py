@@ -244,6 +244,9 @@ class EntitySpec:
     incremental: bool = True
     # entities whose synced rows this one needs (leave balances are fetched per employee)
     upstream: tuple[str, ...] = field(default_factory=tuple)
+    # for an entity fetched per parent record (no updated_at of its own): the entities whose
+    # changed rows (by their employee_id) say which parents to fetch again incrementally
+    refetch_when_changed: tuple[str, ...] = ()
 
 
 ENTITIES: tuple[EntitySpec, ...] = (
@@ -263,7 +266,7 @@ ENTITIES: tuple[EntitySpec, ...] = (
     EntitySpec("leave_balances", LeaveBalance,
                "Leave balances per employee, year and leave type as the HRMS reports them.",
                "time_off", indexes=(("organization_id", "employee_id", "year"),),
-               incremental=False, upstream=("employees",)),
+               incremental=False, upstream=("employees",), refetch_when_changed=("leave_requests",)),
     EntitySpec("attendance", Attendance, "Daily check-in/check-out records.", "attendance",
                indexes=(("organization_id", "employee_id", "date"), ("organization_id", "date"))),
 )

@@ -132,6 +132,12 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     batch = _Batch()
     loader = _BackgroundLoader(warehouse, run, track_seen_ids=mode == "reconcile")
     context = FetchContext(parent_ids=lambda parent: warehouse.source_ids(org.id, parent))
+    if mode == "incremental" and spec.refetch_when_changed and run.cursor_before:
+        # per-parent fetches: only parents that changed since the last sync (the weekly
+        # reconcile re-reads them all, for changes the HRMS makes on its own)
+        changed_since = dt.datetime.fromisoformat(run.cursor_before) - overlap
+        context = FetchContext(parent_ids=lambda parent: warehouse.changed_parent_ids(
+            org.id, parent, spec.refetch_when_changed, changed_since))
     engine = adapter.engine()
 
     def flush() -> None:
@@ -197,6 +203,8 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     engine.close()
     _apply(result, loader.totals, engine)
     final_cursor = newest.isoformat() if (spec.incremental and newest is not None) else None
+    if spec.refetch_when_changed:
+        final_cursor = run.started_at.isoformat()  # parents synced after this are fetched next time
     result.status = "success"
     result.duration_seconds = time.monotonic() - started
     result.notes = state.notes

@@ -381,6 +381,25 @@ class Warehouse:
                     counts[(org, name)] = n
         return counts
 
+    def changed_parent_ids(self, organization_id: str, parent: str, related: tuple[str, ...],
+                           since: dt.datetime):
+        """Parents synced since ``since``, and parents of related rows synced since then
+        (e.g. employees whose leave requests changed), live ones only."""
+        parent_table = self.tables[parent].table
+        queries = [sa.select(parent_table.c.source_id.label("id")).where(
+            parent_table.c.organization_id == organization_id, parent_table.c.synced_at >= since)]
+        for name in related:
+            t = self.tables[name].table
+            queries.append(sa.select(t.c.employee_id.label("id")).where(
+                t.c.organization_id == organization_id, t.c.synced_at >= since))
+        changed = sa.union(*queries).subquery()
+        query = (sa.select(parent_table.c.source_id)
+                 .where(parent_table.c.organization_id == organization_id, parent_table.c.is_deleted.is_(False),
+                        parent_table.c.source_id.in_(sa.select(changed.c.id)))
+                 .order_by(parent_table.c.source_id))
+        with self.writer() as conn:
+            return [r[0] for r in conn.execute(query)]
+
     def source_ids(self, organization_id: str, entity_name: str, chunk: int = 5000):
         """Ids of live synced records, streamed in keyset chunks (fan-out fetches use it)."""
         table = self.tables[entity_name].table
