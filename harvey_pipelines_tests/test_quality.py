@@ -10,16 +10,18 @@ from dagster import AssetCheckKey, AssetKey, build_sensor_context, instance_for_
 
 from harvey_pipelines.automation.quality_alerts import quality_alert_sensor
 from harvey_pipelines.definitions import defs
+from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.sync import sync_entity
 from harvey_pipelines.warehouse.schema import CORE_TABLES
 from harvey_pipelines_tests.alert_receivers import WebhookReceiver
 
-SYNCED = ("employees", "candidates", "interviews", "leave_requests")
+SYNCED = [spec.name for spec in ENTITIES]
 
 
 def _check_results(result):
     return {
-        (e.asset_key.path[-1], e.check_name): e
+        (e.asset_key.to_user_string() if not e.check_name.startswith("quality_") else e.asset_key.path[-1],
+         e.check_name): e
         for e in (ev.event_specific_data for ev in result.all_events if ev.event_type_value == "ASSET_CHECK_EVALUATION")
     }
 
@@ -44,9 +46,11 @@ def test_checks_pass_on_synced_data_then_block_and_alert_on_bad_rows(make_org, w
         monkeypatch.setenv("HARVEY_ALERT_WEBHOOK_URL", hook.url)
         clean = job.execute_in_process(instance=instance, raise_on_error=False)
         checks = _check_results(clean)
-        assert len(checks) == 18
+        assert len([k for k in checks if k[1].startswith("quality_")]) == 18
         failed = {k for k, e in checks.items() if not e.passed}
-        assert failed == set(), failed
+        assert failed == set(), failed  # ours and dbt's tests alike
+        built = {e.asset_key for e in clean.get_asset_materialization_events()}
+        assert _downstream_of(("employees", "leave_requests")) <= built
 
         with warehouse.writer() as conn:
             employee = conn.execute(sa.select(CORE_TABLES["employees"].c.source_id).limit(1)).scalar_one()
@@ -57,15 +61,16 @@ def test_checks_pass_on_synced_data_then_block_and_alert_on_bad_rows(make_org, w
 
         broken = job.execute_in_process(instance=instance, raise_on_error=False)
         checks = _check_results(broken)
-        failed = {k for k, e in checks.items() if not e.passed}
+        failed = {k for k, e in checks.items() if not e.passed and k[1].startswith("quality_")}
         assert failed == {("employees", "quality_blocking"), ("leave_requests", "quality_blocking")}, failed
         orphan = checks[("leave_requests", "quality_blocking")].metadata["findings"].value
         assert any(f"{org.id}/lr-orphan" in f["examples"] for f in orphan.values()), orphan
         duplicate = checks[("employees", "quality_blocking")].metadata["findings"].value
         assert any(f"{org.id}/emp-duplicate-code" in f["examples"] for f in duplicate.values()), duplicate
         # dbt models built on a table whose blocking check failed are not built in that run
-        blocked = [k for k in broken.get_asset_materialization_events()
-                   if k.asset_key in _downstream_of(("employees", "leave_requests"))]
+        downstream = _downstream_of(("employees", "leave_requests"))
+        assert downstream, "dbt staging models read these tables"
+        blocked = [e.asset_key for e in broken.get_asset_materialization_events() if e.asset_key in downstream]
         assert blocked == []
 
         context = build_sensor_context(instance=instance)
@@ -81,4 +86,4 @@ def _downstream_of(entities):
     keys = set()
     for name in entities:
         keys |= graph.get(AssetKey(["core", name])).child_keys
-    return keys
+    return {k for k in keys if k.path[0] != "core"}  # the dbt models on them

@@ -1,0 +1,43 @@
+-- Every synced version of every employee record, in order, with the fields the timeline
+-- follows (manager_id, employment_status) read from the payload and the version before.
+-- Order: the source's updated_at, then fetched_at (a payload without updated_at sorts by
+-- when it was fetched). fetched_on is the fetch date in the organization's time zone.
+-- Payloads are read with the canonical field names (the custom HRMS sends those).
+with versions as (
+    select *
+    from {{ ref('stg_payload_versions') }}
+    where entity = 'employees'
+),
+
+parsed as (
+    select
+        versions.organization_id,
+        versions.source_id as employee_id,
+        versions.payload_sha256,
+        versions.source_updated_at,
+        versions.fetched_at,
+        cast({{ local_timestamp('versions.fetched_at', 'settings.timezone') }} as date) as fetched_on,
+        {{ json_text('versions.payload', 'manager_id') }} as manager_id,
+        {{ json_text('versions.payload', 'employment_status') }} as employment_status
+    from versions
+    inner join {{ ref('int_organization_settings') }} as settings
+        on settings.organization_id = versions.organization_id
+)
+
+select
+    organization_id,
+    employee_id,
+    payload_sha256,
+    source_updated_at,
+    fetched_at,
+    fetched_on,
+    manager_id,
+    employment_status,
+    row_number() over employee_versions as version_sequence,
+    lag(manager_id) over employee_versions as previous_manager_id,
+    lag(employment_status) over employee_versions as previous_employment_status
+from parsed
+window employee_versions as (
+    partition by organization_id, employee_id
+    order by coalesce(source_updated_at, fetched_at), fetched_at, payload_sha256
+)

@@ -1,0 +1,234 @@
+-- Timeline events read off the employment history (dates from the rows' effective dates):
+--   contract_started      the first row
+--   contract_renewed      a later row that starts after the previous row's end date and
+--                         changes nothing else: contract type, hours, salary (and period),
+--                         job title and department as before (a row that changes one of
+--                         them shows that change instead)
+--   contract_type_change  the contract type differs from the row before
+--   salary_change         the salary differs (amount and percentage when period and currency match)
+--   hours_change          hours_per_week differs
+--   job_title_change      the job title differs
+--   department_change     the department differs
+--   contract_ended        the last row has an end date (no row follows it)
+with employments as (
+    select * from {{ ref('int_employments_sequenced') }}
+),
+
+followers as (
+    select
+        *,
+        salary is not null and previous_salary is not null and salary <> previous_salary
+            as salary_changed,
+        salary_period is not distinct from previous_salary_period
+            and currency is not distinct from previous_currency as salary_comparable
+    from employments
+    where employment_sequence > 1
+),
+
+salary_changes as (
+    select
+        *,
+        case when salary_comparable then salary - previous_salary end as salary_amount,
+        case
+            when salary_comparable and previous_salary <> 0
+                then {{ round_numeric('100 * (salary - previous_salary) / previous_salary', 2) }}
+        end as salary_percentage
+    from followers
+    where salary_changed
+),
+
+contract_started as (
+    select
+        organization_id,
+        employee_id,
+        'contract_started' as event_type,
+        start_date as effective_date,
+        'Contract started' as title,
+        concat_ws(', ',
+            replace(contract_type, '_', ' ') || ' contract',
+            {{ number_text('hours_per_week') }} || ' h/week',
+            job_title,
+            department) as description,
+        cast(null as {{ dbt.type_string() }}) as before_value,
+        contract_type as after_value,
+        cast(null as {{ dbt.type_numeric() }}) as amount,
+        cast(null as {{ dbt.type_numeric() }}) as percentage,
+        currency,
+        source_id
+    from employments
+    where employment_sequence = 1
+),
+
+contract_renewed as (
+    select
+        organization_id,
+        employee_id,
+        'contract_renewed' as event_type,
+        start_date as effective_date,
+        'Contract renewed' as title,
+        concat_ws(' ',
+            replace(contract_type, '_', ' ') || ' contract renewed',
+            'until ' || cast(end_date as {{ dbt.type_string() }})) as description,
+        cast(previous_end_date as {{ dbt.type_string() }}) as before_value,
+        cast(end_date as {{ dbt.type_string() }}) as after_value,
+        cast(null as {{ dbt.type_numeric() }}) as amount,
+        cast(null as {{ dbt.type_numeric() }}) as percentage,
+        currency,
+        source_id
+    from followers
+    where previous_end_date is not null
+      and start_date > previous_end_date
+      and contract_type is not distinct from previous_contract_type
+      and hours_per_week is not distinct from previous_hours_per_week
+      and salary is not distinct from previous_salary
+      and salary_period is not distinct from previous_salary_period
+      and job_title is not distinct from previous_job_title
+      and department is not distinct from previous_department
+),
+
+contract_type_change as (
+    select
+        organization_id,
+        employee_id,
+        'contract_type_change' as event_type,
+        start_date as effective_date,
+        'Contract change ' || replace(previous_contract_type, '_', ' ') || '→' || replace(contract_type, '_', ' ')
+            as title,
+        replace(contract_type, '_', ' ') || ' contract from ' || cast(start_date as {{ dbt.type_string() }})
+            as description,
+        previous_contract_type as before_value,
+        contract_type as after_value,
+        cast(null as {{ dbt.type_numeric() }}) as amount,
+        cast(null as {{ dbt.type_numeric() }}) as percentage,
+        currency,
+        source_id
+    from followers
+    where contract_type is not null
+      and previous_contract_type is not null
+      and contract_type <> previous_contract_type
+),
+
+salary_change as (
+    select
+        organization_id,
+        employee_id,
+        'salary_change' as event_type,
+        start_date as effective_date,
+        case
+            when salary_amount > 0
+                then 'Salary increase +' || {{ currency_prefix('currency') }} || {{ number_text('salary_amount') }}
+            when salary_amount < 0
+                then 'Salary decrease -' || {{ currency_prefix('currency') }} || {{ number_text('-salary_amount') }}
+            else 'Salary change'
+        end as title,
+        case
+            when salary_comparable then
+                {{ currency_prefix('previous_currency') }} || {{ number_text('previous_salary') }} || ' → '
+                || {{ currency_prefix('currency') }} || {{ number_text('salary') }}
+                || coalesce(' per ' || salary_period, '')
+                || coalesce(' (' || case when salary_percentage < 0 then '-' else '+' end
+                            || {{ number_text('abs(salary_percentage)') }} || '%)', '')
+            else
+                {{ currency_prefix('previous_currency') }} || {{ number_text('previous_salary') }}
+                || coalesce(' per ' || previous_salary_period, '') || ' → '
+                || {{ currency_prefix('currency') }} || {{ number_text('salary') }}
+                || coalesce(' per ' || salary_period, '')
+        end as description,
+        {{ number_text('previous_salary') }} as before_value,
+        {{ number_text('salary') }} as after_value,
+        salary_amount as amount,
+        salary_percentage as percentage,
+        currency,
+        source_id
+    from salary_changes
+),
+
+hours_change as (
+    select
+        organization_id,
+        employee_id,
+        'hours_change' as event_type,
+        start_date as effective_date,
+        'Hours change ' || {{ number_text('previous_hours_per_week') }} || '→'
+            || {{ number_text('hours_per_week') }} || ' h/week' as title,
+        'Contracted hours ' || {{ number_text('previous_hours_per_week') }} || ' → '
+            || {{ number_text('hours_per_week') }} || ' per week' as description,
+        {{ number_text('previous_hours_per_week') }} as before_value,
+        {{ number_text('hours_per_week') }} as after_value,
+        cast(null as {{ dbt.type_numeric() }}) as amount,
+        cast(null as {{ dbt.type_numeric() }}) as percentage,
+        currency,
+        source_id
+    from followers
+    where hours_per_week is not null
+      and previous_hours_per_week is not null
+      and hours_per_week <> previous_hours_per_week
+),
+
+job_title_change as (
+    select
+        organization_id,
+        employee_id,
+        'job_title_change' as event_type,
+        start_date as effective_date,
+        'Job title change' as title,
+        previous_job_title || ' → ' || job_title as description,
+        previous_job_title as before_value,
+        job_title as after_value,
+        cast(null as {{ dbt.type_numeric() }}) as amount,
+        cast(null as {{ dbt.type_numeric() }}) as percentage,
+        currency,
+        source_id
+    from followers
+    where job_title is not null
+      and previous_job_title is not null
+      and job_title <> previous_job_title
+),
+
+department_change as (
+    select
+        organization_id,
+        employee_id,
+        'department_change' as event_type,
+        start_date as effective_date,
+        'Department change' as title,
+        previous_department || ' → ' || department as description,
+        previous_department as before_value,
+        department as after_value,
+        cast(null as {{ dbt.type_numeric() }}) as amount,
+        cast(null as {{ dbt.type_numeric() }}) as percentage,
+        currency,
+        source_id
+    from followers
+    where department is not null
+      and previous_department is not null
+      and department <> previous_department
+),
+
+contract_ended as (
+    select
+        organization_id,
+        employee_id,
+        'contract_ended' as event_type,
+        end_date as effective_date,
+        'Contract ended' as title,
+        replace(contract_type, '_', ' ') || ' contract ended' as description,
+        contract_type as before_value,
+        cast(null as {{ dbt.type_string() }}) as after_value,
+        cast(null as {{ dbt.type_numeric() }}) as amount,
+        cast(null as {{ dbt.type_numeric() }}) as percentage,
+        currency,
+        source_id
+    from employments
+    where employment_sequence = employment_count
+      and end_date is not null
+)
+
+select * from contract_started
+union all select * from contract_renewed
+union all select * from contract_type_change
+union all select * from salary_change
+union all select * from hours_change
+union all select * from job_title_change
+union all select * from department_change
+union all select * from contract_ended

@@ -1,0 +1,420 @@
+"""The dbt project on a small hand-built history with known answers, on DuckDB and PostgreSQL.
+
+The rows go into the core and raw tables of a fresh warehouse made by the project's own
+schema (Warehouse.create_all); then the real `dbt build` runs (seeds, models and every
+dbt test) and the marts are compared with answers worked out by hand.
+
+Calendar of the data (organization settings: the `_default` row, Asia/Kolkata, work
+starts 09:00 with 15 minutes grace, 8 standard hours, weekend sat,sun; holidays:
+`_default` Christmas 2026-12-25 and New Year 2027-01-01):
+
+    Dec 2026  Mo 21 Tu 22 We 23 Th 24 [Fr 25 holiday] [Sa 26 Su 27 weekend]
+              Mo 28 Tu 29 We 30 Th 31
+    Jan 2027  [Fr 1 holiday] [Sa 2 Su 3 weekend] Mo 4 Tu 5
+
+acme's attendance runs 2026-12-21 .. 2027-01-05; globex's 2027-01-04 .. 2027-01-05. Both
+organizations have an employee `emp-1`, with different histories: nothing may mix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from harvey_pipelines.warehouse import Warehouse
+from harvey_pipelines.warehouse import schema
+
+DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+UTC = dt.timezone.utc
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30))  # Asia/Kolkata, no daylight saving
+SYNCED = dt.datetime(2027, 1, 6, 12, 0, tzinfo=UTC)
+D = dt.date.fromisoformat
+
+
+def ist(day: str, hhmm: str) -> dt.datetime:
+    """A local Kolkata wall-clock time, stored as the UTC instant it is."""
+    return dt.datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=IST).astimezone(UTC)
+
+
+# -- the history -----------------------------------------------------------------------
+
+EMPLOYEES = [
+    # acme: Asha (the rich timeline), Bram (hired mid-month), Chen (terminated mid-month),
+    # Dana (deleted at the source: nowhere in the marts)
+    dict(organization_id="acme", id="emp-1", employee_id="EMP-001", first_name="Asha", last_name="Rao",
+         hire_date=D("2020-01-06"), employment_status="active", manager_id="emp-2", department="Platform",
+         job_title="Senior Developer", salary=4000.0, currency="EUR"),
+    dict(organization_id="acme", id="emp-2", employee_id="EMP-002", first_name="Bram", last_name="Vos",
+         hire_date=D("2026-12-28"), employment_status="active"),
+    dict(organization_id="acme", id="emp-3", employee_id="EMP-003", first_name="Chen", last_name="Li",
+         hire_date=D("2019-03-01"), termination_date=D("2026-12-23"), employment_status="terminated"),
+    dict(organization_id="acme", id="emp-4", employee_id="EMP-004", first_name="Dana", last_name="Gone",
+         hire_date=D("2018-01-01"), employment_status="active", is_deleted=True,
+         deleted_at=dt.datetime(2026, 12, 30, tzinfo=UTC)),
+    # globex: another emp-1
+    dict(organization_id="globex", id="emp-1", employee_id="G-1", first_name="Gita", last_name="Sen",
+         hire_date=D("2025-06-01"), employment_status="active"),
+]
+
+EMPLOYMENTS = [
+    # Asha: renewal, raise, a new contract with new hours/title/salary, a department move
+    dict(organization_id="acme", id="emp-1-1", employee_id="emp-1", start_date=D("2020-01-06"),
+         end_date=D("2020-12-31"), contract_type="fixed_term", hours_per_week=30.0, salary=3000.0,
+         salary_period="month", currency="EUR", job_title="Developer", department="Engineering"),
+    dict(organization_id="acme", id="emp-1-2", employee_id="emp-1", start_date=D("2021-01-01"),
+         end_date=D("2021-12-31"), contract_type="fixed_term", hours_per_week=30.0, salary=3000.0,
+         salary_period="month", currency="EUR", job_title="Developer", department="Engineering"),
+    dict(organization_id="acme", id="emp-1-3", employee_id="emp-1", start_date=D("2022-01-01"),
+         end_date=D("2023-06-30"), contract_type="fixed_term", hours_per_week=30.0, salary=3200.0,
+         salary_period="month", currency="EUR", job_title="Developer", department="Engineering"),
+    dict(organization_id="acme", id="emp-1-4", employee_id="emp-1", start_date=D("2023-07-01"),
+         end_date=D("2024-03-31"), contract_type="permanent", hours_per_week=40.0, salary=4000.0,
+         salary_period="month", currency="EUR", job_title="Senior Developer", department="Engineering"),
+    dict(organization_id="acme", id="emp-1-5", employee_id="emp-1", start_date=D("2024-04-01"),
+         end_date=None, contract_type="permanent", hours_per_week=40.0, salary=4000.0,
+         salary_period="month", currency="EUR", job_title="Senior Developer", department="Platform"),
+    # Bram: a fixed-term contract that ends in the future
+    dict(organization_id="acme", id="emp-2-1", employee_id="emp-2", start_date=D("2026-12-28"),
+         end_date=D("2027-06-27"), contract_type="fixed_term", hours_per_week=40.0, salary=3500.0,
+         salary_period="month", currency="EUR", job_title="Analyst", department="Finance"),
+    # Chen: fewer hours for less pay (in dollars), then the contract ends with the termination
+    dict(organization_id="acme", id="emp-3-1", employee_id="emp-3", start_date=D("2019-03-01"),
+         end_date=D("2022-02-28"), contract_type="permanent", hours_per_week=40.0, salary=5000.0,
+         salary_period="month", currency="USD", job_title="Designer", department="Design"),
+    dict(organization_id="acme", id="emp-3-2", employee_id="emp-3", start_date=D("2022-03-01"),
+         end_date=D("2026-12-23"), contract_type="permanent", hours_per_week=32.0, salary=4000.0,
+         salary_period="month", currency="USD", job_title="Designer", department="Design"),
+    # Dana (deleted) and a deleted employment row of Asha's: both ignored
+    dict(organization_id="acme", id="emp-4-1", employee_id="emp-4", start_date=D("2018-01-01"),
+         contract_type="permanent", hours_per_week=40.0, salary=1.0, salary_period="month", currency="EUR"),
+    dict(organization_id="acme", id="emp-1-x", employee_id="emp-1", start_date=D("2025-01-01"),
+         contract_type="permanent", hours_per_week=20.0, salary=9999.0, salary_period="month",
+         currency="EUR", is_deleted=True, deleted_at=dt.datetime(2026, 12, 1, tzinfo=UTC)),
+    # globex's emp-1: one row
+    dict(organization_id="globex", id="emp-1-1", employee_id="emp-1", start_date=D("2025-06-01"),
+         contract_type="permanent", hours_per_week=40.0, salary=1200000.0, salary_period="year",
+         currency="INR", job_title="Manager", department="Ops"),
+]
+
+LEAVE_REQUESTS = [
+    dict(organization_id="acme", id="lr-1", employee_id="emp-1", leave_type="annual", start_date=D("2026-12-24"),
+         end_date=D("2026-12-24"), total_days=1.0, status="approved"),
+    dict(organization_id="acme", id="lr-2", employee_id="emp-1", leave_type="sick", start_date=D("2026-12-29"),
+         end_date=D("2026-12-30"), total_days=2.0, status="approved"),
+    dict(organization_id="acme", id="lr-3", employee_id="emp-1", leave_type="casual", start_date=D("2026-12-31"),
+         end_date=D("2026-12-31"), total_days=1.0, status="rejected"),
+    dict(organization_id="acme", id="lr-4", employee_id="emp-2", leave_type="annual", start_date=D("2026-12-30"),
+         end_date=D("2026-12-30"), total_days=1.0, status="pending"),
+    # approved but deleted at the source
+    dict(organization_id="acme", id="lr-5", employee_id="emp-1", leave_type="unpaid", start_date=D("2026-12-31"),
+         end_date=D("2026-12-31"), total_days=1.0, status="approved", is_deleted=True,
+         deleted_at=dt.datetime(2027, 1, 2, tzinfo=UTC)),
+    # globex's emp-1 on leave on a day acme's emp-1 worked: must not leak into acme
+    dict(organization_id="globex", id="lr-1", employee_id="emp-1", leave_type="annual", start_date=D("2026-12-21"),
+         end_date=D("2026-12-22"), total_days=2.0, status="approved"),
+]
+
+
+def _attendance(org, emp, day, check_in=None, check_out=None, **extra):
+    return dict(organization_id=org, id=f"att-{emp}-{day}", employee_id=emp, date=D(day),
+                check_in_time=ist(day, check_in) if check_in else None,
+                check_out_time=ist(day, check_out) if check_out else None, **extra)
+
+
+ATTENDANCE = [
+    _attendance("acme", "emp-1", "2026-12-21", "09:00", "17:30"),  # present 8.5 h
+    _attendance("acme", "emp-1", "2026-12-22", "09:20", "18:20"),  # late (03:50 UTC is not), 9 h
+    _attendance("acme", "emp-1", "2026-12-23", "09:10"),  # no check-out: incomplete
+    # 12-24 approved leave; 12-25 holiday
+    _attendance("acme", "emp-1", "2026-12-26", "10:00", "12:00"),  # a Saturday: not a working day
+    _attendance("acme", "emp-1", "2026-12-28", "08:30", "19:30"),  # 11 h: 3 h overtime, over the 2 h limit
+    # 12-29, 12-30 approved sick leave; 12-31 nothing (the leave was rejected): absent
+    _attendance("acme", "emp-1", "2027-01-04", "09:15", "17:15"),  # 09:15 exactly: not late
+    _attendance("acme", "emp-1", "2027-01-05", "09:16", "17:16"),  # late
+    _attendance("acme", "emp-2", "2026-12-28", "09:00", "17:00"),  # Bram's first day
+    _attendance("acme", "emp-2", "2027-01-04", "08:45", "16:45"),
+    _attendance("acme", "emp-3", "2026-12-21", "09:05", "17:05"),
+    _attendance("acme", "emp-3", "2026-12-23", "09:00", "13:00"),  # Chen's last day
+    _attendance("acme", "emp-4", "2026-12-21", "09:00", "17:00"),  # deleted employee
+    _attendance("globex", "emp-1", "2027-01-04", "10:00", "18:00"),  # late
+    _attendance("globex", "emp-1", "2027-01-05", "08:50", "17:20"),  # 8.5 h
+]
+
+
+def _payload_version(org, emp, fetched_at, status, manager_id, phone="1"):
+    payload = json.dumps({"id": emp, "employment_status": status, "manager_id": manager_id, "phone": phone,
+                          "first_name": "x", "last_name": "y"}, sort_keys=True)
+    return dict(organization_id=org, entity="employees", source_id=emp,
+                payload_sha256=hashlib.sha256(payload.encode()).hexdigest(), payload=payload,
+                source_updated_at=fetched_at - dt.timedelta(hours=1), fetched_at=fetched_at, sync_run_id="run-x")
+
+
+PAYLOAD_VERSIONS = [
+    # Asha: on leave (seen 2026-11-15 20:00 UTC = 2026-11-16 01:30 in Kolkata), a phone change
+    # (no event), then back to active with a new manager (seen 2026-12-01)
+    _payload_version("acme", "emp-1", dt.datetime(2026, 10, 1, 10, 0, tzinfo=UTC), "active", "emp-3"),
+    _payload_version("acme", "emp-1", dt.datetime(2026, 11, 15, 20, 0, tzinfo=UTC), "on_leave", "emp-3"),
+    _payload_version("acme", "emp-1", dt.datetime(2026, 11, 20, 8, 0, tzinfo=UTC), "on_leave", "emp-3", phone="2"),
+    _payload_version("acme", "emp-1", dt.datetime(2026, 12, 1, 5, 0, tzinfo=UTC), "active", "emp-2", phone="2"),
+    _payload_version("acme", "emp-2", dt.datetime(2026, 12, 20, 5, 0, tzinfo=UTC), "active", None),
+    # Chen: terminated, first seen 2026-12-24 02:00 UTC (07:30 in Kolkata)
+    _payload_version("acme", "emp-3", dt.datetime(2026, 10, 1, 10, 0, tzinfo=UTC), "active", None),
+    _payload_version("acme", "emp-3", dt.datetime(2026, 12, 24, 2, 0, tzinfo=UTC), "terminated", None),
+    # globex's emp-1: one version with another manager, and a status change of its own
+    _payload_version("globex", "emp-1", dt.datetime(2026, 10, 1, 10, 0, tzinfo=UTC), "active", "emp-9"),
+    _payload_version("globex", "emp-1", dt.datetime(2026, 11, 2, 10, 0, tzinfo=UTC), "inactive", "emp-9"),
+]
+
+
+# -- the expected answers ----------------------------------------------------------------
+
+# per employee, in event_sequence order:
+# (event_type, effective_date, date_source, title, before_value, after_value, amount, percentage)
+EXPECTED_TIMELINE = {
+    ("acme", "emp-1"): [
+        ("hired", "2020-01-06", "effective_date", "Hired", None, "2020-01-06", None, None),
+        ("contract_started", "2020-01-06", "effective_date", "Contract started", None, "fixed_term", None, None),
+        ("contract_renewed", "2021-01-01", "effective_date", "Contract renewed", "2020-12-31", "2021-12-31",
+         None, None),
+        ("salary_change", "2022-01-01", "effective_date", "Salary increase +€200", "3000", "3200", 200, 6.67),
+        ("contract_type_change", "2023-07-01", "effective_date", "Contract change fixed term→permanent",
+         "fixed_term", "permanent", None, None),
+        ("job_title_change", "2023-07-01", "effective_date", "Job title change", "Developer", "Senior Developer",
+         None, None),
+        ("salary_change", "2023-07-01", "effective_date", "Salary increase +€800", "3200", "4000", 800, 25.0),
+        ("hours_change", "2023-07-01", "effective_date", "Hours change 30→40 h/week", "30", "40", None, None),
+        ("department_change", "2024-04-01", "effective_date", "Department change", "Engineering", "Platform",
+         None, None),
+        ("status_change", "2026-11-16", "first_seen", "Status change active→on leave", "active", "on_leave",
+         None, None),
+        ("manager_change", "2026-12-01", "first_seen", "Manager change", "emp-3", "emp-2", None, None),
+        ("status_change", "2026-12-01", "first_seen", "Status change on leave→active", "on_leave", "active",
+         None, None),
+        ("leave_taken", "2026-12-24", "effective_date", "Annual leave", None, "annual", None, None),
+        ("leave_taken", "2026-12-29", "effective_date", "Sick leave", None, "sick", None, None),
+    ],
+    ("acme", "emp-2"): [
+        ("hired", "2026-12-28", "effective_date", "Hired", None, "2026-12-28", None, None),
+        ("contract_started", "2026-12-28", "effective_date", "Contract started", None, "fixed_term", None, None),
+        ("contract_ended", "2027-06-27", "effective_date", "Contract ended", "fixed_term", None, None, None),
+    ],
+    ("acme", "emp-3"): [
+        ("hired", "2019-03-01", "effective_date", "Hired", None, "2019-03-01", None, None),
+        ("contract_started", "2019-03-01", "effective_date", "Contract started", None, "permanent", None, None),
+        ("salary_change", "2022-03-01", "effective_date", "Salary decrease -$1000", "5000", "4000", -1000, -20.0),
+        ("hours_change", "2022-03-01", "effective_date", "Hours change 40→32 h/week", "40", "32", None, None),
+        ("contract_ended", "2026-12-23", "effective_date", "Contract ended", "permanent", None, None, None),
+        ("terminated", "2026-12-23", "effective_date", "Terminated", None, "2026-12-23", None, None),
+        ("status_change", "2026-12-24", "first_seen", "Status change active→terminated", "active", "terminated",
+         None, None),
+    ],
+    ("globex", "emp-1"): [
+        ("hired", "2025-06-01", "effective_date", "Hired", None, "2025-06-01", None, None),
+        ("contract_started", "2025-06-01", "effective_date", "Contract started", None, "permanent", None, None),
+        ("status_change", "2026-11-02", "first_seen", "Status change active→inactive", "active", "inactive",
+         None, None),
+        ("leave_taken", "2026-12-21", "effective_date", "Annual leave", None, "annual", None, None),
+    ],
+}
+
+# (employee, date) -> (status, worked_hours, is_late, overtime_hours, check-in local "HH:MM" or None)
+EXPECTED_DAILY = {
+    ("acme", "emp-1"): {
+        "2026-12-21": ("present", 8.5, False, 0.5, "09:00"),
+        "2026-12-22": ("present", 9.0, True, 1.0, "09:20"),
+        "2026-12-23": ("incomplete", None, False, 0.0, "09:10"),
+        "2026-12-24": ("on_leave", 0.0, False, 0.0, None),
+        "2026-12-28": ("present", 11.0, False, 3.0, "08:30"),
+        "2026-12-29": ("on_leave", 0.0, False, 0.0, None),
+        "2026-12-30": ("on_leave", 0.0, False, 0.0, None),
+        "2026-12-31": ("absent", 0.0, False, 0.0, None),
+        "2027-01-04": ("present", 8.0, False, 0.0, "09:15"),
+        "2027-01-05": ("present", 8.0, True, 0.0, "09:16"),
+    },
+    ("acme", "emp-2"): {  # hired 2026-12-28
+        "2026-12-28": ("present", 8.0, False, 0.0, "09:00"),
+        "2026-12-29": ("absent", 0.0, False, 0.0, None),
+        "2026-12-30": ("absent", 0.0, False, 0.0, None),  # pending leave does not count
+        "2026-12-31": ("absent", 0.0, False, 0.0, None),
+        "2027-01-04": ("present", 8.0, False, 0.0, "08:45"),
+        "2027-01-05": ("absent", 0.0, False, 0.0, None),
+    },
+    ("acme", "emp-3"): {  # terminated 2026-12-23
+        "2026-12-21": ("present", 8.0, False, 0.0, "09:05"),
+        "2026-12-22": ("absent", 0.0, False, 0.0, None),
+        "2026-12-23": ("present", 4.0, False, 0.0, "09:00"),
+    },
+    ("globex", "emp-1"): {  # globex's range is 2027-01-04 .. 2027-01-05 only
+        "2027-01-04": ("present", 8.0, True, 0.0, "10:00"),
+        "2027-01-05": ("present", 8.5, False, 0.5, "08:50"),
+    },
+}
+
+# (employee, month) -> working, present, incomplete, leave, absent, late, total hours, overtime, rate
+EXPECTED_MONTHLY = {
+    ("acme", "emp-1", "2026-12-01"): (8, 3, 1, 3, 1, 1, 28.5, 4.5, 0.8),
+    ("acme", "emp-1", "2027-01-01"): (2, 2, 0, 0, 0, 1, 16.0, 0.0, 1.0),
+    ("acme", "emp-2", "2026-12-01"): (4, 1, 0, 0, 3, 0, 8.0, 0.0, 0.25),
+    ("acme", "emp-2", "2027-01-01"): (2, 1, 0, 0, 1, 0, 8.0, 0.0, 0.5),
+    ("acme", "emp-3", "2026-12-01"): (3, 2, 0, 0, 1, 0, 12.0, 0.0, 0.6667),
+    ("globex", "emp-1", "2027-01-01"): (2, 2, 0, 0, 0, 1, 16.5, 0.5, 1.0),
+}
+
+
+# -- loading, building, reading ------------------------------------------------------------
+
+def _core_row(table: sa.Table, values: dict) -> dict:
+    row = {c.name: None for c in table.columns}
+    row.update(values)
+    row["source_id"] = row.pop("id")
+    row.update(record_hash=f"hash-{row['organization_id']}-{row['source_id']}", synced_at=SYNCED,
+               first_synced_at=SYNCED, sync_run_id="run-x", is_deleted=bool(row["is_deleted"]))
+    unknown = set(row) - set(table.columns.keys())
+    assert not unknown, f"not columns of {table.name}: {unknown}"
+    return row
+
+
+def load_history(url: str) -> None:
+    warehouse = Warehouse(url)
+    try:
+        warehouse.create_all()
+        with warehouse.engine.begin() as conn:
+            for entity, rows in (("employees", EMPLOYEES), ("employments", EMPLOYMENTS),
+                                 ("leave_requests", LEAVE_REQUESTS), ("attendance", ATTENDANCE)):
+                table = schema.CORE_TABLES[entity]
+                conn.execute(table.insert(), [_core_row(table, r) for r in rows])
+            conn.execute(schema.payload_versions.insert(), PAYLOAD_VERSIONS)
+    finally:
+        warehouse.dispose()
+
+
+def dbt_env(url: str, tmp_path: Path) -> dict[str, str]:
+    env = {**os.environ, "DBT_LOG_PATH": str(tmp_path / "dbt_logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "DO_NOT_TRACK": "1"}
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "duckdb":
+        env.update(HARVEY_DBT_TARGET="duckdb", HARVEY_DUCKDB_PATH=str(parsed.database))
+    else:
+        env.update(HARVEY_DBT_TARGET="postgres", HARVEY_PG_HOST=parsed.host or "127.0.0.1",
+                   HARVEY_PG_PORT=str(parsed.port or 5432), HARVEY_PG_USER=parsed.username or "postgres",
+                   HARVEY_PG_PASSWORD=parsed.password or "", HARVEY_PG_DATABASE=parsed.database)
+    return env
+
+
+def dbt(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    executable = Path(sys.executable).parent / "dbt"
+    command = [str(executable), *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+               "--target-path", str(tmp_path / "dbt_target")]
+    return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+
+def read(url: str, sql: str) -> list[dict]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
+def number(value):
+    return None if value is None else float(value)
+
+
+@pytest.fixture
+def built(warehouse_url, tmp_path):
+    """The history loaded and `dbt build` run; the warehouse URL."""
+    load_history(warehouse_url)
+    result = dbt("build", env=dbt_env(warehouse_url, tmp_path), tmp_path=tmp_path)
+    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    assert "WARN=0" in result.stdout and "ERROR=0" in result.stdout, result.stdout[-3000:]
+    return warehouse_url
+
+
+def test_dbt_models(built):
+    check_timeline(built)
+    check_attendance_daily(built)
+    check_attendance_monthly(built)
+
+
+def check_timeline(url: str) -> None:
+    rows = read(url, "select * from marts.employee_timeline order by organization_id, employee_id, event_sequence")
+    actual: dict[tuple, list] = {}
+    for r in rows:
+        assert r["event_sequence"] == len(actual.get((r["organization_id"], r["employee_id"]), [])) + 1
+        actual.setdefault((r["organization_id"], r["employee_id"]), []).append(
+            (r["event_type"], r["effective_date"].isoformat(), r["date_source"], r["title"], r["before_value"],
+             r["after_value"], number(r["amount"]), number(r["percentage"])))
+    assert set(actual) == set(EXPECTED_TIMELINE), "the deleted employee has no timeline; every other one has"
+    for key, expected in EXPECTED_TIMELINE.items():
+        assert actual[key] == [(*e[:6], number(e[6]), number(e[7])) for e in expected], key
+
+    by_type = {(r["organization_id"], r["employee_id"], r["event_type"], r["effective_date"].isoformat()): r
+               for r in rows}
+    raise_ = by_type[("acme", "emp-1", "salary_change", "2022-01-01")]
+    assert raise_["description"] == "€3000 → €3200 per month (+6.67%)"
+    assert raise_["currency"] == "EUR" and raise_["source_entity"] == "employments" and raise_["source_id"] == "emp-1-3"
+    assert by_type[("acme", "emp-1", "manager_change", "2026-12-01")]["description"] == "Chen Li → Bram Vos"
+    assert by_type[("acme", "emp-1", "hired", "2020-01-06")]["description"] == "Joined as Developer, Engineering"
+    assert by_type[("acme", "emp-1", "leave_taken", "2026-12-29")]["description"] == \
+        "2026-12-29 → 2026-12-30 (2 days)"
+    assert len({r["event_id"] for r in rows}) == len(rows)
+
+
+def check_attendance_daily(url: str) -> None:
+    rows = read(url, "select * from marts.attendance_daily order by organization_id, employee_id, attendance_date")
+    actual: dict[tuple, dict] = {}
+    for r in rows:
+        local = r["check_in_local"].strftime("%H:%M") if r["check_in_local"] is not None else None
+        actual.setdefault((r["organization_id"], r["employee_id"]), {})[r["attendance_date"].isoformat()] = (
+            r["status"], number(r["worked_hours"]), bool(r["is_late"]), number(r["overtime_hours"]), local)
+    assert actual == EXPECTED_DAILY
+
+    day = {(r["organization_id"], r["employee_id"], r["attendance_date"].isoformat()): r for r in rows}
+    overtime_day = day[("acme", "emp-1", "2026-12-28")]
+    assert overtime_day["exceeds_overtime_limit"] and overtime_day["check_out_local"] == dt.datetime(2026, 12, 28, 19, 30)
+    assert not day[("acme", "emp-1", "2026-12-21")]["exceeds_overtime_limit"]
+    assert day[("acme", "emp-1", "2026-12-24")]["leave_type"] == "annual"
+    assert day[("acme", "emp-1", "2026-12-22")]["late_minutes"] == 20
+    assert {r["timezone"] for r in rows} == {"Asia/Kolkata"}
+    # check_in_at keeps the instant: 09:20 in Kolkata is 03:50 UTC
+    check_in = day[("acme", "emp-1", "2026-12-22")]["check_in_at"]
+    check_in = check_in if check_in.tzinfo else check_in.replace(tzinfo=UTC)
+    assert check_in == dt.datetime(2026, 12, 22, 3, 50, tzinfo=UTC)
+
+
+def check_attendance_monthly(url: str) -> None:
+    rows = read(url, "select * from marts.attendance_monthly")
+    actual = {
+        (r["organization_id"], r["employee_id"], r["month_start"].isoformat()): (
+            r["working_days"], r["present_days"], r["incomplete_days"], r["leave_days"], r["absent_days"],
+            r["late_arrivals"], number(r["total_hours"]), number(r["overtime_hours"]), number(r["attendance_rate"]))
+        for r in rows
+    }
+    assert actual == {k: tuple(number(v) if isinstance(v, float) else v for v in e)
+                      for k, e in EXPECTED_MONTHLY.items()}
+    # the months add up to the days
+    daily = read(url, "select count(*) as n, sum(worked_hours) as hours from marts.attendance_daily")[0]
+    assert sum(e[0] for e in EXPECTED_MONTHLY.values()) == daily["n"]
+    assert sum(e[6] for e in EXPECTED_MONTHLY.values()) == pytest.approx(float(daily["hours"]))
+    for working, present, incomplete, leave, absent, *_ in EXPECTED_MONTHLY.values():
+        assert present + incomplete + leave + absent == working
+
+
+def test_dbt_parse_needs_no_database(tmp_path):
+    """`dbt parse` (run at install time, and by Dagster to load the asset graph) works
+    without any warehouse: the DuckDB path points nowhere, no PostgreSQL is asked."""
+    env = {**os.environ, "DBT_LOG_PATH": str(tmp_path / "logs"), "HARVEY_DBT_TARGET": "duckdb",
+           "HARVEY_DUCKDB_PATH": str(tmp_path / "missing" / "warehouse.duckdb"), "DO_NOT_TRACK": "1"}
+    result = dbt("parse", env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / "dbt_target" / "manifest.json").exists()
+    assert not (tmp_path / "missing").exists()
