@@ -100,14 +100,15 @@ class EntityTable:
     def merge_sql(self) -> tuple[str, str, str]:
         target = f"{schema.CORE}.{self.name}"
         loaded = [c.name for c in self.staging if c.name != "payload"]
-        changed = (
-            "(t.record_hash <> s.record_hash OR t.is_deleted) AND "
-            "(t.updated_at IS NULL OR s.updated_at IS NULL OR s.updated_at >= t.updated_at)"
-        )
+        def changed(new: str) -> str:
+            # a different payload (or a record back from deletion), never an older version
+            return (f"(t.record_hash <> {new}.record_hash OR t.is_deleted) AND "
+                    f"(t.updated_at IS NULL OR {new}.updated_at IS NULL OR {new}.updated_at >= t.updated_at)")
+
         classify = (
             "SELECT COUNT(*), "
             "SUM(CASE WHEN t.source_id IS NULL THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN t.source_id IS NOT NULL AND {changed} THEN 1 ELSE 0 END) "
+            f"SUM(CASE WHEN t.source_id IS NOT NULL AND {changed('s')} THEN 1 ELSE 0 END) "
             f"FROM {{stage}} s LEFT JOIN {target} t "
             "ON t.organization_id = s.organization_id AND t.source_id = s.source_id"
         )
@@ -117,7 +118,7 @@ class EntityTable:
             f"SELECT {', '.join(loaded)}, synced_at, FALSE FROM {{stage}} "
             f"ON CONFLICT (organization_id, source_id) DO UPDATE SET {updates}, "
             "is_deleted = FALSE, deleted_at = NULL "
-            f"WHERE {changed.replace('s.', 'excluded.')}"
+            f"WHERE {changed('excluded')}"
         )
         raw = (
             f"INSERT INTO {schema.RAW}.payload_versions (organization_id, entity, source_id, payload_sha256, "
@@ -140,10 +141,6 @@ class Warehouse:
 
     def __repr__(self) -> str:
         return f"Warehouse({self.engine.url.render_as_string(hide_password=True)})"
-
-    @property
-    def is_duckdb(self) -> bool:
-        return self.dialect.name == "duckdb"
 
     def writer(self, hold: bool = False):
         """A transaction; on DuckDB also the file's writer lock (``hold``: keep it briefly)."""
