@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+
+from harvey_pipelines_tests.processes import free_port
 
 
 class WebhookReceiver:
@@ -52,9 +53,7 @@ class MailReceiver:
                 })
                 return "250 Message accepted for delivery"
 
-        with socket.socket() as probe:  # aiosmtpd needs a concrete port
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()  # aiosmtpd needs a concrete port
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
     def __enter__(self):

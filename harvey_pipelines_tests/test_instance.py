@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
@@ -21,15 +19,10 @@ from harvey_pipelines.cli import main
 from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION, OrganizationRegistry
 from harvey_pipelines.warehouse import Warehouse, schema
 from harvey_pipelines_tests.helpers import differences
+from harvey_pipelines_tests.processes import free_port, stop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -58,22 +51,13 @@ def test_backfill_queues_runs_and_the_daemon_launches_them(make_org, control, da
                        "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_WAREHOUSE_URL": warehouse_url,
                        "HARVEY_DATA_DIR": str(tmp_path / "data")}.items():
         monkeypatch.setenv(key, value)
-    port = _free_port()
+    port = free_port()
     processes = [subprocess.Popen(
         [str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )]
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert processes[0].poll() is None, processes[0].stderr.read()
-            assert time.monotonic() < deadline, "the webserver did not start"
-            time.sleep(0.5)
+        wait_http(f"http://127.0.0.1:{port}/server_info", process=processes[0])
 
         with DagsterInstance.get() as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
@@ -100,13 +84,7 @@ def test_backfill_queues_runs_and_the_daemon_launches_them(make_org, control, da
                 time.sleep(1)
             assert statuses == [DagsterRunStatus.SUCCESS] * 4
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)
 
     warehouse = Warehouse(warehouse_url)
     for org in orgs:

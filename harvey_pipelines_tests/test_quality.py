@@ -3,10 +3,9 @@ the marts) on a duplicate id or a dangling reference, and alert on-call once."""
 
 from __future__ import annotations
 
-import datetime as dt
 
 import sqlalchemy as sa
-from dagster import AssetCheckKey, AssetKey, build_sensor_context, instance_for_test
+from dagster import AssetKey, build_sensor_context, instance_for_test
 
 from harvey_pipelines.automation.quality_alerts import quality_alert_sensor
 from harvey_pipelines.definitions import defs

@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,31 +27,14 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
+
+from harvey_pipelines_tests.processes import free_port, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG = os.environ.get("HARVEY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN_ENV = "HARVEY_FANOUT_TOKEN"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer")
 
 
 def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
@@ -134,13 +116,7 @@ def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
             sync_seconds = [s for (s,) in conn.exec_driver_sql("SELECT duration_seconds FROM sync.sync_runs")]
         wh.dispose()
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
         with admin.connect() as conn:
             for name in dbs.values():
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
