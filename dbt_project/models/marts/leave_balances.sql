@@ -1,0 +1,159 @@
+-- Per organization, employee, leave type and calendar year: the allocation of the leave
+-- policy, working days used (approved) and pending, what is left, and the balance the
+-- HRMS reports (stg_leave_balances), where synced, with balance_mismatch when they differ.
+--   rows      every (employee, leave type, year) with approved or pending leave days or a
+--             reported balance; employees and requests deleted at the source left out
+--   days      working days only (int_leave_request_days: weekends and holidays of the
+--             organization do not count); a request over New Year counts in both years
+--   available allocation - used - pending (null when the leave type has no policy)
+--   exceeded_on  the leave day (approved or pending, in date order) on which the days
+--             counted in the year first went above the allocation
+with employees as (
+    select organization_id, employee_id
+    from {{ ref('stg_employees') }}
+    where not is_deleted
+),
+
+request_days as (
+    select *
+    from {{ ref('int_leave_request_days') }}
+    where is_working_day
+),
+
+reported as (
+    select
+        organization_id,
+        employee_id,
+        leave_type,
+        balance_year,
+        total_allocated,
+        used,
+        pending,
+        available
+    from {{ ref('stg_leave_balances') }}
+    where not is_deleted
+),
+
+keys as (
+    select organization_id, employee_id, leave_type, leave_year as balance_year
+    from request_days
+    union
+    select organization_id, employee_id, leave_type, balance_year
+    from reported
+),
+
+counted as (
+    select
+        organization_id,
+        employee_id,
+        leave_type,
+        leave_year as balance_year,
+        sum(case when status = 'approved' then 1 else 0 end) as used_days,
+        sum(case when status = 'pending' then 1 else 0 end) as pending_days
+    from request_days
+    group by organization_id, employee_id, leave_type, leave_year
+),
+
+running as (
+    -- each counted day numbered in date order (approved before pending on one day)
+    select
+        request_days.organization_id,
+        request_days.employee_id,
+        request_days.leave_type,
+        request_days.leave_year,
+        request_days.leave_date,
+        row_number() over (
+            partition by request_days.organization_id, request_days.employee_id,
+                request_days.leave_type, request_days.leave_year
+            order by request_days.leave_date, request_days.status, request_days.leave_request_id
+        ) as days_so_far
+    from request_days
+),
+
+exceeded as (
+    select
+        running.organization_id,
+        running.employee_id,
+        running.leave_type,
+        running.leave_year as balance_year,
+        min(running.leave_date) as exceeded_on
+    from running
+    inner join {{ ref('int_leave_policies') }} as policies
+        on policies.organization_id = running.organization_id
+        and policies.leave_type = running.leave_type
+    where running.days_so_far > policies.annual_allocation_days
+    group by running.organization_id, running.employee_id, running.leave_type, running.leave_year
+),
+
+balances as (
+    select
+        keys.organization_id,
+        keys.employee_id,
+        keys.leave_type,
+        keys.balance_year,
+        policies.annual_allocation_days as allocation_days,
+        cast(coalesce(counted.used_days, 0) as {{ dbt.type_numeric() }}) as used_days,
+        cast(coalesce(counted.pending_days, 0) as {{ dbt.type_numeric() }}) as pending_days,
+        exceeded.exceeded_on,
+        reported.balance_year is not null as has_reported_balance,
+        reported.total_allocated as reported_allocated,
+        reported.used as reported_used,
+        reported.pending as reported_pending,
+        reported.available as reported_available
+    from keys
+    inner join employees
+        on employees.organization_id = keys.organization_id
+        and employees.employee_id = keys.employee_id
+    left join {{ ref('int_leave_policies') }} as policies
+        on policies.organization_id = keys.organization_id
+        and policies.leave_type = keys.leave_type
+    left join counted
+        on counted.organization_id = keys.organization_id
+        and counted.employee_id = keys.employee_id
+        and counted.leave_type = keys.leave_type
+        and counted.balance_year = keys.balance_year
+    left join exceeded
+        on exceeded.organization_id = keys.organization_id
+        and exceeded.employee_id = keys.employee_id
+        and exceeded.leave_type = keys.leave_type
+        and exceeded.balance_year = keys.balance_year
+    left join reported
+        on reported.organization_id = keys.organization_id
+        and reported.employee_id = keys.employee_id
+        and reported.leave_type = keys.leave_type
+        and reported.balance_year = keys.balance_year
+),
+
+computed as (
+    select
+        *,
+        allocation_days - used_days - pending_days as available_days
+    from balances
+)
+
+select
+    organization_id,
+    employee_id,
+    leave_type,
+    balance_year,
+    allocation_days,
+    used_days,
+    pending_days,
+    available_days,
+    exceeded_on,
+    has_reported_balance,
+    reported_allocated,
+    reported_used,
+    reported_pending,
+    reported_available,
+    coalesce(
+        has_reported_balance
+        and (
+            reported_used is null
+            or reported_used <> used_days
+            or coalesce(reported_available <> available_days,
+                        (reported_available is null) <> (available_days is null))
+        ),
+        false
+    ) as balance_mismatch
+from computed
