@@ -59,16 +59,9 @@ class Dialect:
     def unstage(self, conn: sa.Connection, name: str) -> None:
         pass
 
-    def merge(self, conn: sa.Connection, classify: str, upsert: str) -> tuple[int, int]:
-        """Run the upsert; returns (inserted, updated). ``classify`` counts them beforehand."""
-        _, inserted, updated = conn.exec_driver_sql(classify).one()
-        conn.exec_driver_sql(upsert)
-        return int(inserted or 0), int(updated or 0)
-
     def create_schemas(self, conn: sa.Connection, schemas: Sequence[str]) -> None:
         for schema in schemas:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-
 
 class PostgresDialect(Dialect):
     name = "postgresql"
@@ -89,12 +82,6 @@ class PostgresDialect(Dialect):
             finally:
                 conn.exec_driver_sql(f"SELECT pg_advisory_unlock({number})")
                 conn.commit()
-
-    def merge(self, conn, classify, upsert):
-        # xmax is 0 on a freshly inserted row version: one statement counts both
-        flags = conn.exec_driver_sql(upsert + " RETURNING (xmax = 0)").scalars().all()
-        inserted = sum(1 for f in flags if f)
-        return inserted, len(flags) - inserted
 
     def stage(self, conn, name, columns, rows):
         ddl = ", ".join(f"{c.name} {c.type.compile(dialect=conn.dialect)}" for c in columns)

@@ -97,20 +97,13 @@ class EntityTable:
         ]
 
     @cached_property
-    def merge_sql(self) -> tuple[str, str, str]:
+    def merge_sql(self) -> tuple[str, str]:
         target = f"{schema.CORE}.{self.name}"
         loaded = [c.name for c in self.staging if c.name != "payload"]
-        def changed(new: str) -> str:
-            # a different payload (or a record back from deletion), never an older version
-            return (f"(t.record_hash <> {new}.record_hash OR t.is_deleted) AND "
-                    f"(t.updated_at IS NULL OR {new}.updated_at IS NULL OR {new}.updated_at >= t.updated_at)")
-
-        classify = (
-            "SELECT COUNT(*), "
-            "SUM(CASE WHEN t.source_id IS NULL THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN t.source_id IS NOT NULL AND {changed('s')} THEN 1 ELSE 0 END) "
-            f"FROM {{stage}} s LEFT JOIN {target} t "
-            "ON t.organization_id = s.organization_id AND t.source_id = s.source_id"
+        # a different payload (or a record back from deletion), never an older version
+        changed = (
+            "(t.record_hash <> excluded.record_hash OR t.is_deleted) AND "
+            "(t.updated_at IS NULL OR excluded.updated_at IS NULL OR excluded.updated_at >= t.updated_at)"
         )
         updates = ", ".join(f"{c} = excluded.{c}" for c in loaded if c not in ("organization_id", "source_id"))
         upsert = (
@@ -118,7 +111,9 @@ class EntityTable:
             f"SELECT {', '.join(loaded)}, synced_at, FALSE FROM {{stage}} "
             f"ON CONFLICT (organization_id, source_id) DO UPDATE SET {updates}, "
             "is_deleted = FALSE, deleted_at = NULL "
-            f"WHERE {changed('excluded')}"
+            f"WHERE {changed} "
+            # only inserted and updated rows come back; an insert keeps first_synced_at = synced_at
+            "RETURNING (first_synced_at = synced_at)"
         )
         raw = (
             f"INSERT INTO {schema.RAW}.payload_versions (organization_id, entity, source_id, payload_sha256, "
@@ -126,7 +121,7 @@ class EntityTable:
             f"SELECT organization_id, '{self.name}', source_id, record_hash, payload, updated_at, synced_at, "
             "sync_run_id FROM {stage} ON CONFLICT DO NOTHING"
         )
-        return classify, upsert, raw
+        return upsert, raw
 
 
 class Warehouse:
@@ -178,7 +173,7 @@ class Warehouse:
         self.create_all()
         now = utcnow()
         runs, cursors = schema.sync_runs, schema.cursors
-        with self.writer() as conn:
+        with self.writer(hold=True) as conn:  # the sync's batches reuse this connection
             # the caller holds sync_lock: a run still "running" here was killed or crashed
             conn.execute(
                 runs.update()
@@ -211,15 +206,16 @@ class Warehouse:
     ) -> BatchCounts:
         """Merge one batch (rows in ``EntityTable.staging`` order, unique source ids)."""
         table = self.tables[run.entity]
-        classify, upsert, raw = table.merge_sql
+        upsert, raw = table.merge_sql
         counts = BatchCounts(quarantined=len(quarantined))
         now = utcnow()
         with self.writer(hold=True) as conn:
             if rows:
                 stage = self.dialect.stage(conn, "harvey_stage", table.staging, rows)
                 try:
-                    counts.inserted, counts.updated = self.dialect.merge(
-                        conn, classify.format(stage=stage), upsert.format(stage=stage))
+                    flags = conn.exec_driver_sql(upsert.format(stage=stage)).scalars().all()
+                    counts.inserted = sum(1 for inserted in flags if inserted)
+                    counts.updated = len(flags) - counts.inserted
                     counts.unchanged = len(rows) - counts.inserted - counts.updated
                     counts.raw_versions = max(conn.exec_driver_sql(raw.format(stage=stage)).rowcount, 0)
                     if track_seen_ids:
