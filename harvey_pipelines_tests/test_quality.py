@@ -56,7 +56,13 @@ def test_checks_pass_on_synced_data_then_block_and_alert_on_bad_rows(make_org, w
             request = conn.execute(sa.select(CORE_TABLES["leave_requests"].c.source_id).limit(1)).scalar_one()
         # a second employee with the same human code, a leave request of nobody we know
         _copy_row(warehouse, "employees", employee, source_id="emp-duplicate-code")
-        _copy_row(warehouse, "leave_requests", request, source_id="lr-orphan", employee_id="emp-nobody")
+        _copy_row(warehouse, "leave_requests", request, source_id="lr-orphan", employee_id="emp-nobody",
+                  leave_request_id="LR-ORPHAN")
+        # not dangling yet: employees may simply not have been synced since; now they are
+        first = job.execute_in_process(instance=instance, raise_on_error=False)
+        first_checks = _check_results(first)
+        assert first_checks[("leave_requests", "quality_blocking")].passed, first_checks[("leave_requests", "quality_blocking")].metadata
+        sync_entity(org, "employees", warehouse)
 
         broken = job.execute_in_process(instance=instance, raise_on_error=False)
         checks = _check_results(broken)
@@ -72,12 +78,18 @@ def test_checks_pass_on_synced_data_then_block_and_alert_on_bad_rows(make_org, w
         blocked = [e.asset_key for e in broken.get_asset_materialization_events() if e.asset_key in downstream]
         assert blocked == []
 
+        # evaluated after both runs: employees failed twice (one incident), leave requests once
         context = build_sensor_context(instance=instance)
         quality_alert_sensor.evaluate_tick(context)
         quality_alert_sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=context.cursor))
-        assert len(hook.messages) == 2, "one alert per failed blocking check, once"
+        assert len(hook.messages) == 2, "one alert per check that starts failing"
         texts = " ".join(m["text"] for m in hook.messages)
         assert "core/leave_requests" in texts and "core/employees" in texts and org.id in texts
+        again = job.execute_in_process(instance=instance, raise_on_error=False)
+        assert not again.success
+        context = build_sensor_context(instance=instance, cursor=context.cursor)
+        quality_alert_sensor.evaluate_tick(context)
+        assert len(hook.messages) == 2, "a check that keeps failing does not alert again"
 
 
 def _downstream_of(entities):

@@ -51,6 +51,7 @@ def sync_run_request(org_id: str, entities, *, trigger: str, triggered_by: str, 
         run_key=run_key,
         partition_key=org_id,
         asset_selection=[entity_key(e) for e in entities],
+        asset_check_keys=[],  # the quality checks run before the marts, not on every sync
         run_config=run_config(entities, mode),
         tags=run_tags(entities, trigger, triggered_by, **extra_tags),
     )

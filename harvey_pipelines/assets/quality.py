@@ -88,14 +88,21 @@ def load_frame(warehouse, spec: EntitySpec):
     """Live rows of every organization, with ``<column>__found`` for each reference."""
     import pandas as pd
 
-    from harvey_pipelines.warehouse.schema import CORE_TABLES
+    from harvey_pipelines.warehouse.schema import CORE_TABLES, sync_runs
 
     table = CORE_TABLES[spec.name]
-    columns = [table.c[c.name] for c in table.columns if c.name not in ("record_hash", "sync_run_id")]
+    columns = [table.c[c.name] for c in table.columns if c.name not in ("record_hash", "sync_run_id", "payload")]
     query = sa.select(*columns)
+    runs = sync_runs
     for column, target in REFERENCES.get(spec.name, []):
         ref = CORE_TABLES[target].alias(f"ref_{column}")
-        query = query.add_columns(ref.c.source_id.is_not(None).label(f"{column}__found")).outerjoin(
+        # entities sync on their own cadences: a reference counts as dangling only once the
+        # referenced entity has been synced successfully since the referencing row was loaded
+        synced_since = sa.exists().where(
+            runs.c.organization_id == table.c.organization_id, runs.c.entity == target,
+            runs.c.status == "success", runs.c.started_at >= table.c.synced_at)
+        found = sa.or_(ref.c.source_id.is_not(None), table.c[column].is_(None), ~synced_since)
+        query = query.add_columns(found.label(f"{column}__found")).outerjoin(
             ref, sa.and_(ref.c.organization_id == table.c.organization_id, ref.c.source_id == table.c[column],
                          ref.c.is_deleted.is_(False)))
     query = query.where(table.c.is_deleted.is_(False))

@@ -111,6 +111,12 @@ def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
             records = instance.get_run_records(filters=RunsFilter(run_ids=run_ids))
             run_seconds = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
             failed = sum(r.dagster_run.status != DagsterRunStatus.SUCCESS for r in records)
+            for r in records:
+                if r.dagster_run.status != DagsterRunStatus.SUCCESS:
+                    logs = instance.all_logs(r.dagster_run.run_id)
+                    errors = [e.dagster_event.message or "" for e in logs if e.is_dagster_event and "FAILURE" in e.dagster_event.event_type_value]
+                    print(f"run {r.dagster_run.run_id} failed: {errors[-1] if errors else '?'}"[:1500], flush=True)
+                    break
         wh = sa.create_engine(env["HARVEY_WAREHOUSE_URL"])
         with wh.connect() as conn:
             sync_seconds = [s for (s,) in conn.exec_driver_sql("SELECT duration_seconds FROM sync.sync_runs")]
