@@ -110,3 +110,12 @@
             {% endfor %}
     )
 {%- endmacro %}
+
+{#- One row per day from bounds.first_date to bounds.last_date (both dates), portable:
+    the numbers 0..99999 (273 years) added to the first date. -#}
+{% macro date_spine(bounds) %}
+    select cast({{ dbt.dateadd('day', 'numbers.n', bounds ~ '.first_date') }} as date) as calendar_date
+    from {{ bounds }}
+    cross join {{ integers(5) }} as numbers
+    where numbers.n <= {{ dbt.datediff(bounds ~ '.first_date', bounds ~ '.last_date', 'day') }}
+{% endmacro %}

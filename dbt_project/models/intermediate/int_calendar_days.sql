@@ -20,11 +20,7 @@ overall as (
 ),
 
 spine as (
-    -- a portable date spine: the numbers 0..99999 (273 years) added to the first date
-    select cast({{ dbt.dateadd('day', 'numbers.n', 'overall.first_date') }} as date) as calendar_date
-    from overall
-    cross join {{ integers(5) }} as numbers
-    where numbers.n <= {{ dbt.datediff('overall.first_date', 'overall.last_date', 'day') }}
+    {{ date_spine('overall') }}
 ),
 
 spine_days as (

@@ -22,10 +22,7 @@ overall as (
 ),
 
 spine as (
-    select cast({{ dbt.dateadd('day', 'numbers.n', 'overall.first_date') }} as date) as calendar_date
-    from overall
-    cross join {{ integers(5) }} as numbers
-    where numbers.n <= {{ dbt.datediff('overall.first_date', 'overall.last_date', 'day') }}
+    {{ date_spine('overall') }}
 ),
 
 named_days as (
