@@ -2,6 +2,7 @@
 
 from dagster import Definitions
 
+from harvey_pipelines.assets.batches import sync_organizations
 from harvey_pipelines.assets.dbt import dbt_models, dbt_resource
 from harvey_pipelines.assets.entities import entity_assets
 from harvey_pipelines.assets.quality import quality_checks
@@ -15,7 +16,7 @@ from harvey_pipelines.automation.schedules import schedules
 defs = Definitions(
     assets=[*entity_assets, dbt_models],
     asset_checks=quality_checks,
-    jobs=[sync_organization_job, build_marts_job],
+    jobs=[sync_organization_job, sync_organizations, build_marts_job],
     schedules=schedules,
     sensors=[organizations_registry_sensor, sync_retry_sensor, quality_alert_sensor],
     resources={"warehouse": WarehouseResource(), "organizations": OrganizationsResource(), "dbt": dbt_resource()},

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from dagster import AssetKey, build_schedule_context, build_sensor_context, instance_for_test, partition_loading_context
+from dagster import AssetKey, AssetRecordsFilter, build_schedule_context, build_sensor_context, instance_for_test, partition_loading_context
 
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.automation.cadences import CADENCES
@@ -37,29 +37,56 @@ def registry(tmp_path):
     return registry
 
 
-@pytest.mark.parametrize("schedule_def", [s for s in schedules if s.name != "marts_nightly"], ids=lambda s: s.name)
-def test_each_schedule_requests_one_run_per_enabled_organization(schedule_def, registry):
-    tick = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Kolkata"))
+def _tick_requests(schedule_def, registry, tick):
     with instance_for_test() as instance:
-        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, ["acme", "globex", "initech"])
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [o.id for o in registry.load()])
         context = build_schedule_context(instance=instance, scheduled_execution_time=tick,
-                                         repository_def=defs.get_repository_def(), resources={"organizations": OrganizationsResource(path=str(registry.path))})
-        data = schedule_def.evaluate_tick(context)
+                                         repository_def=defs.get_repository_def(),
+                                         resources={"organizations": OrganizationsResource(path=str(registry.path))})
+        return schedule_def.evaluate_tick(context).run_requests
+
+
+def _batch(request) -> dict:
+    return request.run_config["ops"]["sync_batch"]["config"]
+
+
+@pytest.mark.parametrize("schedule_def", [s for s in schedules if s.name != "marts_nightly"], ids=lambda s: s.name)
+def test_each_schedule_requests_every_enabled_organization(schedule_def, registry):
+    tick = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Kolkata"))
+    requests = _tick_requests(schedule_def, registry, tick)
     cadence = next(c for c in CADENCES if c.name == schedule_def.name)
     assert schedule_def.execution_timezone == "Asia/Kolkata"
+    assert schedule_def.job_name == "sync_organizations"
     if cadence.name in EXPECTED_CRON:
         cron, entities = EXPECTED_CRON[cadence.name]
         assert (schedule_def.cron_schedule, set(cadence.entities)) == (cron, entities)
-    requests = data.run_requests
-    assert [r.partition_key for r in requests] == ["acme", "globex"], "initech is disabled"
-    for request in requests:
-        assert request.run_key == f"{cadence.name}:{request.partition_key}:{tick.isoformat()}"
-        assert set(request.asset_selection) == {AssetKey(["core", e]) for e in cadence.entities}
+    # few organizations: one run each (initech is disabled)
+    assert [_batch(r)["organizations"] for r in requests] == [["acme"], ["globex"]]
+    for i, request in enumerate(requests, start=1):
+        assert request.run_key == f"{cadence.name}:{tick.isoformat()}:{i}/2"
+        assert _batch(request)["entities"] == list(cadence.entities)
+        assert _batch(request)["mode"] == cadence.mode
         assert request.tags["harvey/trigger"] == cadence.trigger
         assert request.tags["harvey/triggered_by"] == f"schedule:{cadence.name}"
+        assert request.tags["harvey/entities"] == ",".join(cadence.entities)
     if cadence.mode == "reconcile":
-        ops = requests[0].run_config["ops"]
-        assert {v["config"]["mode"] for v in ops.values()} == {"reconcile"} and len(ops) == 9
+        assert len(_batch(requests[0])["entities"]) == 9
+
+
+def test_many_organizations_share_at_most_the_runs_a_tick_may_take(registry, monkeypatch):
+    for i in range(7):
+        registry.add(Organization(id=f"org-{i}", name=f"org {i}", base_url=f"http://127.0.0.1:1/orgs/org-{i}",
+                                  credential_env="X"))
+    monkeypatch.setenv("HARVEY_MAX_RUNS_PER_TICK", "3")
+    schedule_def = next(s for s in schedules if s.name == "interviews_every_30_minutes")
+    tick = dt.datetime(2026, 11, 25, 10, 30, tzinfo=ZoneInfo("Asia/Kolkata"))
+    requests = _tick_requests(schedule_def, registry, tick)
+    batches = [_batch(r)["organizations"] for r in requests]
+    enabled = [o.id for o in registry.enabled()]
+    assert len(requests) == 3 and [o for b in batches for o in b] == enabled, "each enabled organization once"
+    assert [len(b) for b in batches] == [3, 3, 3]
+    assert [r.run_key for r in requests] == [f"interviews_every_30_minutes:{tick.isoformat()}:{i}/3" for i in (1, 2, 3)]
+    assert requests == _tick_requests(schedule_def, registry, tick), "a re-evaluated tick asks for the same runs"
 
 
 def _backdate(warehouse, org_id, minutes):
@@ -138,3 +165,48 @@ def test_a_success_in_between_resets_the_backoff(make_org, warehouse, monkeypatc
         sync_entity(org, "employees", warehouse)
         _backdate(warehouse, org.id, 30)
         assert _evaluate(warehouse, instance) == []
+
+
+def _materializations(instance, key, partition):
+    return list(instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=10).records)
+
+
+def test_a_batch_run_materializes_each_partition_and_retries_a_failure_alone(make_org, warehouse, monkeypatch,
+                                                                              tmp_path):
+    good, bad, also_good = make_org(size=12), make_org(size=12), make_org(size=12)
+    monkeypatch.setenv(bad.credential_env, "a-wrong-token")
+    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
+    for org in (good, bad, also_good):
+        registry.add(org)
+    schedule_def = next(s for s in schedules if s.name == "candidates_hourly")
+    monkeypatch.setenv("HARVEY_MAX_RUNS_PER_TICK", "1")
+    (request,) = _tick_requests(schedule_def, registry, dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.timezone.utc))
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [good.id, bad.id, also_good.id])
+        result = defs.get_job_def("sync_organizations").execute_in_process(
+            run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False,
+            resources={"warehouse": WarehouseResource(url=warehouse.url),
+                       "organizations": OrganizationsResource(path=str(registry.path))})
+        assert not result.success, "the run shows that a sync in it failed"
+        for entity in ("job_requisitions", "candidates"):
+            key = AssetKey(["core", entity])
+            for org in (good, also_good):  # the one after the failure too
+                (record,) = _materializations(instance, key, org.id)
+                assert record.run_id == result.run_id
+                assert record.asset_materialization.metadata["fetched"].value > 0
+            assert _materializations(instance, key, bad.id) == []
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        assert "2 of 6 syncs failed" in failure.step_failure_data.error.message
+        assert "a-wrong-token" not in str(result.all_events)
+
+        _backdate(warehouse, bad.id, 6)
+        requests = _evaluate(warehouse, instance)
+        assert sorted((r.partition_key, r.asset_selection[0].path[-1]) for r in requests) == [
+            (bad.id, "candidates"), (bad.id, "job_requisitions")], "only the failed syncs, each on its own"
+    runs = schema.sync_runs
+    with warehouse.writer() as conn:
+        rows = conn.execute(sa.select(runs.c.organization_id, runs.c.status, runs.c.trigger, runs.c.dagster_run_id)).all()
+    assert {(r.organization_id, r.status) for r in rows} == {(good.id, "success"), (bad.id, "failed"),
+                                                              (also_good.id, "success")}
+    assert {(r.trigger, r.dagster_run_id) for r in rows} == {("schedule", result.run_id)}

@@ -9,6 +9,7 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
+    OpExecutionContext,
     TableColumn,
     TableSchema,
     asset,
@@ -16,9 +17,10 @@ from dagster import (
 from pydantic import Field
 
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
-from harvey_pipelines.organizations import organizations_partitions
+from harvey_pipelines.organizations import Organization, organizations_partitions
 from harvey_pipelines.records import ENTITIES, EntitySpec
 from harvey_pipelines.sync import MODES, SyncFailed, SyncResult, sync_entity
+from harvey_pipelines.warehouse import Warehouse
 
 CORE_PREFIX = "core"
 TRIGGER_TAG = "harvey/trigger"
@@ -61,6 +63,25 @@ def sync_metadata(result: SyncResult) -> dict:
     return metadata
 
 
+def run_sync(context: AssetExecutionContext | OpExecutionContext, org: Organization, entity: str, warehouse: Warehouse,
+             mode: str) -> SyncResult:
+    """One organization's entity, as any Dagster run does it: trigger from the run's tags,
+    progress and outcome in the run's log. Raises SyncFailed (recorded in sync_runs)."""
+    tags = context.run.tags
+    result = sync_entity(
+        org, entity, warehouse, mode=mode,
+        trigger=tags.get(TRIGGER_TAG, "manual"), triggered_by=tags.get(TRIGGERED_BY_TAG),
+        dagster_run_id=context.run.run_id,
+        on_batch=lambda r: context.log.debug(f"{org.id}/{entity}: {r.fetched} fetched so far"),
+    )
+    context.log.info(
+        f"{org.id}/{entity}: fetched {result.fetched}, inserted {result.inserted}, updated "
+        f"{result.updated}, unchanged {result.unchanged}, quarantined {result.quarantined}, "
+        f"deleted {result.deleted} in {result.duration_seconds:.1f}s ({result.api_calls} API calls)"
+    )
+    return result
+
+
 def build_entity_asset(spec: EntitySpec) -> AssetsDefinition:
     schema = table_schema(spec)
 
@@ -81,24 +102,13 @@ def build_entity_asset(spec: EntitySpec) -> AssetsDefinition:
         if config.mode not in MODES:
             raise Failure(f"mode must be one of {', '.join(MODES)}; got {config.mode!r}")
         org = organizations.registry().get(context.partition_key)
-        tags = context.run.tags
         try:
-            result = sync_entity(
-                org, spec.name, warehouse.get(), mode=config.mode,
-                trigger=tags.get(TRIGGER_TAG, "manual"), triggered_by=tags.get(TRIGGERED_BY_TAG),
-                dagster_run_id=context.run.run_id,
-                on_batch=lambda r: context.log.debug(f"{spec.name}: {r.fetched} fetched so far"),
-            )
+            result = run_sync(context, org, spec.name, warehouse.get(), config.mode)
         except SyncFailed as failed:
             raise Failure(
                 description=f"sync of {spec.name} for {org.id} failed: {failed.result.error}",
                 metadata=sync_metadata(failed.result),
             ) from None
-        context.log.info(
-            f"{org.id}/{spec.name}: fetched {result.fetched}, inserted {result.inserted}, updated "
-            f"{result.updated}, unchanged {result.unchanged}, quarantined {result.quarantined}, "
-            f"deleted {result.deleted} in {result.duration_seconds:.1f}s ({result.api_calls} API calls)"
-        )
         return MaterializeResult(metadata={**sync_metadata(result), "dagster/column_schema": schema})
 
     return _sync

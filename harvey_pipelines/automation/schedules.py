@@ -1,4 +1,5 @@
-"""One schedule per cadence; each tick asks for one run per enabled organization."""
+"""One schedule per cadence; each tick syncs every enabled organization, in at most
+HARVEY_MAX_RUNS_PER_TICK runs (assets/batches.py: a run's fixed cost outweighs a small sync)."""
 
 from dagster import (
     DefaultScheduleStatus,
@@ -8,7 +9,8 @@ from dagster import (
     schedule,
 )
 
-from harvey_pipelines.assets.jobs import build_marts_job, sync_organization_job, sync_run_request
+from harvey_pipelines.assets.batches import batch_run_requests, sync_organizations
+from harvey_pipelines.assets.jobs import build_marts_job
 from harvey_pipelines.assets.resources import OrganizationsResource
 from harvey_pipelines.automation.cadences import CADENCES, TIMEZONE, Cadence
 from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION
@@ -19,24 +21,25 @@ def build_schedule(cadence: Cadence) -> ScheduleDefinition:
         name=cadence.name,
         cron_schedule=cadence.cron,
         execution_timezone=TIMEZONE,
-        job=sync_organization_job,
-        description=f"{cadence.description} Entities: {', '.join(cadence.entities)}. One run per enabled "
-        "organization; disabled ones are skipped. Off by default: turn on in the UI or with "
-        "`dagster schedule start --start-all` once the organizations' HR systems are reachable.",
+        job=sync_organizations,
+        description=f"{cadence.description} Entities: {', '.join(cadence.entities)}. Every enabled "
+        "organization (each its own partition), in at most HARVEY_MAX_RUNS_PER_TICK runs; disabled ones are "
+        "skipped. Off by default: turn on in the UI or with `dagster schedule start --start-all` once the organizations' HR systems are reachable.",
         default_status=DefaultScheduleStatus.STOPPED,
     )
     def _tick(context: ScheduleEvaluationContext, organizations: OrganizationsResource):
         partitions = set(context.instance.get_dynamic_partitions(ORGANIZATIONS_PARTITION))
         tick = context.scheduled_execution_time.isoformat()
-        requests = []
+        org_ids = []
         for org in organizations.registry().enabled():
             if org.id not in partitions:  # the organizations sensor adds it within a minute
                 context.log.info(f"{org.id} has no partition yet; it joins on a later tick")
                 continue
-            requests.append(sync_run_request(
-                org.id, cadence.entities, trigger=cadence.trigger, triggered_by=f"schedule:{cadence.name}",
-                run_key=f"{cadence.name}:{org.id}:{tick}", mode=cadence.mode,
-            ))
+            org_ids.append(org.id)
+        requests = batch_run_requests(
+            org_ids, cadence.entities, mode=cadence.mode, trigger=cadence.trigger,
+            triggered_by=f"schedule:{cadence.name}", run_key_prefix=f"{cadence.name}:{tick}",
+        )
         return requests or SkipReason("no enabled organization")
 
     return _tick

@@ -7,9 +7,11 @@ For each N: N small tenants in the mock, N organizations in a registry, a fresh
 production-style instance (the project's dagster.yaml on PostgreSQL), webserver and
 daemon started; the interviews schedule is evaluated at a tick and its run requests are
 launched through the webserver exactly as the daemon would; the clock stops when the
-last run has ended. Reported: wall time of the tick, time per organization, and the fixed
-cost per run: wall time x cores / N minus the sync's own median duration (process start,
-imports, code location load, event log writes, queueing).
+last run has ended. Each N is measured with the schedule's batching (at most
+HARVEY_MAX_RUNS_PER_TICK runs) and, up to --per-org-up-to organizations, with one run per
+organization, side by side. Reported: wall time of the tick, time per organization, and the
+fixed cost per run: from its launch to its end, minus the syncs inside it (process start,
+imports, code location load, event log writes).
 """
 
 from __future__ import annotations
@@ -37,15 +39,15 @@ PG = os.environ.get("HARVEY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.
 TOKEN_ENV = "HARVEY_FANOUT_TOKEN"
 
 
-def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
-    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
+    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
     from harvey_pipelines.mock_hrms import MockHrmsControl
     from harvey_pipelines.organizations import Organization, OrganizationRegistry, sync_partitions
 
     control = MockHrmsControl(mock_url)
     tag = uuid.uuid4().hex[:6]
-    registry = OrganizationRegistry(workdir / f"orgs-{n}.yaml")
+    registry = OrganizationRegistry(workdir / f"orgs-{n}-{tag}.yaml")
     for i in range(n):
         org_id = f"fan{n}-{tag}-{i:03d}"
         control.create_tenant(org_id, seed=i, size=5, attendance_days=1)
@@ -56,7 +58,7 @@ def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
     with admin.connect() as conn:
         for name in dbs.values():
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    home = workdir / f"home-{n}"
+    home = workdir / f"home-{n}-{tag}"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     base = sa.engine.make_url(PG)
@@ -64,6 +66,7 @@ def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
            "HARVEY_DAGSTER_PG_URL": base.set(database=dbs["dagster"]).render_as_string(False),
            "HARVEY_WAREHOUSE_URL": base.set(drivername="postgresql+psycopg2", database=dbs["warehouse"]).render_as_string(False),
            "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_DATA_DIR": str(workdir / "data")}
+    env["HARVEY_MAX_RUNS_PER_TICK"] = str(max_runs)
     os.environ.update(env)
     port = free_port()
     procs = [subprocess.Popen([str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1",
@@ -89,13 +92,10 @@ def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
                                              resources={"organizations": OrganizationsResource(path=str(registry.path))})
             with partition_loading_context(dynamic_partitions_store=instance):
                 requests = schedule.evaluate_tick(context).run_requests
-            assert len(requests) == n
+            assert sum(len(r.run_config["ops"]["sync_batch"]["config"]["organizations"]) for r in requests) == n
             started = time.monotonic()
             run_ids = [
-                client.submit_job_execution(
-                    "sync_organization", run_config=dict(r.run_config),
-                    tags={**r.tags, "dagster/partition": r.partition_key},
-                    asset_selection=[list(k.path) for k in r.asset_selection])
+                client.submit_job_execution("sync_organizations", run_config=dict(r.run_config), tags=dict(r.tags))
                 for r in requests
             ]
             submitted = time.monotonic() - started
@@ -109,7 +109,8 @@ def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
                 time.sleep(1)
             wall = time.monotonic() - started
             records = instance.get_run_records(filters=RunsFilter(run_ids=run_ids))
-            run_seconds = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
+            launched = {rid: instance.all_logs(rid, of_type=DagsterEventType.RUN_STARTING)[0].timestamp
+                        for rid in run_ids}
             failed = sum(r.dagster_run.status != DagsterRunStatus.SUCCESS for r in records)
             for r in records:
                 if r.dagster_run.status != DagsterRunStatus.SUCCESS:
@@ -119,8 +120,15 @@ def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
                     break
         wh = sa.create_engine(env["HARVEY_WAREHOUSE_URL"])
         with wh.connect() as conn:
-            sync_seconds = [s for (s,) in conn.exec_driver_sql("SELECT duration_seconds FROM sync.sync_runs")]
+            syncs = conn.exec_driver_sql("SELECT dagster_run_id, duration_seconds FROM sync.sync_runs").all()
         wh.dispose()
+        sync_seconds = [s for _, s in syncs]
+        in_run = {r.dagster_run.run_id: sum(s for rid, s in syncs if rid == r.dagster_run.run_id) for r in records}
+        # a run's own cost: from its launch (process start, imports, code location load) to its
+        # end (event writes), beyond its syncs
+        overheads = [r.end_time - launched[r.dagster_run.run_id] - in_run[r.dagster_run.run_id] for r in records
+                     if r.end_time]
+        run_seconds = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
     finally:
         stop(procs)
         with admin.connect() as conn:
@@ -134,17 +142,20 @@ def one_tick(n: int, mock_url: str, workdir: Path) -> dict:
     run_median = statistics.median(run_seconds)
     sync_median = statistics.median(sync_seconds) if sync_seconds else 0.0
     return {
-        "organizations": n, "runs_failed": failed, "tick_wall_seconds": round(wall, 1),
+        "organizations": n, "runs": len(run_ids), "runs_failed": failed, "tick_wall_seconds": round(wall, 1),
         "submit_seconds": round(submitted, 1), "seconds_per_organization": round(wall / n, 2),
         "run_duration_median_s": round(run_median, 2), "sync_duration_median_s": round(sync_median, 3),
-        # the machine's 2 cores run runs side by side: what a run costs beyond its sync
-        "fixed_cost_per_run_s": round(wall * min(os.cpu_count() or 1, 8) / n - sync_median, 2),
+        "fixed_cost_per_run_s": round(statistics.median(overheads), 2),
     }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orgs", default="10,50,200")
+    parser.add_argument("--max-runs", default="8,0", help="runs per tick to compare (HARVEY_MAX_RUNS_PER_TICK); "
+                        "0 means one run per organization")
+    parser.add_argument("--per-org-up-to", type=int, default=50,
+                        help="measure one run per organization only up to this many organizations")
     args = parser.parse_args(argv)
     port = free_port()
     mock = subprocess.Popen([sys.executable, "-m", "harvey_pipelines.mock_hrms", "--port", str(port)],
@@ -154,15 +165,19 @@ def main(argv=None) -> int:
         wait_http(f"http://127.0.0.1:{port}/_control/health")
         with tempfile.TemporaryDirectory() as tmp:
             for n in (int(x) for x in args.orgs.split(",")):
-                result = one_tick(n, f"http://127.0.0.1:{port}", Path(tmp))
-                print(json.dumps(result), flush=True)
-                results.append(result)
+                for max_runs in (int(x) for x in args.max_runs.split(",")):
+                    if max_runs == 0 and n > args.per_org_up_to:
+                        continue
+                    result = one_tick(n, max_runs or n, f"http://127.0.0.1:{port}", Path(tmp))
+                    print(json.dumps(result), flush=True)
+                    results.append(result)
     finally:
         mock.terminate()
-    print("\n| organizations | tick wall time | per organization | run duration (median) | sync inside it | fixed cost per run | failed |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| organizations | runs | tick wall time | per organization | run duration (median) | sync (median) "
+          "| fixed cost per run (median) | failed |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['organizations']} | {r['tick_wall_seconds']} s | {r['seconds_per_organization']} s | "
+        print(f"| {r['organizations']} | {r['runs']} | {r['tick_wall_seconds']} s | {r['seconds_per_organization']} s | "
               f"{r['run_duration_median_s']} s | {r['sync_duration_median_s']} s | {r['fixed_cost_per_run_s']} s | "
               f"{r['runs_failed']} |")
     out = ROOT / ".bench" / f"fanout-{dt.datetime.now():%Y-%m-%dT%H%M%S}.json"

@@ -1,0 +1,96 @@
+"""Scheduled syncs in batches: several organizations per run, each partition on its own.
+
+A Dagster run costs seconds before any work (process start, imports, code location
+load, event writes): more than a small organization's interview sync. So a schedule tick
+asks for at most HARVEY_MAX_RUNS_PER_TICK runs and spreads the organizations over them.
+Inside a run every organization is synced on its own and reported as a materialization of
+its own partition (same metadata as the asset's), a failure of one does not stop the
+others, and a failed one is retried alone by the sync_retries sensor (it reads the failed
+syncs from sync_runs). With few organizations each run holds one.
+"""
+
+import math
+import os
+
+from dagster import AssetMaterialization, Failure, MetadataValue, OpExecutionContext, RunRequest, job, op
+from dagster import Config, in_process_executor
+from pydantic import Field
+
+from harvey_pipelines.assets.entities import entity_key, run_sync, sync_metadata
+from harvey_pipelines.assets.jobs import run_tags
+from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
+from harvey_pipelines.organizations import RegistryError
+from harvey_pipelines.records import ENTITIES_BY_NAME
+from harvey_pipelines.sync import MODES, SyncFailed
+
+BATCH_TAG = "harvey/batch"
+
+
+def max_runs_per_tick() -> int:
+    # the run queue's max_concurrent_runs (dagster.yaml): more runs would only wait
+    return max(1, int(os.environ.get("HARVEY_MAX_RUNS_PER_TICK", "8")))
+
+
+class BatchConfig(Config):
+    organizations: list[str] = Field(description="organization ids (partitions) to sync, in order")
+    entities: list[str] = Field(description="entities to sync for each organization, in dependency order")
+    mode: str = Field(default="incremental", description="incremental, full or reconcile")
+
+
+@op(out={}, description="Sync the given entities of each given organization; each organization's "
+    "partition is materialized on its own and a failure of one does not stop the others.")
+def sync_batch(context: OpExecutionContext, config: BatchConfig, warehouse: WarehouseResource,
+               organizations: OrganizationsResource):
+    unknown = [e for e in config.entities if e not in ENTITIES_BY_NAME]
+    if unknown or config.mode not in MODES:
+        raise Failure(f"unknown entities {unknown} or mode {config.mode!r}")
+    registry, wh = organizations.registry(), warehouse.get()
+    failed: list[str] = []
+    for org_id in config.organizations:
+        try:
+            org = registry.get(org_id)
+        except RegistryError as exc:  # removed since the tick: its data stays, it is not synced
+            context.log.warning(str(exc))
+            continue
+        for entity in config.entities:
+            try:
+                result = run_sync(context, org, entity, wh, config.mode)
+            except SyncFailed as exc:
+                failed.append(f"{org_id}/{entity}: {exc.result.error}")
+                context.log.error(f"sync of {entity} for {org_id} failed: {exc.result.error}")
+                continue
+            yield AssetMaterialization(asset_key=entity_key(entity), partition=org_id,
+                                       metadata=sync_metadata(result))
+    if failed:
+        raise Failure(
+            description=f"{len(failed)} of {len(config.organizations) * len(config.entities)} syncs failed "
+            "(each is retried on its own by the sync_retries sensor)",
+            metadata={"failed": MetadataValue.md("\n".join(f"- {f}" for f in failed))},
+        )
+
+
+@job(executor_def=in_process_executor, description="Scheduled syncs of several organizations in one run "
+     "(one process start for many small syncs); each organization's partition is materialized on its own.")
+def sync_organizations():
+    sync_batch()
+
+
+def batch_run_requests(org_ids: list[str], entities, *, mode: str, trigger: str, triggered_by: str,
+                       run_key_prefix: str) -> list[RunRequest]:
+    """At most max_runs_per_tick() runs, organizations spread evenly in registry order, so
+    re-evaluating a tick gives the same run keys with the same organizations."""
+    if not org_ids:
+        return []
+    runs = min(len(org_ids), max_runs_per_tick())
+    size = math.ceil(len(org_ids) / runs)
+    chunks = [org_ids[i:i + size] for i in range(0, len(org_ids), size)]
+    return [
+        RunRequest(
+            run_key=f"{run_key_prefix}:{i + 1}/{len(chunks)}",
+            run_config={"ops": {"sync_batch": {"config": {
+                "organizations": chunk, "entities": list(entities), "mode": mode}}}},
+            tags=run_tags(entities, trigger, triggered_by, **{
+                BATCH_TAG: f"{i + 1}/{len(chunks)}", "harvey/organizations": ",".join(chunk)}),
+        )
+        for i, chunk in enumerate(chunks)
+    ]
