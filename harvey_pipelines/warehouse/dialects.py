@@ -23,12 +23,23 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
 
+def _warm_arrow() -> None:
+    pa.array([""])
+
+
+# pyarrow imports pandas on its first conversion of Python objects (about 0.5 s): done in
+# the background when this module loads, it overlaps process start-up instead of holding
+# up a sync's first batch
+threading.Thread(target=_warm_arrow, name="harvey-arrow-warmup", daemon=True).start()
+
+
 class LockTimeout(TimeoutError):
     pass
 
 
 class Dialect:
     name: str
+    merges_by_join = False  # core tables keyed by an index (ON CONFLICT) or merged by a join
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
@@ -126,19 +137,22 @@ class DuckDBDialect(Dialect):
     """DuckDB lets one process write a file at a time: writers take a file lock.
 
     Closing a DuckDB connection checkpoints the file, which costs more than a batch. A
-    sync therefore keeps its connection (and the lock) for a short lease across batches
-    (``hold=True``) and gives it up when the lease ends or the sync finishes; other
-    processes wait at most about one lease.
+    sync therefore keeps its connection (and the lock) across batches (``hold=True``) and
+    gives it up when the sync finishes, when another process waits for the lock (waiters
+    say so with a shared lock on a queue file), or at the latest after a lease; other
+    processes wait at most about one batch.
     """
 
     name = "duckdb"
-    lease_seconds = float(os.environ.get("HARVEY_DUCKDB_LEASE_SECONDS", "5"))
+    merges_by_join = True  # no indexes on the big tables: see warehouse/schema.py
+    lease_seconds = float(os.environ.get("HARVEY_DUCKDB_LEASE_SECONDS", "30"))
     _thread_lock = threading.RLock()
 
     def __init__(self, engine: sa.Engine):
         super().__init__(engine)
         database = engine.url.database
         self.lock_path = Path(f"{database}.lock")
+        self.queue_path = Path(f"{database}.queue")
         self._conn: sa.Connection | None = None
         self._lock_file = None
         self._leased_at = 0.0
@@ -149,15 +163,33 @@ class DuckDBDialect(Dialect):
             if self._conn is None:
                 self.lock_path.parent.mkdir(parents=True, exist_ok=True)
                 self._lock_file = open(self.lock_path, "a")
-                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+                self._wait_for_lock(self._lock_file)
                 self._conn = self.engine.connect()
                 self._leased_at = time.monotonic()
             try:
                 with self._conn.begin():
                     yield self._conn
             finally:
-                if not hold or time.monotonic() - self._leased_at > self.lease_seconds:
+                if (not hold or time.monotonic() - self._leased_at > self.lease_seconds
+                        or self._others_waiting()):
                     self.release()
+
+    def _wait_for_lock(self, handle) -> None:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with open(self.queue_path, "a") as queue:
+                fcntl.flock(queue, fcntl.LOCK_SH)  # "waiting": the holder lets go after its batch
+                fcntl.flock(handle, fcntl.LOCK_EX)
+
+    def _others_waiting(self) -> bool:
+        with open(self.queue_path, "a") as queue:
+            try:
+                fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(queue, fcntl.LOCK_UN)
+            return False
 
     @contextmanager
     def for_other_process(self):
@@ -165,7 +197,7 @@ class DuckDBDialect(Dialect):
         with self._thread_lock:
             self.release()
             with open(self.lock_path, "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._wait_for_lock(lock)
                 try:
                     yield
                 finally:
@@ -224,7 +256,7 @@ def create_engine(url: str) -> sa.Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         # no pool: a DuckDB file must be released between writers of different processes;
         # DuckDB caches data blocks up to its memory limit, bounded so a sync stays small
-        config = {"memory_limit": os.environ.get("HARVEY_DUCKDB_MEMORY_LIMIT", "256MB")}
+        config = {"memory_limit": os.environ.get("HARVEY_DUCKDB_MEMORY_LIMIT", "64MB")}
         return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"config": config})
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]

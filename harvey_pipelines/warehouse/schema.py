@@ -63,8 +63,20 @@ def _core_table(spec: EntitySpec) -> sa.Table:
         comment=spec.description,
     )
     for columns in spec.indexes:
-        sa.Index(f"ix_{spec.name}_{'_'.join(columns[1:])}", *[table.c[c] for c in columns])
+        sa.Index(f"ix_{spec.name}_{'_'.join(columns[1:])}", *[table.c[c] for c in columns]).ddl_if(
+            callable_=_indexed)
+    table.primary_key.ddl_if(callable_=_indexed)
     return table
+
+
+def _indexed(ddl, target, bind, dialect, **kw) -> bool:
+    """Core tables and raw versions get their keys and indexes on PostgreSQL only.
+
+    DuckDB keeps an index (ART) of a table in memory and rewrites it at checkpoints, so
+    memory and load time would grow with the warehouse; its scans skip by zonemaps
+    instead, and the sync merges by a join (``warehouse.store``), keys unique because
+    DuckDB writers take turns."""
+    return dialect.name != "duckdb"
 
 
 CORE_TABLES: dict[str, sa.Table] = {spec.name: _core_table(spec) for spec in ENTITIES}
@@ -84,7 +96,8 @@ payload_versions = sa.Table(
     comment="Every distinct payload version, first time seen; an unchanged payload is not stored again.",
 )
 sa.Index("ix_payload_versions_fetched", payload_versions.c.organization_id, payload_versions.c.entity,
-         payload_versions.c.fetched_at)
+         payload_versions.c.fetched_at).ddl_if(callable_=_indexed)
+payload_versions.primary_key.ddl_if(callable_=_indexed)
 
 sync_runs = sa.Table(
     "sync_runs",

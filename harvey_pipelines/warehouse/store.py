@@ -97,7 +97,10 @@ class EntityTable:
         ]
 
     @cached_property
-    def merge_sql(self) -> tuple[str, str]:
+    def merge_sql(self) -> dict[bool, tuple[list[str], str]]:
+        """The merge of a staged batch into the core table and the raw versions: by a join
+        (``True``, DuckDB: no index needed) or by ON CONFLICT on the keys (PostgreSQL).
+        The last merge statement returns, per inserted or updated row, whether it was inserted."""
         target = f"{schema.CORE}.{self.name}"
         loaded = [c.name for c in self.staging if c.name != "payload"]
         # a different payload (or a record back from deletion), never an older version
@@ -106,22 +109,40 @@ class EntityTable:
             "(t.updated_at IS NULL OR excluded.updated_at IS NULL OR excluded.updated_at >= t.updated_at)"
         )
         updates = ", ".join(f"{c} = excluded.{c}" for c in loaded if c not in ("organization_id", "source_id"))
-        upsert = (
+        upsert = [
             f"INSERT INTO {target} AS t ({', '.join(loaded)}, first_synced_at, is_deleted) "
             f"SELECT {', '.join(loaded)}, synced_at, FALSE FROM {{stage}} "
-            f"ON CONFLICT (organization_id, source_id) DO UPDATE SET {updates}, "
-            "is_deleted = FALSE, deleted_at = NULL "
-            f"WHERE {changed} "
-            # only inserted and updated rows come back; an insert keeps first_synced_at = synced_at
+            f"ON CONFLICT (organization_id, source_id) DO UPDATE SET {updates}, is_deleted = FALSE, "
+            f"deleted_at = NULL WHERE {changed} "
+            # an inserted row keeps first_synced_at = synced_at
             "RETURNING (first_synced_at = synced_at)"
-        )
+        ]
+        # DuckDB rewrites a changed row (delete, then insert the new version): cheaper than
+        # its UPDATE of every column, at the statement and at the next checkpoint
+        key = "t.organization_id = c.organization_id AND t.source_id = c.source_id"
+        by_join = [
+            "CREATE OR REPLACE TEMP TABLE harvey_changed AS SELECT excluded.organization_id, "
+            f"excluded.source_id, t.first_synced_at FROM {{stage}} AS excluded LEFT JOIN {target} AS t "
+            "ON t.organization_id = excluded.organization_id AND t.source_id = excluded.source_id "
+            f"WHERE t.source_id IS NULL OR ({changed})",
+            f"DELETE FROM {target} AS t USING harvey_changed AS c WHERE c.first_synced_at IS NOT NULL AND {key}",
+            f"INSERT INTO {target} ({', '.join(loaded)}, first_synced_at, is_deleted) "
+            f"SELECT {', '.join(f't.{c}' for c in loaded)}, coalesce(c.first_synced_at, t.synced_at), FALSE "
+            f"FROM {{stage}} AS t JOIN harvey_changed AS c ON {key}",
+            "SELECT first_synced_at IS NULL FROM harvey_changed",
+        ]
         raw = (
             f"INSERT INTO {schema.RAW}.payload_versions (organization_id, entity, source_id, payload_sha256, "
             "payload, source_updated_at, fetched_at, sync_run_id) "
             f"SELECT organization_id, '{self.name}', source_id, record_hash, payload, updated_at, synced_at, "
-            "sync_run_id FROM {stage} ON CONFLICT DO NOTHING"
+            "sync_run_id FROM {stage} s"
         )
-        return upsert, raw
+        raw_new = (
+            f" WHERE NOT EXISTS (SELECT 1 FROM {schema.RAW}.payload_versions p WHERE "
+            f"p.organization_id = s.organization_id AND p.entity = '{self.name}' AND p.source_id = s.source_id "
+            "AND p.payload_sha256 = s.record_hash)"
+        )
+        return {True: (by_join, raw + raw_new), False: (upsert, raw + " ON CONFLICT DO NOTHING")}
 
 
 class Warehouse:
@@ -206,14 +227,16 @@ class Warehouse:
     ) -> BatchCounts:
         """Merge one batch (rows in ``EntityTable.staging`` order, unique source ids)."""
         table = self.tables[run.entity]
-        upsert, raw = table.merge_sql
+        upsert, raw = table.merge_sql[self.dialect.merges_by_join]
         counts = BatchCounts(quarantined=len(quarantined))
         now = utcnow()
         with self.writer(hold=True) as conn:
             if rows:
                 stage = self.dialect.stage(conn, "harvey_stage", table.staging, rows)
                 try:
-                    flags = conn.exec_driver_sql(upsert.format(stage=stage)).scalars().all()
+                    for statement in upsert[:-1]:
+                        conn.exec_driver_sql(statement.format(stage=stage))
+                    flags = conn.exec_driver_sql(upsert[-1].format(stage=stage)).scalars().all()
                     counts.inserted = sum(1 for inserted in flags if inserted)
                     counts.updated = len(flags) - counts.inserted
                     counts.unchanged = len(rows) - counts.inserted - counts.updated
