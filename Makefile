@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: demo test dev install bench fanout-bench clean
+.PHONY: demo test dev install bench fanout-bench dbt-bench clean
 
 install: $(STAMP) $(MANIFEST)
 
@@ -42,6 +42,10 @@ bench: $(STAMP) $(MANIFEST)
 
 fanout-bench: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m harvey_pipelines_tests.bench.fanout_benchmark $(BENCH_ARGS)
+
+# dbt build of the whole project on one generated organization (100k employees by default)
+dbt-bench: $(STAMP) $(MANIFEST)
+	$(BIN)/python -m harvey_pipelines_tests.bench.dbt_benchmark $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data
