@@ -8,6 +8,7 @@ from harvey_pipelines.assets.entities import entity_assets
 from harvey_pipelines.assets.quality import quality_checks
 from harvey_pipelines.assets.jobs import build_marts_job, sync_organization_job
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
+from harvey_pipelines.automation.marts import marts_after_syncs_sensor
 from harvey_pipelines.automation.organizations import organizations_registry_sensor
 from harvey_pipelines.automation.quality_alerts import quality_alert_sensor
 from harvey_pipelines.automation.retries import sync_retry_sensor
@@ -18,6 +19,6 @@ defs = Definitions(
     asset_checks=quality_checks,
     jobs=[sync_organization_job, sync_organizations, build_marts_job],
     schedules=schedules,
-    sensors=[organizations_registry_sensor, sync_retry_sensor, quality_alert_sensor],
+    sensors=[organizations_registry_sensor, sync_retry_sensor, quality_alert_sensor, marts_after_syncs_sensor],
     resources={"warehouse": WarehouseResource(), "organizations": OrganizationsResource(), "dbt": dbt_resource()},
 )

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from dagster import AssetKey, AssetRecordsFilter, build_schedule_context, build_sensor_context, instance_for_test, partition_loading_context
+from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, build_schedule_context, build_sensor_context, instance_for_test, partition_loading_context
 
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.automation.cadences import CADENCES
@@ -210,3 +210,42 @@ def test_a_batch_run_materializes_each_partition_and_retries_a_failure_alone(mak
     assert {(r.organization_id, r.status) for r in rows} == {(good.id, "success"), (bad.id, "failed"),
                                                               (also_good.id, "success")}
     assert {(r.trigger, r.dagster_run_id) for r in rows} == {("schedule", result.run_id)}
+
+
+def _synced(instance, entity, org_id, **counts):
+    metadata = {"inserted": 0, "updated": 0, "deleted": 0, "unchanged": 5, **counts}
+    instance.report_runless_asset_event(
+        AssetMaterialization(asset_key=AssetKey(["core", entity]), partition=org_id, metadata=metadata))
+
+
+def test_marts_follow_only_the_syncs_that_changed_something():
+    from harvey_pipelines.automation.marts import marts_after_syncs_sensor
+
+    def evaluate(instance, cursor):
+        context = build_sensor_context(instance=instance, definitions=defs, cursor=cursor)
+        result = marts_after_syncs_sensor.evaluate_tick(context)
+        return result.run_requests, result.cursor
+
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, ["acme", "globex"])
+        requests, cursor = evaluate(instance, None)
+        assert requests == []
+        _synced(instance, "interviews", "acme", updated=3)
+        _synced(instance, "attendance", "globex")  # nothing changed: no rebuild for it
+        (request,), cursor = evaluate(instance, cursor)
+        models = {k.to_user_string() for k in request.asset_selection}
+        assert {"marts/interviewer_load", "staging/stg_interviews", "marts/sync_health"} <= models
+        assert not models & {"marts/attendance_daily", "marts/employee_timeline", "staging/stg_attendance"}
+        checked = {(k.asset_key.to_user_string(), k.name) for k in request.asset_check_keys}
+        assert {("core/interviews", "quality_blocking"), ("core/interviews", "quality_warnings")} <= checked
+        assert all(asset in models or asset == "core/interviews" for asset, _ in checked)
+        assert any(asset == "marts/interviewer_load" for asset, _ in checked), "dbt tests come along"
+        assert request.tags["harvey/changed_entities"] == "interviews"
+
+        assert evaluate(instance, cursor)[0] == [], "nothing new since"
+        _synced(instance, "employees", "acme", inserted=1)
+        _synced(instance, "employees", "globex", updated=2)
+        (request,), cursor = evaluate(instance, cursor)
+        models = {k.to_user_string() for k in request.asset_selection}
+        assert "marts/employee_timeline" in models and "staging/stg_interviews" not in models
+        assert request.tags["harvey/changed_entities"] == "employees"

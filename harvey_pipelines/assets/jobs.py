@@ -19,9 +19,9 @@ sync_organization_job = define_asset_job(
     executor_def=in_process_executor,
 )
 
-# The marts are rebuilt for every organization at once, nightly after attendance: on
-# DuckDB a whole-warehouse dbt build of the demo takes seconds, while per-organization
-# builds after every 30-minute sync would cost a dbt start-up each time.
+# The marts are rebuilt for every organization at once: the models downstream of what
+# changed after syncs (automation/marts.py), everything nightly. Per-organization builds
+# after every 30-minute sync would cost a dbt start-up each time.
 build_marts_job = define_asset_job(
     "build_marts",
     selection=AssetSelection.assets(dbt_models) | AssetSelection.checks(*quality_checks),

@@ -1,0 +1,102 @@
+"""The marts follow the syncs: after syncs that changed data, a dbt build of only the models
+downstream of the entities that changed (with their checks), at most every few minutes.
+
+Per-organization dbt runs after every sync would pay dbt's start-up (seconds) for each of
+hundreds of small syncs, and a full build after every 30-minute interview tick would
+rebuild attendance and timelines that did not change. So the sensor collects the entity
+materializations since its cursor (kept in the instance: a daemon restart loses nothing),
+ignores those that changed nothing (inserted + updated + deleted = 0), and asks for one
+`build_marts` run whose selection is the dbt models downstream of what changed, for every
+organization at once. The nightly `marts_nightly` schedule still rebuilds everything.
+"""
+
+import json
+import os
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    AssetSelection,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
+
+from harvey_pipelines.assets.dbt import dbt_models
+from harvey_pipelines.assets.entities import TRIGGER_TAG, TRIGGERED_BY_TAG, entity_assets, entity_key
+from harvey_pipelines.assets.jobs import build_marts_job
+from harvey_pipelines.assets.quality import quality_checks
+from harvey_pipelines.records import ENTITIES
+
+SENSOR_NAME = "marts_after_syncs"
+INTERVAL_SECONDS = int(float(os.environ.get("HARVEY_MARTS_AFTER_SYNCS_MINUTES", "15")) * 60)
+ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+# sync_health reads the sync bookkeeping, which every sync writes
+ALWAYS = AssetSelection.assets(AssetKey(["marts", "sync_health"])).upstream() & AssetSelection.assets(dbt_models)
+
+
+def _downstream_models(entity: str) -> set[AssetKey]:
+    selection = AssetSelection.assets(entity_key(entity)).downstream() & AssetSelection.assets(dbt_models)
+    return selection.resolve([*entity_assets, dbt_models])
+
+
+DOWNSTREAM: dict[str, set[AssetKey]] = {spec.name: _downstream_models(spec.name) for spec in ENTITIES}
+ALWAYS_MODELS: set[AssetKey] = ALWAYS.resolve([*entity_assets, dbt_models])
+
+
+def marts_request(changed_entities: set[str], run_key: str) -> RunRequest:
+    models = set(ALWAYS_MODELS).union(*(DOWNSTREAM[e] for e in changed_entities))
+    checks = [k for c in quality_checks for k in c.check_keys if k.asset_key.path[-1] in changed_entities]
+    checks += [k for k in dbt_models.check_keys if k.asset_key in models]
+    return RunRequest(
+        run_key=run_key,
+        asset_selection=sorted(models, key=lambda k: k.to_user_string()),
+        asset_check_keys=sorted(checks, key=lambda k: (k.asset_key.to_user_string(), k.name)),
+        tags={TRIGGER_TAG: "sensor", TRIGGERED_BY_TAG: f"sensor:{SENSOR_NAME}",
+              "harvey/changed_entities": ",".join(sorted(changed_entities))},
+    )
+
+
+def _changed_something(record) -> bool:
+    metadata = record.asset_materialization.metadata
+    return any(getattr(metadata.get(k), "value", 0) for k in ("inserted", "updated", "deleted"))
+
+
+@sensor(
+    name=SENSOR_NAME,
+    job=build_marts_job,
+    minimum_interval_seconds=INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="After syncs that changed data, rebuilds only the dbt models downstream of the changed entities "
+    "(with their quality checks and dbt tests), at most every HARVEY_MARTS_AFTER_SYNCS_MINUTES (15) and never "
+    "while a build is still running. On by default: it only reads the event log and runs dbt on local data.",
+)
+def marts_after_syncs_sensor(context: SensorEvaluationContext):
+    state = json.loads(context.cursor) if context.cursor else {"after": None, "changed": []}
+    changed = set(state["changed"])
+    # read up to a fixed high-water mark, so an event written meanwhile is read next tick
+    newest = context.instance.event_log_storage.get_maximum_record_id() or 0
+    for entity in DOWNSTREAM:
+        cursor = state["after"]
+        while True:
+            page = context.instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=entity_key(entity), after_storage_id=cursor,
+                                   before_storage_id=newest + 1), limit=1000, ascending=True)
+            if any(_changed_something(record) for record in page.records):
+                changed.add(entity)
+            if not page.has_more:
+                break
+            cursor = page.records[-1].storage_id
+    state["after"] = newest
+    state["changed"] = sorted(changed)
+    context.update_cursor(json.dumps(state))
+    if not changed:
+        return SkipReason("no sync changed data since the last build")
+    if context.instance.get_runs(filters=RunsFilter(job_name=build_marts_job.name, statuses=ACTIVE), limit=1):
+        return SkipReason(f"a dbt build is still running; {', '.join(state['changed'])} will follow it")
+    context.update_cursor(json.dumps({"after": state["after"], "changed": []}))
+    return marts_request(changed, run_key=f"{SENSOR_NAME}:{state['after']}")
