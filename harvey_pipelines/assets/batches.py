@@ -19,7 +19,6 @@ from pydantic import Field
 from harvey_pipelines.assets.entities import entity_key, run_sync, sync_metadata
 from harvey_pipelines.assets.jobs import run_tags
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
-from harvey_pipelines.organizations import RegistryError
 from harvey_pipelines.records import ENTITIES_BY_NAME
 from harvey_pipelines.sync import MODES, SyncFailed
 
@@ -44,20 +43,21 @@ def sync_batch(context: OpExecutionContext, config: BatchConfig, warehouse: Ware
     unknown = [e for e in config.entities if e not in ENTITIES_BY_NAME]
     if unknown or config.mode not in MODES:
         raise Failure(f"unknown entities {unknown} or mode {config.mode!r}")
-    registry, wh = organizations.registry(), warehouse.get()
+    registered, wh = {o.id: o for o in organizations.registry().load()}, warehouse.get()
     failed: list[str] = []
     for org_id in config.organizations:
-        try:
-            org = registry.get(org_id)
-        except RegistryError as exc:  # removed since the tick: its data stays, it is not synced
-            context.log.warning(str(exc))
+        org = registered.get(org_id)
+        if org is None:  # removed since the tick: its data stays, it is not synced
+            context.log.warning(f"organization {org_id!r} is no longer in the registry: not synced")
             continue
         for entity in config.entities:
             try:
                 result = run_sync(context, org, entity, wh, config.mode)
-            except SyncFailed as exc:
-                failed.append(f"{org_id}/{entity}: {exc.result.error}")
-                context.log.error(f"sync of {entity} for {org_id} failed: {exc.result.error}")
+            except Exception as exc:  # noqa: BLE001 - one organization's failure must not stop the others
+                error = exc.result.error if isinstance(exc, SyncFailed) else f"{type(exc).__name__}: {exc}"
+                error = error.splitlines()[0][:500] if error else type(exc).__name__
+                failed.append(f"{org_id}/{entity}: {error}")
+                context.log.error(f"sync of {entity} for {org_id} failed: {error}")
                 continue
             yield AssetMaterialization(asset_key=entity_key(entity), partition=org_id,
                                        metadata=sync_metadata(result))
