@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import random
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import httpcore  # noqa: F401 - httpx imports it when the first client is made; here it is an import
 import httpx
 import orjson
 
@@ -186,6 +188,15 @@ class Response:
     body: Any  # parsed JSON
 
 
+def _tls_context(base_url: str) -> ssl.SSLContext | bool:
+    """Verified TLS (the CA bundle) for https. A plain-http base URL speaks no TLS: it gets a
+    context that verifies but trusts nothing, which spares loading the CA bundle (~40 ms
+    per sync) and could never accept a certificate unverified."""
+    if httpx.URL(base_url).scheme == "https":
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 class HttpEngine:
     """Synchronous, thread-safe for concurrent GETs (httpx.Client is)."""
 
@@ -212,6 +223,7 @@ class HttpEngine:
         self.sleep = sleep
         self.client = httpx.Client(
             base_url=base_url,
+            verify=_tls_context(base_url),
             timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": "harvey-pipelines"},
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),

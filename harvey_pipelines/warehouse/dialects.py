@@ -28,9 +28,15 @@ def _warm_arrow() -> None:
 
 
 # pyarrow imports pandas on its first conversion of Python objects (about 0.5 s): done in
-# the background when this module loads, it overlaps process start-up instead of holding
-# up a sync's first batch
-threading.Thread(target=_warm_arrow, name="harvey-arrow-warmup", daemon=True).start()
+# the background when this module loads, it overlaps process start-up (a Dagster run loads
+# the code location for seconds) instead of holding up a sync's first batch
+_arrow_warmup = threading.Thread(target=_warm_arrow, name="harvey-arrow-warmup", daemon=True)
+_arrow_warmup.start()
+
+
+def wait_for_imports() -> None:
+    """Block until the background imports are done (for measurements that leave imports out)."""
+    _arrow_warmup.join()
 
 
 class LockTimeout(TimeoutError):
