@@ -119,3 +119,14 @@
     cross join {{ integers(5) }} as numbers
     where numbers.n <= {{ dbt.datediff(bounds ~ '.first_date', bounds ~ '.last_date', 'day') }}
 {% endmacro %}
+
+{#- One row per day of each row's own date range, as a lateral join with column day_date:
+    `from requests {{ each_day('requests.start_date', 'requests.end_date') }}`. Cheaper than a
+    join on a date spine with BETWEEN, which both warehouses can only run as a nested loop. -#}
+{% macro each_day(start_date, end_date, alias='days') %}
+    cross join lateral (
+        select cast(series.day_ts as date) as day_date
+        from generate_series(cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp),
+                             interval '1 day') as series (day_ts)
+    ) as {{ alias }}
+{% endmacro %}

@@ -19,7 +19,8 @@ select
     min(leave_requests.leave_type) as leave_type,
     min(leave_requests.source_id) as leave_request_source_id
 from leave_requests
+{{ each_day('leave_requests.start_date', 'leave_requests.end_date') }}
 inner join calendar
     on calendar.organization_id = leave_requests.organization_id
-    and calendar.calendar_date between leave_requests.start_date and leave_requests.end_date
+    and calendar.calendar_date = days.day_date
 group by leave_requests.organization_id, leave_requests.employee_id, calendar.calendar_date

@@ -16,50 +16,41 @@ with requests as (
       and status in ('approved', 'pending')
 ),
 
-overall as (
-    select min(start_date) as first_date, max(end_date) as last_date
-    from requests
-),
-
-spine as (
-    {{ date_spine('overall') }}
-),
-
-named_days as (
-    select
-        calendar_date,
-        case {{ iso_day_of_week('calendar_date') }}
-            when 1 then 'mon' when 2 then 'tue' when 3 then 'wed' when 4 then 'thu'
-            when 5 then 'fri' when 6 then 'sat' else 'sun'
-        end as day_name
-    from spine
-),
-
 holidays as (
     select organization_id, cast(date as date) as holiday_date
     from {{ ref('holidays') }}
 ),
 
+request_dates as (
+    select
+        requests.*,
+        days.day_date as leave_date,
+        case {{ iso_day_of_week('days.day_date') }}
+            when 1 then 'mon' when 2 then 'tue' when 3 then 'wed' when 4 then 'thu'
+            when 5 then 'fri' when 6 then 'sat' else 'sun'
+        end as day_name
+    from requests
+    {{ each_day('requests.start_date', 'requests.end_date') }}
+),
+
 request_days as (
     select
-        requests.organization_id,
-        requests.leave_request_id,
-        requests.employee_id,
-        requests.leave_type,
-        requests.status,
-        named_days.calendar_date as leave_date,
-        (',' || settings.weekend_days || ',') like ('%,' || named_days.day_name || ',%') as is_weekend,
+        request_dates.organization_id,
+        request_dates.leave_request_id,
+        request_dates.employee_id,
+        request_dates.leave_type,
+        request_dates.status,
+        request_dates.leave_date,
+        (',' || settings.weekend_days || ',') like ('%,' || request_dates.day_name || ',%') as is_weekend,
         exists (
             select 1
             from holidays
-            where holidays.holiday_date = named_days.calendar_date
-              and holidays.organization_id in (requests.organization_id, '_default')
+            where holidays.holiday_date = request_dates.leave_date
+              and holidays.organization_id in (request_dates.organization_id, '_default')
         ) as is_holiday
-    from requests
-    inner join named_days
-        on named_days.calendar_date between requests.start_date and requests.end_date
+    from request_dates
     inner join {{ ref('int_organization_settings') }} as settings
-        on settings.organization_id = requests.organization_id
+        on settings.organization_id = request_dates.organization_id
 )
 
 select
