@@ -130,3 +130,13 @@
                              interval '1 day') as series (day_ts)
     ) as {{ alias }}
 {% endmacro %}
+
+{#- Planner statistics for a table just built (PostgreSQL plans the next model with them;
+    autovacuum would analyze it only later). DuckDB keeps its statistics as it writes. -#}
+{% macro analyze_for_planner() %}
+    {{ return(adapter.dispatch('analyze_for_planner', 'harvey')()) }}
+{% endmacro %}
+
+{% macro default__analyze_for_planner() %}{% endmacro %}
+
+{% macro postgres__analyze_for_planner() %}analyze {{ this }}{% endmacro %}
