@@ -48,8 +48,16 @@ DOWNSTREAM: dict[str, set[AssetKey]] = {spec.name: _downstream_models(spec.name)
 ALWAYS_MODELS: set[AssetKey] = ALWAYS.resolve([*entity_assets, dbt_models])
 
 
-def marts_request(changed_entities: set[str], run_key: str) -> RunRequest:
+def _upstream_models(keys: set[AssetKey]) -> set[AssetKey]:
+    selection = AssetSelection.assets(*keys).upstream() & AssetSelection.assets(dbt_models)
+    return selection.resolve([*entity_assets, dbt_models])
+
+
+def marts_request(changed_entities: set[str], run_key: str, never_built: set[AssetKey] = frozenset()) -> RunRequest:
+    """``never_built``: dbt assets without a materialization yet; those the selection reads
+    (seeds, intermediate tables) are built too, so a first build after set-up works."""
     models = set(ALWAYS_MODELS).union(*(DOWNSTREAM[e] for e in changed_entities))
+    models |= _upstream_models(models) & set(never_built)
     checks = [k for c in quality_checks for k in c.check_keys if k.asset_key.path[-1] in changed_entities]
     checks += [k for k in dbt_models.check_keys if k.asset_key in models]
     return RunRequest(
@@ -99,4 +107,6 @@ def marts_after_syncs_sensor(context: SensorEvaluationContext):
     if context.instance.get_runs(filters=RunsFilter(job_name=build_marts_job.name, statuses=ACTIVE), limit=1):
         return SkipReason(f"a dbt build is still running; {', '.join(state['changed'])} will follow it")
     context.update_cursor(json.dumps({"after": state["after"], "changed": []}))
-    return marts_request(changed, run_key=f"{SENSOR_NAME}:{state['after']}")
+    records = context.instance.get_asset_records(list(dbt_models.keys))
+    built = {r.asset_entry.asset_key for r in records if r.asset_entry.last_materialization_record}
+    return marts_request(changed, run_key=f"{SENSOR_NAME}:{state['after']}", never_built=dbt_models.keys - built)
