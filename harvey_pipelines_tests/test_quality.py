@@ -32,12 +32,17 @@ def _copy_row(warehouse, entity, original_id, **changes):
         conn.execute(table.insert().values({**row, **changes}))
 
 
-def test_checks_pass_on_synced_data_then_block_and_alert_on_bad_rows(make_org, warehouse, monkeypatch, tmp_path):
-    org = make_org(size=60)
+def _synced_org(make_org, warehouse, monkeypatch, size):
+    """An organization with every entity synced, and the marts' job on that warehouse."""
+    org = make_org(size=size)
     for name in SYNCED:
         sync_entity(org, name, warehouse)
     monkeypatch.setenv("HARVEY_WAREHOUSE_URL", warehouse.url)
-    job = defs.resolve_job_def("build_marts")
+    return org, defs.resolve_job_def("build_marts")
+
+
+def test_checks_pass_on_synced_data_then_block_and_alert_on_bad_rows(make_org, warehouse, monkeypatch, tmp_path):
+    org, job = _synced_org(make_org, warehouse, monkeypatch, size=60)
     consolidated = {"event_log_storage": {"module": "dagster.core.storage.event_log",
                                           "class": "ConsolidatedSqliteEventLogStorage",
                                           "config": {"base_dir": str(tmp_path / "events")}}}
@@ -104,11 +109,7 @@ def test_marts_after_syncs_build_what_changed_and_what_was_never_built(make_org,
     from harvey_pipelines.assets.dbt import dbt_models
     from harvey_pipelines.automation.marts import marts_request
 
-    org = make_org(size=30)
-    for name in SYNCED:
-        sync_entity(org, name, warehouse)
-    monkeypatch.setenv("HARVEY_WAREHOUSE_URL", warehouse.url)
-    job = defs.resolve_job_def("build_marts")
+    _, job = _synced_org(make_org, warehouse, monkeypatch, size=30)
 
     def build(request):
         subset = job.get_subset(asset_selection=set(request.asset_selection),

@@ -30,7 +30,6 @@ import tempfile
 import time
 import uuid
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from unittest import mock
 
@@ -40,6 +39,7 @@ import yaml
 from harvey_pipelines import settings
 from harvey_pipelines.mock_hrms import vocab
 from harvey_pipelines.warehouse import Warehouse
+from harvey_pipelines_tests.bench.sync_benchmark import _version
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT_DIR = settings.dbt_project_dir()
@@ -684,13 +684,6 @@ def fresh_warehouse(kind: str, workdir: Path):
 
 
 # -------------------------------------------------------------------------------- machine
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def machine(with_postgres: bool) -> dict:
     info = {"cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform(),
             "duckdb": _version("duckdb"), "dbt_core": _version("dbt-core"), "dbt_duckdb": _version("dbt-duckdb"),
