@@ -45,7 +45,6 @@ class LockTimeout(TimeoutError):
 
 class Dialect:
     name: str
-    merges_by_join = False  # core tables keyed by an index (ON CONFLICT) or merged by a join
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
@@ -79,6 +78,26 @@ class Dialect:
     def create_schemas(self, conn: sa.Connection, schemas: Sequence[str]) -> None:
         for schema in schemas:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+    def merge(self, target: str, columns: list[str], changed: str) -> list[str]:
+        """Statements that merge the staged rows (``{stage}``, alias ``excluded``) into
+        ``target`` keyed by (organization_id, source_id), updating a row only where
+        ``changed`` (over ``t`` and ``excluded``) holds. The last statement returns, per
+        inserted or updated row, whether it was inserted."""
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("organization_id", "source_id"))
+        return [
+            f"INSERT INTO {target} AS t ({', '.join(columns)}, first_synced_at, is_deleted) "
+            f"SELECT {', '.join(columns)}, synced_at, FALSE FROM {{stage}} "
+            f"ON CONFLICT (organization_id, source_id) DO UPDATE SET {updates}, is_deleted = FALSE, "
+            f"deleted_at = NULL WHERE {changed} "
+            # an inserted row keeps first_synced_at = synced_at
+            "RETURNING (first_synced_at = synced_at)"
+        ]
+
+    def insert_new(self, insert: str, target: str, key_match: str) -> str:
+        """``insert`` (``INSERT INTO target ... SELECT ... FROM {stage} s``) limited to rows
+        whose key (``key_match`` over ``k``, a target row, and ``s``) is not in ``target``."""
+        return insert + " ON CONFLICT DO NOTHING"
 
 class PostgresDialect(Dialect):
     name = "postgresql"
@@ -148,7 +167,6 @@ class DuckDBDialect(Dialect):
     """
 
     name = "duckdb"
-    merges_by_join = True  # no indexes on the big tables: see warehouse/schema.py
     lease_seconds = float(os.environ.get("HARVEY_DUCKDB_LEASE_SECONDS", "30"))
     _thread_lock = threading.RLock()
 
@@ -240,8 +258,50 @@ class DuckDBDialect(Dialect):
         conn.connection.driver_connection.register(name, to_arrow(columns, rows))
         return name
 
+    # The big tables carry no index here (``keeps_indexes``): merges go by joins, and keys
+    # stay unique because DuckDB writers take turns.
+    def merge(self, target, columns, changed):
+        # a changed row is rewritten (deleted, then inserted): cheaper than DuckDB's UPDATE
+        # of every column, at the statement and at the next checkpoint
+        key = "t.organization_id = c.organization_id AND t.source_id = c.source_id"
+        return [
+            "CREATE OR REPLACE TEMP TABLE harvey_changed AS SELECT excluded.organization_id, "
+            f"excluded.source_id, t.first_synced_at FROM {{stage}} AS excluded LEFT JOIN {target} AS t "
+            "ON t.organization_id = excluded.organization_id AND t.source_id = excluded.source_id "
+            f"WHERE t.source_id IS NULL OR ({changed})",
+            f"DELETE FROM {target} AS t USING harvey_changed AS c WHERE c.first_synced_at IS NOT NULL AND {key}",
+            f"INSERT INTO {target} ({', '.join(columns)}, first_synced_at, is_deleted) "
+            f"SELECT {', '.join(f't.{c}' for c in columns)}, coalesce(c.first_synced_at, t.synced_at), FALSE "
+            f"FROM {{stage}} AS t JOIN harvey_changed AS c ON {key}",
+            "SELECT first_synced_at IS NULL FROM harvey_changed",
+        ]
+
+    def insert_new(self, insert, target, key_match):
+        return insert + f" WHERE NOT EXISTS (SELECT 1 FROM {target} AS k WHERE {key_match})"
+
     def unstage(self, conn, name):
         conn.connection.driver_connection.unregister(name)
+
+
+def keeps_indexes(dialect_name: str) -> bool:
+    """Whether the core tables and raw versions get their keys and indexes (DDL).
+
+    Not on DuckDB: it keeps an index (ART) of a table in memory and rewrites it at
+    checkpoints, so memory and load time would grow with the warehouse; its scans skip by
+    zonemaps instead, and its merges go by joins (``DuckDBDialect.merge``)."""
+    return dialect_name != "duckdb"
+
+
+class _ZstdText(sa.types.UserDefinedType):
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "VARCHAR USING COMPRESSION zstd"
+
+
+# Raw payloads (JSON text) are most of a sync's bytes: on DuckDB zstd keeps them small and
+# costs less at each checkpoint than DuckDB's own choice among its string compressions.
+PAYLOAD_TEXT = sa.Text().with_variant(_ZstdText(), "duckdb")
 
 
 def dialect_for(engine: sa.Engine) -> Dialect:

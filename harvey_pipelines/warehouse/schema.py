@@ -16,21 +16,10 @@ import sqlalchemy as sa
 from pydantic import AwareDatetime
 
 from harvey_pipelines.records import ENTITIES, EntitySpec
+from harvey_pipelines.warehouse.dialects import PAYLOAD_TEXT, keeps_indexes
 
 RAW, CORE, SYNC = "raw", "core", "sync"
 metadata = sa.MetaData()
-
-
-class _ZstdText(sa.types.UserDefinedType):
-    cache_ok = True
-
-    def get_col_spec(self, **kw) -> str:
-        return "VARCHAR USING COMPRESSION zstd"
-
-
-# Raw payloads (JSON text) are most of a sync's bytes: on DuckDB zstd keeps them small and
-# costs less at each checkpoint than DuckDB's own choice among its string compressions.
-PayloadText = sa.Text().with_variant(_ZstdText(), "duckdb")
 
 
 def _column_type(annotation) -> sa.types.TypeEngine:
@@ -82,13 +71,7 @@ def _core_table(spec: EntitySpec) -> sa.Table:
 
 
 def _indexed(ddl, target, bind, dialect, **kw) -> bool:
-    """Core tables and raw versions get their keys and indexes on PostgreSQL only.
-
-    DuckDB keeps an index (ART) of a table in memory and rewrites it at checkpoints, so
-    memory and load time would grow with the warehouse; its scans skip by zonemaps
-    instead, and the sync merges by a join (``warehouse.store``), keys unique because
-    DuckDB writers take turns."""
-    return dialect.name != "duckdb"
+    return keeps_indexes(dialect.name)
 
 
 CORE_TABLES: dict[str, sa.Table] = {spec.name: _core_table(spec) for spec in ENTITIES}
@@ -100,7 +83,7 @@ payload_versions = sa.Table(
     sa.Column("entity", sa.Text, primary_key=True),
     sa.Column("source_id", sa.Text, primary_key=True),
     sa.Column("payload_sha256", sa.Text, primary_key=True),
-    sa.Column("payload", PayloadText, nullable=False, comment="the record as the source sent it (JSON)"),
+    sa.Column("payload", PAYLOAD_TEXT, nullable=False, comment="the record as the source sent it (JSON)"),
     sa.Column("source_updated_at", sa.DateTime(timezone=True)),
     sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sync_run_id", sa.Text, nullable=False),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -85,6 +84,7 @@ class EntityTable:
     table: sa.Table
     record_columns: list[sa.Column]
     staging: list[sa.Column] = field(init=False)
+    _merge_sql: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self):
         self.staging = [
@@ -96,53 +96,30 @@ class EntityTable:
             sa.Column("payload", sa.Text),
         ]
 
-    @cached_property
-    def merge_sql(self) -> dict[bool, tuple[list[str], str]]:
-        """The merge of a staged batch into the core table and the raw versions: by a join
-        (``True``, DuckDB: no index needed) or by ON CONFLICT on the keys (PostgreSQL).
-        The last merge statement returns, per inserted or updated row, whether it was inserted."""
-        target = f"{schema.CORE}.{self.name}"
-        loaded = [c.name for c in self.staging if c.name != "payload"]
-        # a different payload (or a record back from deletion), never an older version
-        changed = (
-            "(t.record_hash <> excluded.record_hash OR t.is_deleted) AND "
-            "(t.updated_at IS NULL OR excluded.updated_at IS NULL OR excluded.updated_at >= t.updated_at)"
-        )
-        updates = ", ".join(f"{c} = excluded.{c}" for c in loaded if c not in ("organization_id", "source_id"))
-        upsert = [
-            f"INSERT INTO {target} AS t ({', '.join(loaded)}, first_synced_at, is_deleted) "
-            f"SELECT {', '.join(loaded)}, synced_at, FALSE FROM {{stage}} "
-            f"ON CONFLICT (organization_id, source_id) DO UPDATE SET {updates}, is_deleted = FALSE, "
-            f"deleted_at = NULL WHERE {changed} "
-            # an inserted row keeps first_synced_at = synced_at
-            "RETURNING (first_synced_at = synced_at)"
-        ]
-        # DuckDB rewrites a changed row (delete, then insert the new version): cheaper than
-        # its UPDATE of every column, at the statement and at the next checkpoint
-        key = "t.organization_id = c.organization_id AND t.source_id = c.source_id"
-        by_join = [
-            "CREATE OR REPLACE TEMP TABLE harvey_changed AS SELECT excluded.organization_id, "
-            f"excluded.source_id, t.first_synced_at FROM {{stage}} AS excluded LEFT JOIN {target} AS t "
-            "ON t.organization_id = excluded.organization_id AND t.source_id = excluded.source_id "
-            f"WHERE t.source_id IS NULL OR ({changed})",
-            f"DELETE FROM {target} AS t USING harvey_changed AS c WHERE c.first_synced_at IS NOT NULL AND {key}",
-            f"INSERT INTO {target} ({', '.join(loaded)}, first_synced_at, is_deleted) "
-            f"SELECT {', '.join(f't.{c}' for c in loaded)}, coalesce(c.first_synced_at, t.synced_at), FALSE "
-            f"FROM {{stage}} AS t JOIN harvey_changed AS c ON {key}",
-            "SELECT first_synced_at IS NULL FROM harvey_changed",
-        ]
-        raw = (
-            f"INSERT INTO {schema.RAW}.payload_versions (organization_id, entity, source_id, payload_sha256, "
-            "payload, source_updated_at, fetched_at, sync_run_id) "
-            f"SELECT organization_id, '{self.name}', source_id, record_hash, payload, updated_at, synced_at, "
-            "sync_run_id FROM {stage} s"
-        )
-        raw_new = (
-            f" WHERE NOT EXISTS (SELECT 1 FROM {schema.RAW}.payload_versions p WHERE "
-            f"p.organization_id = s.organization_id AND p.entity = '{self.name}' AND p.source_id = s.source_id "
-            "AND p.payload_sha256 = s.record_hash)"
-        )
-        return {True: (by_join, raw + raw_new), False: (upsert, raw + " ON CONFLICT DO NOTHING")}
+    def merge_sql(self, dialect) -> tuple[list[str], str]:
+        """The statements that merge a staged batch (``{stage}``) into the core table (the
+        last returns, per inserted or updated row, whether it was inserted), and the one
+        that stores its new raw versions."""
+        if dialect.name not in self._merge_sql:
+            loaded = [c.name for c in self.staging if c.name != "payload"]
+            # a different payload (or a record back from deletion), never an older version
+            changed = (
+                "(t.record_hash <> excluded.record_hash OR t.is_deleted) AND "
+                "(t.updated_at IS NULL OR excluded.updated_at IS NULL OR excluded.updated_at >= t.updated_at)"
+            )
+            raw = (
+                f"INSERT INTO {schema.RAW}.payload_versions (organization_id, entity, source_id, payload_sha256, "
+                "payload, source_updated_at, fetched_at, sync_run_id) "
+                f"SELECT organization_id, '{self.name}', source_id, record_hash, payload, updated_at, synced_at, "
+                "sync_run_id FROM {stage} s"
+            )
+            self._merge_sql[dialect.name] = (
+                dialect.merge(f"{schema.CORE}.{self.name}", loaded, changed),
+                dialect.insert_new(raw, f"{schema.RAW}.payload_versions", (
+                    f"k.organization_id = s.organization_id AND k.entity = '{self.name}' "
+                    "AND k.source_id = s.source_id AND k.payload_sha256 = s.record_hash")),
+            )
+        return self._merge_sql[dialect.name]
 
 
 class Warehouse:
@@ -227,7 +204,7 @@ class Warehouse:
     ) -> BatchCounts:
         """Merge one batch (rows in ``EntityTable.staging`` order, unique source ids)."""
         table = self.tables[run.entity]
-        upsert, raw = table.merge_sql[self.dialect.merges_by_join]
+        upsert, raw = table.merge_sql(self.dialect)
         counts = BatchCounts(quarantined=len(quarantined))
         now = utcnow()
         with self.writer(hold=True) as conn:
