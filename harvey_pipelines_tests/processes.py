@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -30,11 +32,28 @@ def wait_http(url: str, timeout: float = 120, process: subprocess.Popen | None =
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
+def start_server(command: list[str], **kw) -> subprocess.Popen:
+    """A server in a process group of its own, so that ``stop`` also ends what it starts
+    (the webserver's and the daemon's gRPC code servers)."""
+    return subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, **kw)
+
+
 def stop(processes: list[subprocess.Popen], timeout: float = 30) -> None:
+    def signal_group(process, sig):
+        try:
+            os.killpg(process.pid, sig)  # its group, when started by start_server
+        except (ProcessLookupError, PermissionError):
+            pass
+        if process.poll() is None:
+            process.send_signal(sig)
+
     for process in processes:
-        process.terminate()
+        signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
     for process in processes:
         try:
-            process.wait(timeout)
+            process.wait(max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
-            process.kill()
+            pass
+        signal_group(process, signal.SIGKILL)  # what is left of the group

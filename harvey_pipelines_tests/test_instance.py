@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -19,7 +18,7 @@ from harvey_pipelines.cli import main
 from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION, OrganizationRegistry
 from harvey_pipelines.warehouse import Warehouse, schema
 from harvey_pipelines_tests.helpers import differences
-from harvey_pipelines_tests.processes import free_port, stop, wait_http
+from harvey_pipelines_tests.processes import free_port, start_server, stop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -52,9 +51,9 @@ def test_backfill_queues_runs_and_the_daemon_launches_them(make_org, control, da
                        "HARVEY_DATA_DIR": str(tmp_path / "data")}.items():
         monkeypatch.setenv(key, value)
     port = free_port()
-    processes = [subprocess.Popen(
+    processes = [start_server(
         [str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=os.environ.copy(),
     )]
     try:
         wait_http(f"http://127.0.0.1:{port}/server_info", process=processes[0])
@@ -71,9 +70,9 @@ def test_backfill_queues_runs_and_the_daemon_launches_them(make_org, control, da
                 (o.id, e) for o in orgs for e in ("employees", "departments")}
             assert {r.status for r in runs} == {DagsterRunStatus.QUEUED}
 
-            processes.append(subprocess.Popen(
+            processes.append(start_server(
                 [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
-                cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=ROOT, env=os.environ.copy(),
             ))
             deadline = time.monotonic() + 300
             while True:

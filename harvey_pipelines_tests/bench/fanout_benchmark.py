@@ -31,7 +31,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from harvey_pipelines_tests.processes import free_port, stop, wait_http
+from harvey_pipelines_tests.processes import free_port, start_server, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -69,12 +69,12 @@ def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
     env["HARVEY_MAX_RUNS_PER_TICK"] = str(max_runs)
     os.environ.update(env)
     port = free_port()
-    procs = [subprocess.Popen([str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1",
-                               "-p", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [start_server([str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1",
+                           "-p", str(port)], cwd=ROOT, env=env)]
     try:
         wait_http(f"http://127.0.0.1:{port}/server_info")
-        procs.append(subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
-                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(start_server([str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
+                                  cwd=ROOT, env=env))
         from dagster import build_schedule_context, partition_loading_context
         from dagster_graphql import DagsterGraphQLClient
 
