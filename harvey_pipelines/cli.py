@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
+from harvey_pipelines import settings
 from harvey_pipelines.organizations import Organization, OrganizationRegistry, RegistryError
 
 
@@ -74,12 +74,20 @@ def _backfill(args) -> int:
 
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
+    from harvey_pipelines.assets.entities import entity_key
     from harvey_pipelines.assets.jobs import run_config, run_tags, sync_organization_job
     from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION
     from harvey_pipelines.records import ENTITIES, entity
 
     registry = OrganizationRegistry(args.registry)
-    orgs = [o.id for o in registry.enabled()] if args.all_orgs else [registry.get(o).id for o in args.orgs.split(",")]
+    if args.all_orgs:
+        orgs = [o.id for o in registry.enabled()]
+    else:
+        known = {o.id for o in registry.load()}  # the file is read once
+        orgs = args.orgs.split(",")
+        for org_id in orgs:
+            if org_id not in known:
+                raise RegistryError(f"organization {org_id!r} is not in the registry {registry.path}")
     entities = [s.name for s in ENTITIES] if args.all_entities else [entity(e).name for e in args.entity.split(",")]
     if not orgs:
         print(f"error: no enabled organizations in {registry.path}", file=sys.stderr)
@@ -97,7 +105,7 @@ def _backfill(args) -> int:
                     run_config=run_config([name], mode),
                     tags={"dagster/partition": org_id, "harvey/backfill": backfill_id,
                           **run_tags([name], "backfill", f"cli:{getpass.getuser()}")},
-                    asset_selection=[["core", name]],
+                    asset_selection=[list(entity_key(name).path)],
                 )
             except DagsterGraphQLClientError as exc:
                 print(f"{org_id}/{name}: not submitted: {exc}", file=sys.stderr)
@@ -153,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     orgs_group.add_argument("--orgs", help="comma list of organization ids")
     orgs_group.add_argument("--all-orgs", action="store_true", help="every enabled organization")
     backfill.add_argument("--full", action="store_true", help="ignore cursors: re-read everything (no duplicates)")
-    backfill.add_argument("--url", default=os.environ.get("HARVEY_DAGSTER_UI_URL", "http://127.0.0.1:3000"),
+    backfill.add_argument("--url", default=settings.dagster_ui_url(),
                           help="the Dagster webserver (default $HARVEY_DAGSTER_UI_URL or http://127.0.0.1:3000)")
     backfill.set_defaults(func=_backfill)
 

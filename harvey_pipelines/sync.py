@@ -99,7 +99,6 @@ def sync_entity(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     spec = entity_spec(entity_name)
-    warehouse.create_all()
     try:
         with warehouse.sync_lock(org.id, entity_name, lock_timeout):
             return _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_id, batch_size,
@@ -121,7 +120,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     try:
         adapter = adapter_for(org, retry=retry)  # reads the credential; fails clearly if unset
     except Exception as exc:  # noqa: BLE001 - a misconfigured organization is a recorded failure
-        result.status, result.error = "failed", _first_line(exc)
+        result.status, result.error = "failed", first_line(exc)
         warehouse.finish_run(run, status="failed", values=_final_values(result))
         raise SyncFailed(f"{org.id}/{entity_name}: {result.error}", result) from exc
     state = PagingState(server_ignores_since=run.server_ignores_since)
@@ -192,11 +191,10 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
             log.exception("could not save the last batch of a failed sync")
         _apply(result, loader.totals, engine)
         result.status = "failed"
-        result.error = _first_line(exc)
+        result.error = first_line(exc)
         result.duration_seconds = time.monotonic() - started
         result.notes = state.notes
         warehouse.finish_run(run, status="failed", values=_final_values(result))
-        warehouse.release()
         engine.close()
         raise SyncFailed(f"{org.id}/{entity_name}: {result.error}", result) from exc
 
@@ -213,7 +211,6 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
         run, status="success", values=_final_values(result), cursor=final_cursor,
         server_ignores_since=state.server_ignores_since, flag_deletes=mode == "reconcile",
     )
-    warehouse.release()
     return result
 
 
@@ -284,7 +281,7 @@ def _final_values(result: SyncResult) -> dict:
     }
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:500]
 

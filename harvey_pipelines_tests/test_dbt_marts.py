@@ -292,6 +292,7 @@ def check_compliance_violations(url: str) -> None:
     actual = {(r["organization_id"], r["employee_id"], r["rule"], r["occurred_on"].isoformat()):
               (r["severity"], r["evidence"]) for r in rows}
     assert actual == EXPECTED_VIOLATIONS
+    assert len(actual) == len(rows), "one row per violation"
     assert len({r["violation_id"] for r in rows}) == len(rows)
 
 

@@ -140,3 +140,16 @@
 {% macro default__analyze_for_planner() %}{% endmacro %}
 
 {% macro postgres__analyze_for_planner() %}analyze {{ this }}{% endmacro %}
+
+{# The day of the week of a date as the weekend_days setting spells it: 'mon' .. 'sun'. #}
+{% macro day_name(date_expr) -%}
+    case {{ iso_day_of_week(date_expr) }}
+        when 1 then 'mon' when 2 then 'tue' when 3 then 'wed' when 4 then 'thu'
+        when 5 then 'fri' when 6 then 'sat' else 'sun'
+    end
+{%- endmacro %}
+
+{# Whether a day name is in a comma list of weekend days (the organization's setting). #}
+{% macro is_weekend_day(weekend_days, day_name) -%}
+    ((',' || {{ weekend_days }} || ',') like ('%,' || {{ day_name }} || ',%'))
+{%- endmacro %}

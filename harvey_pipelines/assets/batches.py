@@ -20,7 +20,7 @@ from harvey_pipelines.assets.entities import entity_key, run_sync, sync_metadata
 from harvey_pipelines.assets.jobs import run_tags
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.records import ENTITIES_BY_NAME
-from harvey_pipelines.sync import MODES, SyncFailed
+from harvey_pipelines.sync import MODES, SyncFailed, first_line
 
 BATCH_TAG = "harvey/batch"
 
@@ -54,8 +54,7 @@ def sync_batch(context: OpExecutionContext, config: BatchConfig, warehouse: Ware
             try:
                 result = run_sync(context, org, entity, wh, config.mode)
             except Exception as exc:  # noqa: BLE001 - one organization's failure must not stop the others
-                error = exc.result.error if isinstance(exc, SyncFailed) else f"{type(exc).__name__}: {exc}"
-                error = error.splitlines()[0][:500] if error else type(exc).__name__
+                error = exc.result.error if isinstance(exc, SyncFailed) else first_line(exc)
                 failed.append(f"{org_id}/{entity}: {error}")
                 context.log.error(f"sync of {entity} for {org_id} failed: {error}")
                 continue

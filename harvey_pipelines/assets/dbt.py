@@ -3,6 +3,7 @@ so the asset graph is one graph, and dbt tests show as asset checks."""
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from dagster import AssetExecutionContext
@@ -17,7 +18,7 @@ dbt_project.prepare_if_dev()  # under `dagster dev`: re-parse when models change
 
 def dbt_executable() -> str:
     # the venv's dbt, also when the venv is not activated
-    local = Path(os.sys.executable).parent / "dbt"
+    local = Path(sys.executable).parent / "dbt"
     return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
 
 

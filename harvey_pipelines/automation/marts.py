@@ -35,29 +35,24 @@ from harvey_pipelines.records import ENTITIES
 SENSOR_NAME = "marts_after_syncs"
 INTERVAL_SECONDS = int(float(os.environ.get("HARVEY_MARTS_AFTER_SYNCS_MINUTES", "15")) * 60)
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
+def _dbt_models_in(selection: AssetSelection) -> set[AssetKey]:
+    return (selection & AssetSelection.assets(dbt_models)).resolve([*entity_assets, dbt_models])
+
+
+DOWNSTREAM: dict[str, set[AssetKey]] = {
+    spec.name: _dbt_models_in(AssetSelection.assets(entity_key(spec.name)).downstream()) for spec in ENTITIES
+}
 # sync_health reads the sync bookkeeping, which every sync writes
-ALWAYS = AssetSelection.assets(AssetKey(["marts", "sync_health"])).upstream() & AssetSelection.assets(dbt_models)
-
-
-def _downstream_models(entity: str) -> set[AssetKey]:
-    selection = AssetSelection.assets(entity_key(entity)).downstream() & AssetSelection.assets(dbt_models)
-    return selection.resolve([*entity_assets, dbt_models])
-
-
-DOWNSTREAM: dict[str, set[AssetKey]] = {spec.name: _downstream_models(spec.name) for spec in ENTITIES}
-ALWAYS_MODELS: set[AssetKey] = ALWAYS.resolve([*entity_assets, dbt_models])
-
-
-def _upstream_models(keys: set[AssetKey]) -> set[AssetKey]:
-    selection = AssetSelection.assets(*keys).upstream() & AssetSelection.assets(dbt_models)
-    return selection.resolve([*entity_assets, dbt_models])
+ALWAYS_MODELS = _dbt_models_in(AssetSelection.assets(AssetKey(["marts", "sync_health"])).upstream())
 
 
 def marts_request(changed_entities: set[str], run_key: str, never_built: set[AssetKey] = frozenset()) -> RunRequest:
     """``never_built``: dbt assets without a materialization yet; those the selection reads
     (seeds, intermediate tables) are built too, so a first build after set-up works."""
     models = set(ALWAYS_MODELS).union(*(DOWNSTREAM[e] for e in changed_entities))
-    models |= _upstream_models(models) & set(never_built)
+    models |= _dbt_models_in(AssetSelection.assets(*models).upstream()) & set(never_built)
     checks = [k for c in quality_checks for k in c.check_keys if k.asset_key.path[-1] in changed_entities]
     checks += [k for k in dbt_models.check_keys if k.asset_key in models]
     return RunRequest(

@@ -11,7 +11,7 @@ A later successful sync resolves the dead letter (warehouse.finish_run).
 import datetime as dt
 import os
 
-from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
+from dagster import DefaultSensorStatus, RunsFilter, SensorEvaluationContext, SkipReason, sensor
 
 from harvey_pipelines.assets.jobs import sync_organization_job, sync_run_request
 from harvey_pipelines.assets.resources import WarehouseResource
@@ -37,9 +37,11 @@ def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
     now = dt.datetime.now(dt.timezone.utc)
     requests = []
     partitions = set(context.instance.get_dynamic_partitions(ORGANIZATIONS_PARTITION))
-    for chain in wh.failure_chains():
-        last_run = chain.dagster_run_ids[-1]
-        if last_run and _daemon_retries(context, last_run):
+    chains = wh.failure_chains()
+    daemon_retries = _daemon_retries(context, [c.dagster_run_ids[-1] for c in chains if c.dagster_run_ids[-1]])
+    lettered = wh.dead_letter_keys()  # recorded once, not written again on every tick
+    for chain in chains:
+        if chain.dagster_run_ids[-1] in daemon_retries:
             continue  # Dagster's own run retry is on for that run: do not double it
         if chain.attempts <= len(RETRY_DELAYS):
             due = chain.last_failure_at + RETRY_DELAYS[chain.attempts - 1]
@@ -50,7 +52,8 @@ def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
                     chain.organization_id, [chain.entity], trigger="retry", triggered_by="sensor:sync_retries",
                     run_key=f"retry:{chain.sync_run_ids[-1]}", **{"harvey/attempt": str(chain.attempts + 1)},
                 ))
-        elif wh.open_dead_letter(chain):
+        elif ((chain.organization_id, chain.entity, chain.sync_run_ids[0]) not in lettered
+              and wh.open_dead_letter(chain)):
             context.log.warning(f"{chain.organization_id}/{chain.entity} failed {chain.attempts} times: dead letter")
     for letter in wh.unalerted_dead_letters():  # also catches an alert that failed to go out
         alert = Alert(
@@ -66,6 +69,9 @@ def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
     return requests or SkipReason("no failed sync is due for a retry")
 
 
-def _daemon_retries(context: SensorEvaluationContext, run_id: str) -> bool:
-    run = context.instance.get_run_by_id(run_id)
-    return bool(run and run.tags.get("dagster/will_retry") == "true")
+def _daemon_retries(context: SensorEvaluationContext, run_ids: list[str]) -> set[str]:
+    """The runs among ``run_ids`` that Dagster's own run retries will re-launch (one query)."""
+    if not run_ids:
+        return set()
+    runs = context.instance.get_runs(filters=RunsFilter(run_ids=run_ids, tags={"dagster/will_retry": "true"}))
+    return {run.run_id for run in runs}

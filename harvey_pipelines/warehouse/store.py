@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from harvey_pipelines import settings
 from harvey_pipelines.records import ENTITIES, entity
 from harvey_pipelines.warehouse import schema
-from harvey_pipelines.warehouse.dialects import create_engine, dialect_for
+from harvey_pipelines.warehouse.dialects import Dialect, create_engine, dialect_for
 
 _created: set[str] = set()
 
@@ -83,8 +84,8 @@ class EntityTable:
     name: str
     table: sa.Table
     record_columns: list[sa.Column]
+    dialect: Dialect
     staging: list[sa.Column] = field(init=False)
-    _merge_sql: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self):
         self.staging = [
@@ -96,30 +97,29 @@ class EntityTable:
             sa.Column("payload", sa.Text),
         ]
 
-    def merge_sql(self, dialect) -> tuple[list[str], str]:
+    @cached_property
+    def merge_sql(self) -> tuple[list[str], str]:
         """The statements that merge a staged batch (``{stage}``) into the core table (the
         last returns, per inserted or updated row, whether it was inserted), and the one
         that stores its new raw versions."""
-        if dialect.name not in self._merge_sql:
-            loaded = [c.name for c in self.staging if c.name != "payload"]
-            # a different payload (or a record back from deletion), never an older version
-            changed = (
-                "(t.record_hash <> excluded.record_hash OR t.is_deleted) AND "
-                "(t.updated_at IS NULL OR excluded.updated_at IS NULL OR excluded.updated_at >= t.updated_at)"
-            )
-            raw = (
-                f"INSERT INTO {schema.RAW}.payload_versions (organization_id, entity, source_id, payload_sha256, "
-                "payload, source_updated_at, fetched_at, sync_run_id) "
-                f"SELECT organization_id, '{self.name}', source_id, record_hash, payload, updated_at, synced_at, "
-                "sync_run_id FROM {stage} s"
-            )
-            self._merge_sql[dialect.name] = (
-                dialect.merge(f"{schema.CORE}.{self.name}", loaded, changed),
-                dialect.insert_new(raw, f"{schema.RAW}.payload_versions", (
-                    f"k.organization_id = s.organization_id AND k.entity = '{self.name}' "
-                    "AND k.source_id = s.source_id AND k.payload_sha256 = s.record_hash")),
-            )
-        return self._merge_sql[dialect.name]
+        loaded = [c.name for c in self.staging if c.name != "payload"]
+        # a different payload (or a record back from deletion), never an older version
+        changed = (
+            "(t.record_hash <> excluded.record_hash OR t.is_deleted) AND "
+            "(t.updated_at IS NULL OR excluded.updated_at IS NULL OR excluded.updated_at >= t.updated_at)"
+        )
+        raw = (
+            f"INSERT INTO {schema.RAW}.payload_versions (organization_id, entity, source_id, payload_sha256, "
+            "payload, source_updated_at, fetched_at, sync_run_id) "
+            f"SELECT organization_id, '{self.name}', source_id, record_hash, payload, updated_at, synced_at, "
+            "sync_run_id FROM {stage} s"
+        )
+        return (
+            self.dialect.merge(f"{schema.CORE}.{self.name}", loaded, changed),
+            self.dialect.insert_new(raw, f"{schema.RAW}.payload_versions", (
+                f"k.organization_id = s.organization_id AND k.entity = '{self.name}' "
+                "AND k.source_id = s.source_id AND k.payload_sha256 = s.record_hash")),
+        )
 
 
 class Warehouse:
@@ -128,7 +128,8 @@ class Warehouse:
         self.engine = create_engine(self.url)
         self.dialect = dialect_for(self.engine)
         self.tables = {
-            spec.name: EntityTable(spec.name, schema.CORE_TABLES[spec.name], schema.record_columns(spec))
+            spec.name: EntityTable(spec.name, schema.CORE_TABLES[spec.name], schema.record_columns(spec),
+                                   self.dialect)
             for spec in ENTITIES
         }
 
@@ -204,7 +205,7 @@ class Warehouse:
     ) -> BatchCounts:
         """Merge one batch (rows in ``EntityTable.staging`` order, unique source ids)."""
         table = self.tables[run.entity]
-        upsert, raw = table.merge_sql(self.dialect)
+        upsert, raw = table.merge_sql
         counts = BatchCounts(quarantined=len(quarantined))
         now = utcnow()
         with self.writer(hold=True) as conn:
@@ -308,21 +309,21 @@ class Warehouse:
         """Every organization and entity whose latest sync failed, with the failures since its
         last success (within ``window``). One whose latest sync still runs is left out."""
         self.create_all()
-        runs = schema.sync_runs
+        runs, later = schema.sync_runs, schema.sync_runs.alias("later")
+        success_since = sa.exists().where(  # a success ends a chain
+            later.c.organization_id == runs.c.organization_id, later.c.entity == runs.c.entity,
+            later.c.status == "success", later.c.started_at > runs.c.started_at,
+        )
         query = (
             sa.select(runs.c.organization_id, runs.c.entity, runs.c.id, runs.c.dagster_run_id, runs.c.status,
                       runs.c.started_at, runs.c.finished_at, runs.c.error)
-            .where(runs.c.started_at >= utcnow() - window)
+            .where(runs.c.started_at >= utcnow() - window, runs.c.status != "success", ~success_since)
             .order_by(runs.c.organization_id, runs.c.entity, runs.c.started_at)
         )
         chains: dict[tuple[str, str], list] = {}
         with self.writer() as conn:
             for row in conn.execute(query):
-                key = (row.organization_id, row.entity)
-                if row.status == "success":
-                    chains.pop(key, None)  # a success ends the chain
-                else:
-                    chains.setdefault(key, []).append(row)
+                chains.setdefault((row.organization_id, row.entity), []).append(row)
         out = []
         for (org, entity_name), rows in chains.items():
             if rows[-1].status == "running":
@@ -347,6 +348,13 @@ class Warehouse:
         ).on_conflict_do_nothing()
         with self.writer() as conn:
             return conn.execute(stmt).rowcount == 1
+
+    def dead_letter_keys(self) -> set[tuple[str, str, str]]:
+        """(organization, entity, first sync run) of every recorded dead letter."""
+        dl = schema.dead_letters
+        with self.writer() as conn:
+            return {tuple(r) for r in conn.execute(
+                sa.select(dl.c.organization_id, dl.c.entity, dl.c.first_sync_run_id))}
 
     def unalerted_dead_letters(self) -> list[dict]:
         dl = schema.dead_letters

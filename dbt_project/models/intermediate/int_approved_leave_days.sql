@@ -1,10 +1,9 @@
 -- The days of the attendance calendar that approved leave covers, one row per employee
 -- and day (overlapping requests collapse; the first leave type alphabetically is kept).
-with leave_requests as (
-    select *
-    from {{ ref('stg_leave_requests') }}
+with approved_days as (
+    select organization_id, employee_id, leave_date, leave_type, leave_request_id
+    from {{ ref('int_leave_request_days') }}
     where status = 'approved'
-      and not is_deleted
 ),
 
 calendar as (
@@ -13,14 +12,13 @@ calendar as (
 )
 
 select
-    leave_requests.organization_id,
-    leave_requests.employee_id,
+    approved_days.organization_id,
+    approved_days.employee_id,
     calendar.calendar_date as leave_date,
-    min(leave_requests.leave_type) as leave_type,
-    min(leave_requests.source_id) as leave_request_source_id
-from leave_requests
-{{ each_day('leave_requests.start_date', 'leave_requests.end_date') }}
+    min(approved_days.leave_type) as leave_type,
+    min(approved_days.leave_request_id) as leave_request_source_id
+from approved_days
 inner join calendar
-    on calendar.organization_id = leave_requests.organization_id
-    and calendar.calendar_date = days.day_date
-group by leave_requests.organization_id, leave_requests.employee_id, calendar.calendar_date
+    on calendar.organization_id = approved_days.organization_id
+    and calendar.calendar_date = approved_days.leave_date
+group by approved_days.organization_id, approved_days.employee_id, calendar.calendar_date

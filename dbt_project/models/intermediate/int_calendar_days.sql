@@ -34,10 +34,7 @@ named_days as (
     select
         calendar_date,
         iso_day_of_week,
-        case iso_day_of_week
-            when 1 then 'mon' when 2 then 'tue' when 3 then 'wed' when 4 then 'thu'
-            when 5 then 'fri' when 6 then 'sat' else 'sun'
-        end as day_name
+        {{ day_name('calendar_date') }} as day_name
     from spine_days
 ),
 
@@ -79,7 +76,7 @@ marked as (
         organization_days.calendar_date,
         organization_days.iso_day_of_week,
         organization_days.day_name,
-        (',' || settings.weekend_days || ',') like ('%,' || organization_days.day_name || ',%') as is_weekend,
+        {{ is_weekend_day('settings.weekend_days', 'organization_days.day_name') }} as is_weekend,
         day_holidays.holiday_name
     from organization_days
     inner join {{ ref('int_organization_settings') }} as settings

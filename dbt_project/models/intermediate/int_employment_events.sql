@@ -165,46 +165,28 @@ hours_change as (
       and hours_per_week <> previous_hours_per_week
 ),
 
-job_title_change as (
+{#- a text field that differs from the previous employment row: one event, same shape -#}
+{%- for field, title in [('job_title', 'Job title change'), ('department', 'Department change')] %}
+{{ field }}_change as (
     select
         organization_id,
         employee_id,
-        'job_title_change' as event_type,
+        '{{ field }}_change' as event_type,
         start_date as effective_date,
-        'Job title change' as title,
-        previous_job_title || ' → ' || job_title as description,
-        previous_job_title as before_value,
-        job_title as after_value,
+        '{{ title }}' as title,
+        previous_{{ field }} || ' → ' || {{ field }} as description,
+        previous_{{ field }} as before_value,
+        {{ field }} as after_value,
         cast(null as {{ dbt.type_numeric() }}) as amount,
         cast(null as {{ dbt.type_numeric() }}) as percentage,
         currency,
         source_id
     from followers
-    where job_title is not null
-      and previous_job_title is not null
-      and job_title <> previous_job_title
+    where {{ field }} is not null
+      and previous_{{ field }} is not null
+      and {{ field }} <> previous_{{ field }}
 ),
-
-department_change as (
-    select
-        organization_id,
-        employee_id,
-        'department_change' as event_type,
-        start_date as effective_date,
-        'Department change' as title,
-        previous_department || ' → ' || department as description,
-        previous_department as before_value,
-        department as after_value,
-        cast(null as {{ dbt.type_numeric() }}) as amount,
-        cast(null as {{ dbt.type_numeric() }}) as percentage,
-        currency,
-        source_id
-    from followers
-    where department is not null
-      and previous_department is not null
-      and department <> previous_department
-),
-
+{% endfor %}
 contract_ended as (
     select
         organization_id,

@@ -22,8 +22,6 @@ select
     department,
     row_number() over employee_rows as employment_sequence,
     count(*) over (partition by organization_id, employee_id) as employment_count,
-    lag(source_id) over employee_rows as previous_source_id,
-    lag(start_date) over employee_rows as previous_start_date,
     lag(end_date) over employee_rows as previous_end_date,
     lag(contract_type) over employee_rows as previous_contract_type,
     lag(hours_per_week) over employee_rows as previous_hours_per_week,

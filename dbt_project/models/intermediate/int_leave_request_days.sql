@@ -25,10 +25,7 @@ request_dates as (
     select
         requests.*,
         days.day_date as leave_date,
-        case {{ iso_day_of_week('days.day_date') }}
-            when 1 then 'mon' when 2 then 'tue' when 3 then 'wed' when 4 then 'thu'
-            when 5 then 'fri' when 6 then 'sat' else 'sun'
-        end as day_name
+        {{ day_name('days.day_date') }} as day_name
     from requests
     {{ each_day('requests.start_date', 'requests.end_date') }}
 ),
@@ -41,7 +38,7 @@ request_days as (
         request_dates.leave_type,
         request_dates.status,
         request_dates.leave_date,
-        (',' || settings.weekend_days || ',') like ('%,' || request_dates.day_name || ',%') as is_weekend,
+        {{ is_weekend_day('settings.weekend_days', 'request_dates.day_name') }} as is_weekend,
         exists (
             select 1
             from holidays
