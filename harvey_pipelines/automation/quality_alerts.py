@@ -31,7 +31,9 @@ from harvey_pipelines.automation.alerts import Alert, deliver
 def quality_alert_sensor(context: SensorEvaluationContext):
     state = json.loads(context.cursor) if context.cursor else {"after": None, "failing": []}
     failing = set(state["failing"])
-    records = context.instance.get_event_records(
+    # the event log storage's query: the instance's wrapper of it is deprecated, with no
+    # replacement for check evaluations across all assets
+    records = context.instance.event_log_storage.get_event_records(
         EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=state["after"]),
         ascending=True, limit=500,
     )
