@@ -88,7 +88,7 @@ def sync_entity(
     trigger: str = "manual",
     triggered_by: str | None = None,
     dagster_run_id: str | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 10000,
     overlap: dt.timedelta = dt.timedelta(minutes=10),
     retry: RetryPolicy | None = None,
     lock_timeout: float = 900.0,
@@ -228,9 +228,11 @@ class _BackgroundLoader:
         self.totals = BatchCounts()
 
     def submit(self, batch: _Batch, **kw) -> None:
+        # converted before waiting: it overlaps the previous batch's load, the busier thread
+        rows = self.warehouse.arrow_batch(self.run.entity, batch.rows) if batch.rows else None
         self._wait()
         self.pending = self.pool.submit(
-            self.warehouse.load_batch, self.run, batch.rows, batch.quarantined,
+            self.warehouse.load_batch, self.run, rows, batch.quarantined,
             track_seen_ids=self.track_seen_ids, **kw,
         )
 

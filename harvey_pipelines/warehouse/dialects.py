@@ -68,8 +68,9 @@ class Dialect:
         """Let another program (dbt) use the database meanwhile, without our writers in the way."""
         yield
 
-    def stage(self, conn: sa.Connection, name: str, columns: Sequence[sa.Column], rows: list[tuple]) -> str:
-        """Make ``rows`` readable as relation ``name`` in this transaction; returns the name."""
+    def stage(self, conn: sa.Connection, name: str, columns: Sequence[sa.Column], batch: pa.Table) -> str:
+        """Make ``batch`` (``to_arrow`` of ``columns``) readable as relation ``name`` in this
+        transaction; returns the name."""
         raise NotImplementedError
 
     def unstage(self, conn: sa.Connection, name: str) -> None:
@@ -82,16 +83,17 @@ class Dialect:
     def merge(self, target: str, columns: list[str], changed: str) -> list[str]:
         """Statements that merge the staged rows (``{stage}``, alias ``excluded``) into
         ``target`` keyed by (organization_id, source_id), updating a row only where
-        ``changed`` (over ``t`` and ``excluded``) holds. The last statement returns, per
-        inserted or updated row, whether it was inserted."""
+        ``changed`` (over ``t`` and ``excluded``) holds. The last statement returns one row:
+        (rows inserted, rows inserted or updated)."""
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("organization_id", "source_id"))
         return [
-            f"INSERT INTO {target} AS t ({', '.join(columns)}, first_synced_at, is_deleted) "
+            f"WITH merged AS (INSERT INTO {target} AS t ({', '.join(columns)}, first_synced_at, is_deleted) "
             f"SELECT {', '.join(columns)}, synced_at, FALSE FROM {{stage}} "
             f"ON CONFLICT (organization_id, source_id) DO UPDATE SET {updates}, is_deleted = FALSE, "
             f"deleted_at = NULL WHERE {changed} "
             # an inserted row keeps first_synced_at = synced_at
-            "RETURNING (first_synced_at = synced_at)"
+            "RETURNING (first_synced_at = synced_at) AS inserted) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FROM merged"
         ]
 
     def insert_new(self, insert: str, target: str, key_match: str) -> str:
@@ -119,12 +121,12 @@ class PostgresDialect(Dialect):
                 conn.exec_driver_sql(f"SELECT pg_advisory_unlock({number})")
                 conn.commit()
 
-    def stage(self, conn, name, columns, rows):
+    def stage(self, conn, name, columns, batch):
         ddl = ", ".join(f"{c.name} {c.type.compile(dialect=conn.dialect)}" for c in columns)
         conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({ddl}) ON COMMIT DROP")
         buffer = io.BytesIO()
         # Arrow writes the CSV in C++: values quoted, NULL as an unquoted empty field
-        pa_csv.write_csv(to_arrow(columns, rows), buffer,
+        pa_csv.write_csv(batch, buffer,
                          pa_csv.WriteOptions(include_header=False, quoting_style="all_valid"))
         buffer.seek(0)
         cursor = conn.connection.dbapi_connection.cursor()
@@ -254,8 +256,8 @@ class DuckDBDialect(Dialect):
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def stage(self, conn, name, columns, rows):
-        conn.connection.driver_connection.register(name, to_arrow(columns, rows))
+    def stage(self, conn, name, columns, batch):
+        conn.connection.driver_connection.register(name, batch)
         return name
 
     # The big tables carry no index here (``keeps_indexes``): merges go by joins, and keys
@@ -273,7 +275,7 @@ class DuckDBDialect(Dialect):
             f"INSERT INTO {target} ({', '.join(columns)}, first_synced_at, is_deleted) "
             f"SELECT {', '.join(f't.{c}' for c in columns)}, coalesce(c.first_synced_at, t.synced_at), FALSE "
             f"FROM {{stage}} AS t JOIN harvey_changed AS c ON {key}",
-            "SELECT first_synced_at IS NULL FROM harvey_changed",
+            "SELECT count(*) FILTER (WHERE first_synced_at IS NULL), count(*) FROM harvey_changed",
         ]
 
     def insert_new(self, insert, target, key_match):
@@ -319,11 +321,11 @@ def create_engine(url: str) -> sa.Engine:
             raise ValueError("the DuckDB warehouse must be a file (duckdb:////path/to/warehouse.duckdb)")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         # no pool: a DuckDB file must be released between writers of different processes;
-        # DuckDB caches data blocks up to its memory limit, bounded so a sync stays small
-        # checkpoint when the sync lets go of the file rather than every 16MB of WAL (most
-        # of a sync's bytes are raw payloads): one checkpoint per sync instead of several
-        config = {"memory_limit": os.environ.get("HARVEY_DUCKDB_MEMORY_LIMIT", "64MB"),
-                  "checkpoint_threshold": "1GB"}
+        # DuckDB caches data blocks up to its memory limit, bounded so a sync stays small.
+        # DuckDB's own checkpoint threshold (16MB of WAL) is kept on purpose: a big sync's
+        # checkpoints then run in the loader thread while pages are still being fetched,
+        # instead of all at the end (BENCHMARKS.md, "Checkpoints during the sync")
+        config = {"memory_limit": os.environ.get("HARVEY_DUCKDB_MEMORY_LIMIT", "40MB")}
         return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"config": config})
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]

@@ -13,13 +13,14 @@ import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from harvey_pipelines import settings
 from harvey_pipelines.records import ENTITIES, entity
 from harvey_pipelines.warehouse import schema
-from harvey_pipelines.warehouse.dialects import Dialect, create_engine, dialect_for
+from harvey_pipelines.warehouse.dialects import Dialect, create_engine, dialect_for, to_arrow
 
 _created: set[str] = set()
 
@@ -100,8 +101,8 @@ class EntityTable:
     @cached_property
     def merge_sql(self) -> tuple[list[str], str]:
         """The statements that merge a staged batch (``{stage}``) into the core table (the
-        last returns, per inserted or updated row, whether it was inserted), and the one
-        that stores its new raw versions."""
+        last returns the rows inserted and the rows inserted or updated), and the one that
+        stores its new raw versions."""
         loaded = [c.name for c in self.staging if c.name != "payload"]
         # a different payload (or a record back from deletion), never an older version
         changed = (
@@ -198,26 +199,30 @@ class Warehouse:
             ))
         return run
 
+    def arrow_batch(self, entity_name: str, rows: list[tuple]) -> pa.Table:
+        """Rows in ``EntityTable.staging`` order as the Arrow table ``load_batch`` takes (a
+        sync converts a batch while the previous one loads)."""
+        return to_arrow(self.tables[entity_name].staging, rows)
+
     def load_batch(
-        self, run: SyncRun, rows: list[tuple], quarantined: list[Quarantined], *,
+        self, run: SyncRun, batch: pa.Table | None, quarantined: list[Quarantined], *,
         cursor: str | None = None, server_ignores_since: bool = False, track_seen_ids: bool = False,
         progress: dict | None = None,
     ) -> BatchCounts:
-        """Merge one batch (rows in ``EntityTable.staging`` order, unique source ids)."""
+        """Merge one batch (``arrow_batch``, unique source ids) and keep its invalid records."""
         table = self.tables[run.entity]
         upsert, raw = table.merge_sql
         counts = BatchCounts(quarantined=len(quarantined))
         now = utcnow()
         with self.writer(hold=True) as conn:
-            if rows:
-                stage = self.dialect.stage(conn, "harvey_stage", table.staging, rows)
+            if batch is not None and batch.num_rows:
+                stage = self.dialect.stage(conn, "harvey_stage", table.staging, batch)
                 try:
                     for statement in upsert[:-1]:
                         conn.exec_driver_sql(statement.format(stage=stage))
-                    flags = conn.exec_driver_sql(upsert[-1].format(stage=stage)).scalars().all()
-                    counts.inserted = sum(1 for inserted in flags if inserted)
-                    counts.updated = len(flags) - counts.inserted
-                    counts.unchanged = len(rows) - counts.inserted - counts.updated
+                    inserted, merged = conn.exec_driver_sql(upsert[-1].format(stage=stage)).one()
+                    counts.inserted, counts.updated = inserted, merged - inserted
+                    counts.unchanged = batch.num_rows - merged
                     counts.raw_versions = max(conn.exec_driver_sql(raw.format(stage=stage)).rowcount, 0)
                     if track_seen_ids:
                         conn.exec_driver_sql(
