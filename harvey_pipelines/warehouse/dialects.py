@@ -324,7 +324,7 @@ def create_engine(url: str) -> sa.Engine:
         # DuckDB caches data blocks up to its memory limit, bounded so a sync stays small.
         # DuckDB's own checkpoint threshold (16MB of WAL) is kept on purpose: a big sync's
         # checkpoints then run in the loader thread while pages are still being fetched,
-        # instead of all at the end (BENCHMARKS.md, "Checkpoints during the sync")
+        # instead of all at the end (BENCHMARKS.md, "Two hosts, and what changed between them")
         config = {"memory_limit": os.environ.get("HARVEY_DUCKDB_MEMORY_LIMIT", "40MB")}
         return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"config": config})
     if url.startswith("postgresql://"):
