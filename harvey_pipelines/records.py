@@ -231,6 +231,16 @@ class Attendance(CanonicalRecord):
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A field that points at another entity's record. Which key it holds is left open by the
+    contract: the record's ``id`` or its business key (``EMP-000001``); the warehouse's
+    ``core.record_keys`` view resolves either (``warehouse/schema.py``)."""
+
+    column: str
+    entity: str
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     """An HR entity as data: the factory, the warehouse and the adapters read it."""
 
@@ -238,6 +248,10 @@ class EntitySpec:
     model: type[CanonicalRecord]
     description: str
     group: str
+    # the human code unique per organization besides the source id (EMP-000001), if any
+    business_key: str | None = None
+    # fields that hold another record's id or business key
+    references: tuple[Reference, ...] = ()
     # analyst query paths, beyond the (organization_id, source_id) key
     indexes: tuple[tuple[str, ...], ...] = ()
     # the source tells when a record changed, so syncs can be incremental
@@ -251,27 +265,42 @@ class EntitySpec:
 
 ENTITIES: tuple[EntitySpec, ...] = (
     EntitySpec("employees", Employee, "Employees as the HRMS reports them now.", "people",
+               business_key="employee_id", references=(Reference("manager_id", "employees"),),
                indexes=(("organization_id", "employee_id"), ("organization_id", "department"))),
-    EntitySpec("departments", Department, "Departments and their heads.", "people"),
+    EntitySpec("departments", Department, "Departments and their heads.", "people",
+               business_key="department_id", references=(Reference("head_id", "employees"),)),
     EntitySpec("employments", Employment,
                "Effective-dated contract history: each raise, hours change or renewal is a row.",
-               "people", indexes=(("organization_id", "employee_id", "start_date"),)),
-    EntitySpec("job_requisitions", JobRequisition, "Open and past job requisitions.", "recruiting"),
+               "people", references=(Reference("employee_id", "employees"),),
+               indexes=(("organization_id", "employee_id", "start_date"),)),
+    EntitySpec("job_requisitions", JobRequisition, "Open and past job requisitions.", "recruiting",
+               business_key="requisition_id", references=(Reference("hiring_manager_id", "employees"),)),
     EntitySpec("candidates", Candidate, "Candidates and their pipeline stage.", "recruiting",
+               business_key="candidate_id", references=(Reference("applied_for_job_id", "job_requisitions"),),
                indexes=(("organization_id", "applied_for_job_id"),)),
     EntitySpec("interviews", Interview, "Scheduled and held interviews with outcomes.", "recruiting",
+               business_key="interview_id",
+               references=(Reference("candidate_id", "candidates"), Reference("job_id", "job_requisitions"),
+                           Reference("interviewer_id", "employees")),
                indexes=(("organization_id", "candidate_id"), ("organization_id", "interviewer_id"))),
     EntitySpec("leave_requests", LeaveRequest, "Leave requests and their approval state.", "time_off",
+               business_key="leave_request_id",
+               references=(Reference("employee_id", "employees"), Reference("approved_by", "employees")),
                indexes=(("organization_id", "employee_id", "start_date"),)),
     EntitySpec("leave_balances", LeaveBalance,
                "Leave balances per employee, year and leave type as the HRMS reports them.",
-               "time_off", indexes=(("organization_id", "employee_id", "year"),),
+               "time_off", references=(Reference("employee_id", "employees"),),
+               indexes=(("organization_id", "employee_id", "year"),),
                incremental=False, upstream=("employees",), refetch_when_changed=("leave_requests",)),
     EntitySpec("attendance", Attendance, "Daily check-in/check-out records.", "attendance",
+               references=(Reference("employee_id", "employees"),),
                indexes=(("organization_id", "employee_id", "date"), ("organization_id", "date"))),
 )
 
 ENTITIES_BY_NAME = {spec.name: spec for spec in ENTITIES}
+# entities some reference points at, in declaration order
+REFERENCED_ENTITIES = tuple(dict.fromkeys(
+    r.entity for spec in ENTITIES for r in spec.references))
 
 
 def entity(name: str) -> EntitySpec:

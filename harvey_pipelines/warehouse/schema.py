@@ -15,7 +15,7 @@ import typing
 import sqlalchemy as sa
 from pydantic import AwareDatetime
 
-from harvey_pipelines.records import ENTITIES, EntitySpec
+from harvey_pipelines.records import ENTITIES, ENTITIES_BY_NAME, REFERENCED_ENTITIES, EntitySpec
 from harvey_pipelines.warehouse.dialects import PAYLOAD_TEXT, keeps_indexes
 
 RAW, CORE, SYNC = "raw", "core", "sync"
@@ -177,4 +177,46 @@ dead_letters = sa.Table(
     sa.Column("resolved_at", sa.DateTime(timezone=True), comment="when a later sync succeeded"),
     schema=SYNC,
     comment="Syncs that failed for good after every retry; one row per failure chain",
+)
+
+
+RECORD_KEYS = "record_keys"
+
+
+def record_keys_view() -> str:
+    """``core.record_keys``: every key a reference may hold, resolved to the record's source id.
+
+    The contract leaves open which key a reference holds: one server puts the referenced
+    record's ``id`` there, another its business key (``EMP-000001``), some mix both within one
+    organization. This view is the one place that decides, for the sync (which parents to
+    fetch again) and for dbt staging (join keys) alike:
+    - a value equal to a record's source id resolves to that record (``matched_by = 'id'``);
+    - otherwise a value equal to a record's business key resolves to it (``'business_key'``);
+      when several records share the code, the live one synced last wins, so a join through
+      the view never multiplies rows (duplicate codes fail the blocking quality check).
+    Deleted records resolve too (``is_deleted``): history keeps pointing at them.
+    """
+    parts = []
+    for name in REFERENCED_ENTITIES:
+        table, code = f"{CORE}.{name}", ENTITIES_BY_NAME[name].business_key
+        parts.append(
+            f"SELECT organization_id, '{name}' AS entity, source_id AS reference, source_id, "
+            f"'id' AS matched_by, is_deleted FROM {table}")
+        if code:
+            parts.append(
+                f"SELECT organization_id, entity, reference, source_id, 'business_key' AS matched_by, is_deleted "
+                f"FROM (SELECT k.organization_id, '{name}' AS entity, k.{code} AS reference, k.source_id, "
+                "k.is_deleted, row_number() OVER (PARTITION BY k.organization_id, "
+                f"k.{code} ORDER BY k.is_deleted, k.synced_at DESC, k.source_id) AS pick "
+                f"FROM {table} AS k WHERE k.{code} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} AS i "
+                f"WHERE i.organization_id = k.organization_id AND i.source_id = k.{code})) AS ranked "
+                "WHERE pick = 1")
+    return f"CREATE OR REPLACE VIEW {CORE}.{RECORD_KEYS} AS\n" + "\nUNION ALL\n".join(parts)
+
+# the view as SQLAlchemy sees it (not in ``metadata``: ``record_keys_view`` creates it)
+record_keys = sa.Table(
+    RECORD_KEYS, sa.MetaData(),
+    sa.Column("organization_id", sa.Text), sa.Column("entity", sa.Text), sa.Column("reference", sa.Text),
+    sa.Column("source_id", sa.Text), sa.Column("matched_by", sa.Text), sa.Column("is_deleted", sa.Boolean),
+    schema=CORE,
 )

@@ -158,6 +158,7 @@ class Warehouse:
         with self.writer() as conn:
             self.dialect.create_schemas(conn, (schema.RAW, schema.CORE, schema.SYNC))
             schema.metadata.create_all(conn)
+            conn.exec_driver_sql(schema.record_keys_view())
         _created.add(self.url)
 
     def dispose(self) -> None:
@@ -390,14 +391,19 @@ class Warehouse:
     def changed_parent_ids(self, organization_id: str, parent: str, related: tuple[str, ...],
                            since: dt.datetime):
         """Parents synced since ``since``, and parents of related rows synced since then
-        (e.g. employees whose leave requests changed), live ones only."""
+        (e.g. employees whose leave requests changed), live ones only. A related row's
+        reference to its parent is resolved by ``core.record_keys`` (by id or business key)."""
         parent_table = self.tables[parent].table
+        keys = schema.record_keys
         queries = [sa.select(parent_table.c.source_id.label("id")).where(
             parent_table.c.organization_id == organization_id, parent_table.c.synced_at >= since)]
         for name in related:
             t = self.tables[name].table
-            queries.append(sa.select(t.c.employee_id.label("id")).where(
-                t.c.organization_id == organization_id, t.c.synced_at >= since))
+            column = next(r.column for r in entity(name).references if r.entity == parent)
+            queries.append(
+                sa.select(keys.c.source_id.label("id"))
+                .join(t, sa.and_(keys.c.organization_id == t.c.organization_id, keys.c.reference == t.c[column]))
+                .where(keys.c.organization_id == organization_id, keys.c.entity == parent, t.c.synced_at >= since))
         changed = sa.union(*queries).subquery()
         query = (sa.select(parent_table.c.source_id)
                  .where(parent_table.c.organization_id == organization_id, parent_table.c.is_deleted.is_(False),
