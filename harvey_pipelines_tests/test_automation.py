@@ -250,5 +250,7 @@ def test_marts_follow_only_the_syncs_that_changed_something():
         _synced(instance, "employees", "globex", updated=2)
         (request,), cursor = evaluate(instance, cursor)
         models = {k.to_user_string() for k in request.asset_selection}
-        assert "marts/employee_timeline" in models and "staging/stg_interviews" not in models
+        assert "marts/employee_timeline" in models and "staging/stg_candidates" not in models
+        # the tables that reference employees: a new employee may resolve their rows
+        assert {"staging/stg_attendance", "intermediate/int_attendance_days", "staging/stg_interviews"} <= models
         assert request.tags["harvey/changed_entities"] == "employees"

@@ -14,6 +14,13 @@ starts 09:00 with 15 minutes grace, 8 standard hours, weekend sat,sun; holidays:
 
 acme's attendance runs 2026-12-21 .. 2027-01-05; globex's 2027-01-04 .. 2027-01-05. Both
 organizations have an employee `emp-1`, with different histories: nothing may mix.
+
+References: acme's rows hold the referenced record's id (`emp-1`), as our mock HRMS sends
+them; `acme-bk` is acme again with every reference holding the business key (`EMP-001`), as
+another implementation of the contract sends them, and `acme-mix` alternates both row by row
+(also between versions of one employee record: no bogus manager change). All three have
+acme's answers. acme also has one attendance row of an employee not synced yet (a late
+arrival, within the tolerance: it is left out, the build passes).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +37,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from harvey_pipelines.assets.quality import reference_tolerance
+from harvey_pipelines.records import ENTITIES, entity
 from harvey_pipelines.warehouse import Warehouse
 from harvey_pipelines.warehouse import schema
 
@@ -59,6 +69,9 @@ EMPLOYEES = [
     dict(organization_id="acme", id="emp-4", employee_id="EMP-004", first_name="Dana", last_name="Gone",
          hire_date=D("2018-01-01"), employment_status="active", is_deleted=True,
          deleted_at=dt.datetime(2026, 12, 30, tzinfo=UTC)),
+    # Eve: her status history (payload versions) says on leave, then inactive, then active again
+    dict(organization_id="acme", id="emp-5", employee_id="EMP-005", first_name="Eve", last_name="Ng",
+         hire_date=D("2026-12-01"), employment_status="active", manager_id="emp-1"),
     # globex: another emp-1
     dict(organization_id="globex", id="emp-1", employee_id="G-1", first_name="Gita", last_name="Sen",
          hire_date=D("2025-06-01"), employment_status="active"),
@@ -113,6 +126,9 @@ LEAVE_REQUESTS = [
          end_date=D("2026-12-31"), total_days=1.0, status="rejected"),
     dict(organization_id="acme", id="lr-4", employee_id="emp-2", leave_type="annual", start_date=D("2026-12-30"),
          end_date=D("2026-12-30"), total_days=1.0, status="pending"),
+    # Eve's approved leave on a day her status was inactive: the leave counts
+    dict(organization_id="acme", id="lr-6", employee_id="emp-5", leave_type="annual", start_date=D("2026-12-28"),
+         end_date=D("2026-12-28"), total_days=1.0, status="approved"),
     # approved but deleted at the source
     dict(organization_id="acme", id="lr-5", employee_id="emp-1", leave_type="unpaid", start_date=D("2026-12-31"),
          end_date=D("2026-12-31"), total_days=1.0, status="approved", is_deleted=True,
@@ -141,9 +157,14 @@ ATTENDANCE = [
     _attendance("acme", "emp-1", "2027-01-05", "09:16", "17:16"),  # late
     _attendance("acme", "emp-2", "2026-12-28", "09:00", "17:00"),  # Bram's first day
     _attendance("acme", "emp-2", "2027-01-04", "08:45", "16:45"),
+    # an employee hired after the last employees sync: unresolved, within the tolerance
+    _attendance("acme", "emp-new", "2026-12-22", "09:00", "17:00"),
     _attendance("acme", "emp-3", "2026-12-21", "09:05", "17:05"),
     _attendance("acme", "emp-3", "2026-12-23", "09:00", "13:00"),  # Chen's last day
     _attendance("acme", "emp-4", "2026-12-21", "09:00", "17:00"),  # deleted employee
+    _attendance("acme", "emp-5", "2026-12-21", "09:00", "17:00"),
+    _attendance("acme", "emp-5", "2026-12-24", "09:00", "17:00"),  # on leave by status, but she came
+    _attendance("acme", "emp-5", "2027-01-04", "09:00", "17:00"),
     _attendance("globex", "emp-1", "2027-01-04", "10:00", "18:00"),  # late
     _attendance("globex", "emp-1", "2027-01-05", "08:50", "17:20"),  # 8.5 h
 ]
@@ -168,6 +189,13 @@ PAYLOAD_VERSIONS = [
     # Chen: terminated, first seen 2026-12-24 02:00 UTC (07:30 in Kolkata)
     _payload_version("acme", "emp-3", dt.datetime(2026, 10, 1, 10, 0, tzinfo=UTC), "active", None),
     _payload_version("acme", "emp-3", dt.datetime(2026, 12, 24, 2, 0, tzinfo=UTC), "terminated", None),
+    # Eve: on leave first seen 2026-12-22 20:00 UTC (12-23 in Kolkata), inactive from 12-28
+    # (04:00 UTC, 09:30 in Kolkata), active again from 2027-01-04 (03:00 UTC, 08:30; a new phone
+    # too: raw keeps a payload it saw before only once)
+    _payload_version("acme", "emp-5", dt.datetime(2026, 12, 1, 5, 0, tzinfo=UTC), "active", "emp-1"),
+    _payload_version("acme", "emp-5", dt.datetime(2026, 12, 22, 20, 0, tzinfo=UTC), "on_leave", "emp-1"),
+    _payload_version("acme", "emp-5", dt.datetime(2026, 12, 28, 4, 0, tzinfo=UTC), "inactive", "emp-1"),
+    _payload_version("acme", "emp-5", dt.datetime(2027, 1, 4, 3, 0, tzinfo=UTC), "active", "emp-1", phone="2"),
     # globex's emp-1: one version with another manager, and a status change of its own
     _payload_version("globex", "emp-1", dt.datetime(2026, 10, 1, 10, 0, tzinfo=UTC), "active", "emp-9"),
     _payload_version("globex", "emp-1", dt.datetime(2026, 11, 2, 10, 0, tzinfo=UTC), "inactive", "emp-9"),
@@ -216,6 +244,16 @@ EXPECTED_TIMELINE = {
         ("status_change", "2026-12-24", "first_seen", "Status change active→terminated", "active", "terminated",
          None, None),
     ],
+    ("acme", "emp-5"): [
+        ("hired", "2026-12-01", "effective_date", "Hired", None, "2026-12-01", None, None),
+        ("status_change", "2026-12-23", "first_seen", "Status change active→on leave", "active", "on_leave",
+         None, None),
+        ("status_change", "2026-12-28", "first_seen", "Status change on leave→inactive", "on_leave", "inactive",
+         None, None),
+        ("leave_taken", "2026-12-28", "effective_date", "Annual leave", None, "annual", None, None),
+        ("status_change", "2027-01-04", "first_seen", "Status change inactive→active", "inactive", "active",
+         None, None),
+    ],
     ("globex", "emp-1"): [
         ("hired", "2025-06-01", "effective_date", "Hired", None, "2025-06-01", None, None),
         ("contract_started", "2025-06-01", "effective_date", "Contract started", None, "permanent", None, None),
@@ -252,21 +290,102 @@ EXPECTED_DAILY = {
         "2026-12-22": ("absent", 0.0, False, 0.0, None),
         "2026-12-23": ("present", 4.0, False, 0.0, "09:00"),
     },
+    ("acme", "emp-5"): {  # status: on_leave 12-23 .. 12-27, inactive 12-28 .. 01-03
+        "2026-12-21": ("present", 8.0, False, 0.0, "09:00"),
+        "2026-12-22": ("absent", 0.0, False, 0.0, None),
+        "2026-12-23": ("on_leave", 0.0, False, 0.0, None),  # by status: no leave type
+        "2026-12-24": ("present", 8.0, False, 0.0, "09:00"),  # she came: attendance wins
+        "2026-12-28": ("on_leave", 0.0, False, 0.0, None),  # approved annual leave wins over inactive
+        "2026-12-29": ("inactive", 0.0, False, 0.0, None),
+        "2026-12-30": ("inactive", 0.0, False, 0.0, None),
+        "2026-12-31": ("inactive", 0.0, False, 0.0, None),
+        "2027-01-04": ("present", 8.0, False, 0.0, "09:00"),
+        "2027-01-05": ("absent", 0.0, False, 0.0, None),
+    },
     ("globex", "emp-1"): {  # globex's range is 2027-01-04 .. 2027-01-05 only
         "2027-01-04": ("present", 8.0, True, 0.0, "10:00"),
         "2027-01-05": ("present", 8.5, False, 0.5, "08:50"),
     },
 }
 
-# (employee, month) -> working, present, incomplete, leave, absent, late, total hours, overtime, rate
+# (employee, month) -> working, present, incomplete, leave, absent, inactive, late, total hours,
+# overtime, rate = (present + incomplete) / (present + incomplete + absent)
 EXPECTED_MONTHLY = {
-    ("acme", "emp-1", "2026-12-01"): (8, 3, 1, 3, 1, 1, 28.5, 4.5, 0.8),
-    ("acme", "emp-1", "2027-01-01"): (2, 2, 0, 0, 0, 1, 16.0, 0.0, 1.0),
-    ("acme", "emp-2", "2026-12-01"): (4, 1, 0, 0, 3, 0, 8.0, 0.0, 0.25),
-    ("acme", "emp-2", "2027-01-01"): (2, 1, 0, 0, 1, 0, 8.0, 0.0, 0.5),
-    ("acme", "emp-3", "2026-12-01"): (3, 2, 0, 0, 1, 0, 12.0, 0.0, 0.6667),
-    ("globex", "emp-1", "2027-01-01"): (2, 2, 0, 0, 0, 1, 16.5, 0.5, 1.0),
+    ("acme", "emp-1", "2026-12-01"): (8, 3, 1, 3, 1, 0, 1, 28.5, 4.5, 0.8),
+    ("acme", "emp-1", "2027-01-01"): (2, 2, 0, 0, 0, 0, 1, 16.0, 0.0, 1.0),
+    ("acme", "emp-2", "2026-12-01"): (4, 1, 0, 0, 3, 0, 0, 8.0, 0.0, 0.25),
+    ("acme", "emp-2", "2027-01-01"): (2, 1, 0, 0, 1, 0, 0, 8.0, 0.0, 0.5),
+    ("acme", "emp-3", "2026-12-01"): (3, 2, 0, 0, 1, 0, 0, 12.0, 0.0, 0.6667),
+    # Eve: leave (by status and approved) and inactive days are not days she was expected at work
+    ("acme", "emp-5", "2026-12-01"): (8, 2, 0, 2, 1, 3, 0, 16.0, 0.0, 0.6667),
+    ("acme", "emp-5", "2027-01-01"): (2, 1, 0, 0, 1, 0, 0, 8.0, 0.0, 0.5),
+    ("globex", "emp-1", "2027-01-01"): (2, 2, 0, 0, 0, 0, 1, 16.5, 0.5, 1.0),
 }
+
+
+# -- the same history with references by business key, and mixed ---------------------------
+
+# organization -> which key its references hold; the copies get acme's rows and answers
+STYLES = {"acme": "id", "acme-bk": "business_key", "acme-mix": "mixed"}
+
+
+def business_keys(tables: dict[str, list[dict]]) -> dict[str, dict[tuple[str, str], str]]:
+    """{entity: {(organization, id): business key}} of the rows of entities that have one."""
+    keys: dict[str, dict[tuple[str, str], str]] = {}
+    for name, rows in tables.items():
+        code = entity(name).business_key
+        if code:
+            keys[name] = {(r["organization_id"], r["id"]): r[code] for r in rows if r.get(code)}
+    return keys
+
+
+def _by_key(style: str, index: int) -> bool:
+    return style == "business_key" or (style == "mixed" and index % 2 == 1)
+
+
+def _restyle(values: dict, name: str, keys, source: str) -> dict:
+    values = dict(values)
+    for ref in entity(name).references:
+        if values.get(ref.column) is not None:
+            values[ref.column] = keys.get(ref.entity, {}).get((source, values[ref.column]), values[ref.column])
+    return values
+
+
+def with_reference_styles(tables: dict[str, list[dict]], versions: list[dict] = (), source: str = "acme"):
+    """``tables`` ({entity: rows}) and raw employee ``versions`` plus, for each organization
+    of STYLES but ``source``, a copy of ``source``'s rows whose references hold business keys
+    (or, mixed, every other row); a value without a business key stays as it is."""
+    keys = business_keys(tables)
+    tables = {name: list(rows) for name, rows in tables.items()}
+    versions = list(versions)
+    for org, style in STYLES.items():
+        if org == source:
+            continue
+        for name, rows in list(tables.items()):
+            copies = [r for r in rows if r["organization_id"] == source]
+            tables[name] += [{**(_restyle(r, name, keys, source) if _by_key(style, i) else r), "organization_id": org}
+                             for i, r in enumerate(copies)]
+        for i, version in enumerate([v for v in versions if v["organization_id"] == source]):
+            payload = json.loads(version["payload"])
+            if _by_key(style, i):
+                payload = _restyle(payload, version["entity"], keys, source)
+            text = json.dumps(payload, sort_keys=True)
+            versions.append({**version, "organization_id": org, "payload": text,
+                             "payload_sha256": hashlib.sha256(text.encode()).hexdigest()})
+    return tables, versions
+
+
+def for_styles(expected: dict, source: str = "acme") -> dict:
+    """The answers of ``source`` for every organization of STYLES too (keys start with the organization)."""
+    out = dict(expected)
+    for org in STYLES:
+        out.update({(org, *k[1:]): v for k, v in expected.items() if k[0] == source})
+    return out
+
+
+TABLES, VERSIONS = with_reference_styles(
+    {"employees": EMPLOYEES, "employments": EMPLOYMENTS, "leave_requests": LEAVE_REQUESTS, "attendance": ATTENDANCE},
+    PAYLOAD_VERSIONS)
 
 
 # -- loading, building, reading ------------------------------------------------------------
@@ -282,16 +401,16 @@ def _core_row(table: sa.Table, values: dict) -> dict:
     return row
 
 
-def load_history(url: str) -> None:
+def load_history(url: str, tables: dict[str, list[dict]] = TABLES, versions: list[dict] = VERSIONS) -> None:
     warehouse = Warehouse(url)
     try:
         warehouse.create_all()
         with warehouse.engine.begin() as conn:
-            for entity, rows in (("employees", EMPLOYEES), ("employments", EMPLOYMENTS),
-                                 ("leave_requests", LEAVE_REQUESTS), ("attendance", ATTENDANCE)):
-                table = schema.CORE_TABLES[entity]
+            for name, rows in tables.items():
+                table = schema.CORE_TABLES[name]
                 conn.execute(table.insert(), [_core_row(table, r) for r in rows])
-            conn.execute(schema.payload_versions.insert(), PAYLOAD_VERSIONS)
+            if versions:
+                conn.execute(schema.payload_versions.insert(), versions)
     finally:
         warehouse.dispose()
 
@@ -343,6 +462,7 @@ def test_dbt_models(built):
     check_timeline(built)
     check_attendance_daily(built)
     check_attendance_monthly(built)
+    check_references(built)
 
 
 def check_timeline(url: str) -> None:
@@ -353,19 +473,22 @@ def check_timeline(url: str) -> None:
         actual.setdefault((r["organization_id"], r["employee_id"]), []).append(
             (r["event_type"], r["effective_date"].isoformat(), r["date_source"], r["title"], r["before_value"],
              r["after_value"], number(r["amount"]), number(r["percentage"])))
-    assert set(actual) == set(EXPECTED_TIMELINE), "the deleted employee has no timeline; every other one has"
-    for key, expected in EXPECTED_TIMELINE.items():
+    expected_timeline = for_styles(EXPECTED_TIMELINE)
+    assert set(actual) == set(expected_timeline), "the deleted employee has no timeline; every other one has"
+    for key, expected in expected_timeline.items():
         assert actual[key] == [(*e[:6], number(e[6]), number(e[7])) for e in expected], key
 
     by_type = {(r["organization_id"], r["employee_id"], r["event_type"], r["effective_date"].isoformat()): r
                for r in rows}
-    raise_ = by_type[("acme", "emp-1", "salary_change", "2022-01-01")]
-    assert raise_["description"] == "€3000 → €3200 per month (+6.67%)"
-    assert raise_["currency"] == "EUR" and raise_["source_entity"] == "employments" and raise_["source_id"] == "emp-1-3"
-    assert by_type[("acme", "emp-1", "manager_change", "2026-12-01")]["description"] == "Chen Li → Bram Vos"
-    assert by_type[("acme", "emp-1", "hired", "2020-01-06")]["description"] == "Joined as Developer, Engineering"
-    assert by_type[("acme", "emp-1", "leave_taken", "2026-12-29")]["description"] == \
-        "2026-12-29 → 2026-12-30 (2 days)"
+    for org in STYLES:  # resolved references: the same names and ids whichever key the source sent
+        raise_ = by_type[(org, "emp-1", "salary_change", "2022-01-01")]
+        assert raise_["description"] == "€3000 → €3200 per month (+6.67%)"
+        assert raise_["currency"] == "EUR" and raise_["source_entity"] == "employments"
+        assert raise_["source_id"] == "emp-1-3"
+        assert by_type[(org, "emp-1", "manager_change", "2026-12-01")]["description"] == "Chen Li → Bram Vos"
+        assert by_type[(org, "emp-1", "hired", "2020-01-06")]["description"] == "Joined as Developer, Engineering"
+        assert by_type[(org, "emp-1", "leave_taken", "2026-12-29")]["description"] == \
+            "2026-12-29 → 2026-12-30 (2 days)"
     assert len({r["event_id"] for r in rows}) == len(rows)
 
 
@@ -376,14 +499,19 @@ def check_attendance_daily(url: str) -> None:
         local = r["check_in_local"].strftime("%H:%M") if r["check_in_local"] is not None else None
         actual.setdefault((r["organization_id"], r["employee_id"]), {})[r["attendance_date"].isoformat()] = (
             r["status"], number(r["worked_hours"]), bool(r["is_late"]), number(r["overtime_hours"]), local)
-    assert actual == EXPECTED_DAILY
+    assert actual == for_styles(EXPECTED_DAILY)
 
     day = {(r["organization_id"], r["employee_id"], r["attendance_date"].isoformat()): r for r in rows}
-    overtime_day = day[("acme", "emp-1", "2026-12-28")]
-    assert overtime_day["exceeds_overtime_limit"] and overtime_day["check_out_local"] == dt.datetime(2026, 12, 28, 19, 30)
-    assert not day[("acme", "emp-1", "2026-12-21")]["exceeds_overtime_limit"]
-    assert day[("acme", "emp-1", "2026-12-24")]["leave_type"] == "annual"
-    assert day[("acme", "emp-1", "2026-12-22")]["late_minutes"] == 20
+    for org in STYLES:
+        overtime_day = day[(org, "emp-1", "2026-12-28")]
+        assert overtime_day["exceeds_overtime_limit"]
+        assert overtime_day["check_out_local"] == dt.datetime(2026, 12, 28, 19, 30)
+        assert not day[(org, "emp-1", "2026-12-21")]["exceeds_overtime_limit"]
+        assert day[(org, "emp-1", "2026-12-24")]["leave_type"] == "annual"
+        assert day[(org, "emp-1", "2026-12-22")]["late_minutes"] == 20
+        # on leave by approved leave has its type; on leave by status has none
+        assert day[(org, "emp-5", "2026-12-28")]["leave_type"] == "annual"
+        assert day[(org, "emp-5", "2026-12-23")]["leave_type"] is None
     assert {r["timezone"] for r in rows} == {"Asia/Kolkata"}
     # check_in_at keeps the instant: 09:20 in Kolkata is 03:50 UTC
     check_in = day[("acme", "emp-1", "2026-12-22")]["check_in_at"]
@@ -396,17 +524,82 @@ def check_attendance_monthly(url: str) -> None:
     actual = {
         (r["organization_id"], r["employee_id"], r["month_start"].isoformat()): (
             r["working_days"], r["present_days"], r["incomplete_days"], r["leave_days"], r["absent_days"],
-            r["late_arrivals"], number(r["total_hours"]), number(r["overtime_hours"]), number(r["attendance_rate"]))
+            r["inactive_days"], r["late_arrivals"], number(r["total_hours"]), number(r["overtime_hours"]),
+            number(r["attendance_rate"]))
         for r in rows
     }
     assert actual == {k: tuple(number(v) if isinstance(v, float) else v for v in e)
-                      for k, e in EXPECTED_MONTHLY.items()}
+                      for k, e in for_styles(EXPECTED_MONTHLY).items()}
     # the months add up to the days
     daily = read(url, "select count(*) as n, sum(worked_hours) as hours from marts.attendance_daily")[0]
     assert sum(e[0] for e in actual.values()) == daily["n"]
-    assert sum(e[6] for e in actual.values()) == pytest.approx(float(daily["hours"]))
-    for working, present, incomplete, leave, absent, *_ in actual.values():
-        assert present + incomplete + leave + absent == working
+    assert sum(e[7] for e in actual.values()) == pytest.approx(float(daily["hours"]))
+    for working, present, incomplete, leave, absent, inactive, *_ in actual.values():
+        assert present + incomplete + leave + absent + inactive == working
+
+
+def check_references(url: str) -> None:
+    """Staging resolves by id and by business key alike; what resolves to nothing is kept."""
+    rows = read(url, "select organization_id, employee_id, employee_id_ref from staging.stg_attendance "
+                     "where employee_id is null or employee_id <> employee_id_ref")
+    by_key = {(r["organization_id"], r["employee_id_ref"]): r["employee_id"] for r in rows}
+    assert by_key[("acme-bk", "EMP-001")] == "emp-1" and by_key[("acme-mix", "EMP-005")] == "emp-5"
+    assert by_key[("acme-bk", "EMP-004")] == "emp-4", "a deleted employee still resolves"
+    assert {k for k, v in by_key.items() if v is None} == {(org, "emp-new") for org in STYLES}
+    assert not any(k[0] in ("acme", "globex") for k, v in by_key.items() if v is not None), "by id: unchanged"
+
+    # the blocking quality check's SQL: the late arrival is seen, and tolerated
+    warehouse = Warehouse(url)
+    try:
+        late = warehouse.unresolved_references("attendance", reference_tolerance())
+        assert {(u.organization_id, u.column, u.references, u.unresolved, u.failing) for u in late} == {
+            (org, "employee_id", len([r for r in ATTENDANCE if r["organization_id"] == "acme"]), 1, False)
+            for org in STYLES}
+        assert {tuple(u.examples) for u in late} == {(("att-emp-new-2026-12-22", "emp-new"),)}
+        for spec in ENTITIES:
+            if spec.name != "attendance":
+                assert warehouse.unresolved_references(spec.name, reference_tolerance()) == [], spec.name
+    finally:
+        warehouse.dispose()
+
+
+def test_references_that_resolve_to_nothing_fail_the_build(warehouse_url, tmp_path):
+    """acme's attendance as a server would send it whose employee numbers are not the ones
+    the employees carry (EMP000001, not EMP-001): nothing resolves. A first load (no sync run
+    before it) is judged like any other: dbt build fails, names the test and the references,
+    and builds nothing on top; the blocking check's SQL finds the same, with examples."""
+    attendance = [{**r, "employee_id": "EMP%06d" % (int(r["employee_id"][4:]) if r["employee_id"][4:].isdigit()
+                                                   else 99)}
+                  for r in ATTENDANCE if r["organization_id"] == "acme"]
+    load_history(warehouse_url, {"employees": EMPLOYEES, "attendance": attendance}, [])
+    tolerance = reference_tolerance()
+    assert len(attendance) > tolerance.tolerated(len(attendance)), "a fixture beyond the tolerance"
+
+    result = dbt("build", "--select", "stg_attendance+", env=dbt_env(warehouse_url, tmp_path), tmp_path=tmp_path)
+    out = result.stdout
+    assert result.returncode != 0, out[-3000:]
+    test = "references_resolve_stg_attendance_employee_id__employees"
+    assert f"Failure in test {test}" in out, out[-3000:]
+    # the on-run-end hook writes the failing rows into the log
+    line = (rf"Unresolved references \({test}\): organization acme, stg_attendance\.employee_id -> employees: "
+            rf"{len(attendance)} of {len(attendance)} live references resolve to no record \(tolerated "
+            rf"{tolerance.tolerated(len(attendance))}\), e\.g\. EMP000001, EMP000002, EMP000003, EMP000004, "
+            rf"EMP000005\b")
+    assert re.search(line, out), out[-3000:]
+    # nothing is built on the broken table: the marts would have lost every row
+    assert re.search(r"SKIP relation marts\.attendance_daily", out), out[-3000:]
+
+    warehouse = Warehouse(warehouse_url)
+    try:
+        (found,) = warehouse.unresolved_references("attendance", tolerance)
+    finally:
+        warehouse.dispose()
+    assert (found.organization_id, found.column, found.references, found.unresolved, found.failing) == (
+        "acme", "employee_id", len(attendance), len(attendance), True)
+    assert [value for _, value in found.examples] == ["EMP000001", "EMP000002", "EMP000003", "EMP000004",
+                                                      "EMP000005"]
+    assert found.examples[0] == ("att-emp-1-2026-12-21", "EMP000001"), "a row holding the value, the first"
+    assert "attendance.employee_id -> employees" in found.summary() and "EMP000001" in found.summary()
 
 
 def test_dbt_parse_needs_no_database(tmp_path):

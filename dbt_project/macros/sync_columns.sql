@@ -1,9 +1,11 @@
-{# The bookkeeping columns every core table carries, as staging passes them on. #}
-{% macro sync_columns() -%}
-        updated_at as source_updated_at,
-        synced_at,
-        first_synced_at,
-        sync_run_id,
-        is_deleted,
-        deleted_at
+{# The bookkeeping columns every core table carries, as staging passes them on
+   (`relation`: the alias to qualify them with, when the model joins other relations). #}
+{% macro sync_columns(relation=none) -%}
+        {%- set p = relation ~ '.' if relation else '' %}
+        {{ p }}updated_at as source_updated_at,
+        {{ p }}synced_at,
+        {{ p }}first_synced_at,
+        {{ p }}sync_run_id,
+        {{ p }}is_deleted,
+        {{ p }}deleted_at
 {%- endmacro %}

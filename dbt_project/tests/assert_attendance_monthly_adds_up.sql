@@ -20,7 +20,7 @@ left join daily
     and daily.month_start = monthly.month_start
 where daily.working_days is null
    or monthly.present_days + monthly.incomplete_days + monthly.leave_days + monthly.absent_days
-      <> monthly.working_days
+      + monthly.inactive_days <> monthly.working_days
    or monthly.working_days <> daily.working_days
    or monthly.late_arrivals <> daily.late_arrivals
    or monthly.total_hours <> daily.total_hours

@@ -5,6 +5,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     Config,
     Failure,
     MaterializeResult,
@@ -18,7 +19,7 @@ from pydantic import Field
 
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.organizations import Organization, organizations_partitions
-from harvey_pipelines.records import ENTITIES, EntitySpec
+from harvey_pipelines.records import ENTITIES, REFERENCED_ENTITIES, EntitySpec
 from harvey_pipelines.sync import MODES, SyncFailed, SyncResult, sync_entity
 from harvey_pipelines.warehouse import Warehouse
 
@@ -115,3 +116,16 @@ def build_entity_asset(spec: EntitySpec) -> AssetsDefinition:
 
 
 entity_assets = [build_entity_asset(spec) for spec in ENTITIES]
+
+# The view core.record_keys (warehouse/schema.py), a dbt source: no sync writes it (it reads
+# the referenced entities' tables, so it is always current). Declared without those tables
+# as dependencies, or every model with a reference would hang off every referenced entity;
+# automation/marts.py rebuilds the models of the referencing entities instead.
+record_keys_asset = AssetsDefinition(specs=[AssetSpec(
+    key=AssetKey([CORE_PREFIX, "record_keys"]),
+    description="Every key a reference may hold (a record's id or its business key), resolved to the "
+    f"record's source id, for {', '.join(REFERENCED_ENTITIES)}: a view the sync keeps (Warehouse.create_all); "
+    "dbt staging resolves references with it.",
+    kinds={"sql"},
+    metadata={"dagster/table_name": "core.record_keys"},
+)])

@@ -2,33 +2,33 @@
 
 One suite per entity, derived from the canonical record (so a new field is checked
 without writing a rule): ids unique per organization, required fields present, emails
-valid, enumerations in range, dates ordered, references resolve within the organization.
-Rules whose failure would make the marts wrong (duplicate ids, dangling references) are
-in the blocking check: the build_marts job does not build dbt models on top of them.
-The rest warn. GX is imported inside the check (it costs seconds to import).
+valid, enumerations in range, dates ordered. Rules whose failure would make the marts
+wrong are in the blocking check, and the build_marts job does not build dbt models on top
+of a table that fails it: duplicate ids (GX), and references that resolve to no record
+(SQL over core.record_keys in the warehouse, Warehouse.unresolved_references: by id or
+business key, beyond the tolerance of the dbt var reference_tolerance, the same rule as
+dbt's references_resolve tests). The rest warn. GX is imported inside the check (it costs
+seconds to import).
 """
 
 import typing
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
 
 import sqlalchemy as sa
+import yaml
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
+from harvey_pipelines import settings
 from harvey_pipelines.assets.entities import entity_key
 from harvey_pipelines.assets.resources import WarehouseResource
 from harvey_pipelines.records import ENTITIES, EntitySpec
+from harvey_pipelines.warehouse import ReferenceTolerance, UnresolvedReferences
 
 # human codes unique per organization (besides the source id)
 CODES = {"employees": "employee_id", "departments": "department_id", "job_requisitions": "requisition_id",
          "candidates": "candidate_id", "interviews": "interview_id", "leave_requests": "leave_request_id"}
-# (column, referenced entity): the referenced record must exist in the same organization
-REFERENCES = {
-    "employments": [("employee_id", "employees")],
-    "interviews": [("candidate_id", "candidates")],
-    "leave_requests": [("employee_id", "employees")],
-    "leave_balances": [("employee_id", "employees")],
-    "attendance": [("employee_id", "employees")],
-}
 ORDERED = [("hire_date", "termination_date"), ("start_date", "end_date"), ("check_in_time", "check_out_time")]
 EMAIL_REGEX = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[A-Za-z0-9-]{2,}$"
 EXAMPLES = 5
@@ -54,8 +54,6 @@ def expectations(spec: EntitySpec, blocking: bool) -> list:
         if spec.name in CODES:
             rules.append(e.ExpectCompoundColumnsToBeUnique(
                 column_list=["organization_id", CODES[spec.name]], ignore_row_if="any_value_is_missing"))
-        for column, _ in REFERENCES.get(spec.name, []):
-            rules.append(e.ExpectColumnValuesToBeInSet(column=f"{column}__found", value_set=[True]))
         return rules
     rules = []
     for name, info in fields.items():
@@ -84,31 +82,53 @@ def _literal_values(annotation) -> list | None:
     return None
 
 
-def load_frame(warehouse, spec: EntitySpec):
-    """Live rows of every organization, with ``<column>__found`` for each reference."""
+def load_frame(warehouse, spec: EntitySpec, blocking: bool):
+    """Live rows of every organization: for the blocking suite only the key columns it checks."""
     import pandas as pd
 
-    from harvey_pipelines.warehouse.schema import CORE_TABLES, sync_runs
+    from harvey_pipelines.warehouse.schema import CORE_TABLES
 
     table = CORE_TABLES[spec.name]
-    columns = [table.c[c.name] for c in table.columns if c.name not in ("record_hash", "sync_run_id", "payload")]
-    query = sa.select(*columns)
-    runs = sync_runs
-    for column, target in REFERENCES.get(spec.name, []):
-        ref = CORE_TABLES[target].alias(f"ref_{column}")
-        # entities sync on their own cadences: a reference counts as dangling only once the
-        # referenced entity has been synced successfully since the referencing row was loaded
-        synced_since = sa.exists().where(
-            runs.c.organization_id == table.c.organization_id, runs.c.entity == target,
-            runs.c.status == "success", runs.c.started_at >= table.c.synced_at)
-        found = sa.or_(ref.c.source_id.is_not(None), table.c[column].is_(None), ~synced_since)
-        query = query.add_columns(found.label(f"{column}__found")).outerjoin(
-            ref, sa.and_(ref.c.organization_id == table.c.organization_id, ref.c.source_id == table.c[column],
-                         ref.c.is_deleted.is_(False)))
-    query = query.where(table.c.is_deleted.is_(False))
+    if blocking:
+        names = ["organization_id", "source_id", *([CODES[spec.name]] if spec.name in CODES else [])]
+    else:
+        names = [c.name for c in table.columns if c.name not in ("record_hash", "sync_run_id", "payload")]
+    query = sa.select(*[table.c[n] for n in names]).where(table.c.is_deleted.is_(False))
     with warehouse.writer() as conn:
         result = conn.execute(query)
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+@cache
+def reference_tolerance() -> ReferenceTolerance:
+    """The dbt var ``reference_tolerance`` (dbt_project.yml): one rule for dbt and this check."""
+    project = yaml.safe_load((settings.dbt_project_dir() / "dbt_project.yml").read_text())
+    try:
+        rule = project["vars"]["reference_tolerance"]
+        return ReferenceTolerance(share=Decimal(str(rule["share"])), min_rows=int(rule["min_rows"]),
+                                  max_rows=int(rule["max_rows"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"dbt_project.yml: vars.reference_tolerance needs share, min_rows and max_rows "
+                         f"({type(exc).__name__}: {exc})") from None
+
+
+def reference_findings(unresolved: list[UnresolvedReferences]) -> dict[str, dict]:
+    """Findings of the references that resolve to no record beyond the tolerance, one per
+    column, in the shape of the GX findings (the alert reads them)."""
+    findings: dict[str, dict] = {}
+    for u in unresolved:
+        if not u.failing:
+            continue
+        finding = findings.setdefault(f"references_resolve({u.column} -> {u.referenced_entity})", {
+            "success": False, "unexpected_count": 0, "examples": [], "summaries": [], "organizations": []})
+        finding["unexpected_count"] += u.unresolved
+        finding["organizations"].append(u.organization_id)
+        finding["summaries"].append(u.summary())
+        # ids only: the row that holds the value, and the value (itself an id or a code)
+        finding["examples"] += [f"{u.organization_id}/{row} ({u.column}={value})" for row, value in u.examples]
+    for finding in findings.values():
+        finding["examples"] = finding["examples"][:EXAMPLES]
+    return findings
 
 
 _context = None
@@ -163,12 +183,24 @@ def build_check(spec: EntitySpec, blocking: bool):
         name=f"quality_{'blocking' if blocking else 'warnings'}",
         blocking=blocking,
         description=("Blocking (dbt waits for it): " if blocking else "Warning: ")
-        + ("ids unique per organization, references resolve within the organization."
+        + ("ids unique per organization; references resolve (by id or business key) within the "
+           "organization, beyond the tolerance of the dbt var reference_tolerance."
            if blocking else "required fields present, emails valid, enumerations in range, dates ordered."),
     )
     def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
-        frame = load_frame(warehouse.get(), spec)
+        frame = load_frame(warehouse.get(), spec, blocking)
         success, findings = run_suite(frame, suite, spec)
+        metadata = {}
+        if blocking and spec.references:
+            unresolved = warehouse.get().unresolved_references(spec.name, reference_tolerance())
+            references = reference_findings(unresolved)
+            findings |= references
+            success = success and not references
+            # tolerated ones too: a late record now is a broken reference if it stays
+            metadata["unresolved_references"] = {
+                f"{u.organization_id}/{u.column}": {"unresolved": u.unresolved, "references": u.references,
+                                                    "tolerated": u.tolerated}
+                for u in unresolved}
         failing = {k: v for k, v in findings.items() if not v["success"]}
         return AssetCheckResult(
             passed=success,
@@ -178,8 +210,10 @@ def build_check(spec: EntitySpec, blocking: bool):
                 "expectations": len(findings),
                 "failed_expectations": len(failing),
                 "failing_rows": sum(v["unexpected_count"] for v in failing.values()),
-                "findings": {k: {"unexpected": v["unexpected_count"], "examples": v["examples"]}
+                "findings": {k: {"unexpected": v["unexpected_count"], "examples": v["examples"],
+                                 **{f: v[f] for f in ("summaries", "organizations") if f in v}}
                              for k, v in failing.items()},
+                **metadata,
             },
         )
 

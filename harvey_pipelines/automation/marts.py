@@ -6,8 +6,8 @@ hundreds of small syncs, and a full build after every 30-minute interview tick w
 rebuild attendance and timelines that did not change. So the sensor collects the entity
 materializations since its cursor (kept in the instance: a daemon restart loses nothing),
 ignores those that changed nothing (inserted + updated + deleted = 0), and asks for one
-`build_marts` run whose selection is the dbt models downstream of what changed, for every
-organization at once. The nightly `marts_nightly` schedule still rebuilds everything.
+`build_marts` run whose selection is the dbt models downstream of what changed (and of the
+tables that reference it: their references resolve anew), for every organization at once. The nightly `marts_nightly` schedule still rebuilds everything.
 """
 
 import json
@@ -27,7 +27,13 @@ from dagster import (
 )
 
 from harvey_pipelines.assets.dbt import dbt_models
-from harvey_pipelines.assets.entities import TRIGGER_TAG, TRIGGERED_BY_TAG, entity_assets, entity_key
+from harvey_pipelines.assets.entities import (
+    TRIGGER_TAG,
+    TRIGGERED_BY_TAG,
+    entity_assets,
+    entity_key,
+    record_keys_asset,
+)
 from harvey_pipelines.assets.jobs import build_marts_job
 from harvey_pipelines.assets.quality import quality_checks
 from harvey_pipelines.records import ENTITIES
@@ -38,12 +44,19 @@ ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatu
 
 
 def _dbt_models_in(selection: AssetSelection) -> set[AssetKey]:
-    return (selection & AssetSelection.assets(dbt_models)).resolve([*entity_assets, dbt_models])
+    return (selection & AssetSelection.assets(dbt_models)).resolve([*entity_assets, record_keys_asset, dbt_models])
 
 
-DOWNSTREAM: dict[str, set[AssetKey]] = {
-    spec.name: _dbt_models_in(AssetSelection.assets(entity_key(spec.name)).downstream()) for spec in ENTITIES
-}
+def _affected_by(entity: str) -> set[AssetKey]:
+    """The models on the entity's table, and on the tables that reference it: staging
+    resolves their references through core.record_keys, so a new employee may resolve
+    attendance rows that were loaded before it."""
+    referencing = [spec.name for spec in ENTITIES if any(r.entity == entity for r in spec.references)]
+    keys = [entity_key(name) for name in dict.fromkeys([entity, *referencing])]
+    return _dbt_models_in(AssetSelection.assets(*keys).downstream())
+
+
+DOWNSTREAM: dict[str, set[AssetKey]] = {spec.name: _affected_by(spec.name) for spec in ENTITIES}
 # sync_health reads the sync bookkeeping, which every sync writes
 ALWAYS_MODELS = _dbt_models_in(AssetSelection.assets(AssetKey(["marts", "sync_health"])).upstream())
 

@@ -1,5 +1,9 @@
 """Alerts on-call when a blocking data quality check starts failing: once per incident.
 
+Blocking here means every evaluation of ERROR severity: our quality_blocking checks, and
+dbt's tests (dagster-dbt reports a failed error-severity test as ERROR, e.g. the
+references_resolve tests, whose findings assets/dbt.py adds).
+
 The sensor's cursor (kept in the Dagster instance, so a daemon restart loses nothing)
 holds the last event read and the checks that are failing now. A failed blocking
 evaluation of a check that was passing alerts; further failures of it do not, until it
@@ -58,14 +62,26 @@ def quality_alert_sensor(context: SensorEvaluationContext):
 
 
 def _alert(evaluation, run_id: str) -> Alert:
+    """One alert per failing check: the table (asset), and per finding how many rows and
+    examples; for unresolved references their own summary (column, count, tolerance, values)."""
     metadata = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
     findings = metadata.get("findings") or {}
-    first = next(iter(findings.items()), None)
-    error = (f"{first[0]}: {first[1].get('unexpected')} rows, e.g. {', '.join(first[1].get('examples', []))}"
-             if first else "check failed")
-    orgs = sorted({e.split("/")[0] for f in findings.values() for e in f.get("examples", [])})
+    parts = []
+    for label, finding in findings.items():
+        summaries = finding.get("summaries")
+        if summaries:
+            parts += summaries
+        else:
+            parts.append(f"{label}: {finding.get('unexpected')} rows, e.g. {', '.join(finding.get('examples', []))}")
+    if not parts and "dagster_dbt/failed_row_count" in metadata:
+        # a dbt test without our findings: its own failing rows are in the dbt log
+        parts.append(f"dbt test {evaluation.check_name} returned {metadata['dagster_dbt/failed_row_count']} "
+                     "failing rows (details in the run's dbt log)")
+    orgs = sorted({o for f in findings.values() for o in f.get("organizations", [])}
+                  | {e.split("/")[0] for f in findings.values() if "organizations" not in f
+                     for e in f.get("examples", [])})
     return Alert(
         title=f"Blocking data check failed: {evaluation.check_name}",
         organization_id=",".join(orgs) or "(all)", entity=evaluation.asset_key.to_user_string(),
-        error=error, attempts=1, run_id=run_id,
+        error="; ".join(parts) or "check failed", attempts=1, run_id=run_id,
     )

@@ -1,5 +1,14 @@
 """The warehouse: schema, bulk loading, raw versions, sync runs, cursors, quarantine."""
 
-from harvey_pipelines.warehouse.store import BatchCounts, FailureChain, Quarantined, SyncRun, Warehouse
+from harvey_pipelines.warehouse.store import (
+    BatchCounts,
+    FailureChain,
+    Quarantined,
+    ReferenceTolerance,
+    SyncRun,
+    UnresolvedReferences,
+    Warehouse,
+)
 
-__all__ = ["BatchCounts", "FailureChain", "Quarantined", "SyncRun", "Warehouse"]
+__all__ = ["BatchCounts", "FailureChain", "Quarantined", "ReferenceTolerance", "SyncRun", "UnresolvedReferences",
+           "Warehouse"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 
 import pyarrow as pa
@@ -76,6 +77,43 @@ class BatchCounts:
     def add(self, other: "BatchCounts") -> None:
         for name in ("inserted", "updated", "unchanged", "quarantined", "raw_versions"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class ReferenceTolerance:
+    """How many live references of one organization's table may resolve to no record before
+    the table counts as broken: ``share`` of its references, at least ``min_rows``, at most
+    ``max_rows`` (the room a late-arriving record of an incremental sync needs)."""
+
+    share: Decimal
+    min_rows: int
+    max_rows: int
+
+    def tolerated(self, references: int) -> int:
+        return int(min(Decimal(self.max_rows), max(Decimal(self.min_rows), self.share * references)))
+
+
+@dataclass
+class UnresolvedReferences:
+    """One organization's live rows of ``entity`` whose ``column`` resolves to no record."""
+
+    organization_id: str
+    entity: str
+    column: str
+    referenced_entity: str
+    references: int  # live rows with a value in the column
+    unresolved: int
+    tolerated: int
+    examples: list[tuple[str, str]] = field(default_factory=list)  # (a row's source id, its value)
+
+    @property
+    def failing(self) -> bool:
+        return self.unresolved > self.tolerated
+
+    def summary(self) -> str:
+        return (f"{self.entity}.{self.column} -> {self.referenced_entity}: {self.unresolved} of "
+                f"{self.references} references unresolved in {self.organization_id} (tolerated "
+                f"{self.tolerated}), e.g. {', '.join(value for _, value in self.examples)}")
 
 
 @dataclass
@@ -411,6 +449,50 @@ class Warehouse:
                  .order_by(parent_table.c.source_id))
         with self.writer() as conn:
             return [r[0] for r in conn.execute(query)]
+
+    def unresolved_references(self, entity_name: str, tolerance: ReferenceTolerance,
+                              examples: int = 5) -> list[UnresolvedReferences]:
+        """Per organization and reference column of ``entity_name``: live rows whose value
+        (not null) resolves to no record through ``core.record_keys`` (by id or business key;
+        a deleted record still resolves), with up to ``examples`` distinct values and a row
+        holding each. Organizations whose references all resolve are left out. Counted in
+        SQL: only counts and examples leave the warehouse. The same rule as dbt's
+        references_resolve test, whenever it runs (no exemption for a first load)."""
+        self.create_all()  # the view, also in a warehouse made before it existed
+        table = self.tables[entity_name].table
+        found: list[UnresolvedReferences] = []
+        for ref in entity(entity_name).references:
+            column = table.c[ref.column]
+            keys = schema.record_keys.alias("k")
+            joined = table.outerjoin(keys, sa.and_(
+                keys.c.organization_id == table.c.organization_id,
+                keys.c.entity == sa.literal_column(f"'{ref.entity}'"),  # a constant: the view's other parts drop
+                keys.c.reference == column))
+            live = sa.and_(table.c.is_deleted.is_(False), column.is_not(None))
+            resolved = sa.func.count(keys.c.source_id)
+            counts = (sa.select(table.c.organization_id, sa.func.count(), sa.func.count() - resolved)
+                      .select_from(joined).where(live).group_by(table.c.organization_id)
+                      .having(sa.func.count() > resolved).order_by(table.c.organization_id))
+            with self.writer() as conn:
+                rows = conn.execute(counts).all()
+            if not rows:
+                continue
+            values = (sa.select(table.c.organization_id, column.label("reference"),
+                                sa.func.min(table.c.source_id).label("row_id"))
+                      .select_from(joined).where(live, keys.c.source_id.is_(None))
+                      .group_by(table.c.organization_id, column).subquery())
+            numbered = sa.select(values, sa.func.row_number().over(
+                partition_by=values.c.organization_id, order_by=values.c.reference).label("n")).subquery()
+            with self.writer() as conn:
+                picked = conn.execute(sa.select(numbered.c.organization_id, numbered.c.row_id, numbered.c.reference)
+                                      .where(numbered.c.n <= examples)
+                                      .order_by(numbered.c.organization_id, numbered.c.n)).all()
+            for org, references, unresolved in rows:
+                found.append(UnresolvedReferences(
+                    organization_id=org, entity=entity_name, column=ref.column, referenced_entity=ref.entity,
+                    references=references, unresolved=unresolved, tolerated=tolerance.tolerated(references),
+                    examples=[(row_id, value) for o, row_id, value in picked if o == org]))
+        return found
 
     def source_ids(self, organization_id: str, entity_name: str, chunk: int = 5000):
         """Ids of live synced records, streamed in keyset chunks (fan-out fetches use it)."""

@@ -1,11 +1,13 @@
 -- Attendance records summed up per employee and day (normally one record a day; with
 -- several, the first check-in and the last check-out count, and the hours add up).
 -- Worked seconds come from the timestamps (exact, time-zone safe), only of records that
--- have both a check-in and a check-out.
+-- have both a check-in and a check-out. Records whose employee resolves to no employee are
+-- left out (stg_attendance's references_resolve test fails when they are more than a few).
 with attendance as (
     select *
     from {{ ref('stg_attendance') }}
     where not is_deleted
+      and employee_id is not null
 ),
 
 records as (

@@ -3,7 +3,10 @@
 -- organization's time zone) Harvey first fetched a version with the new value, so
 -- date_source = 'first_seen'. The first version of an employee is the baseline, not an event.
 with versions as (
-    select *
+    select
+        *,
+        coalesce(manager_id, manager_id_ref) as manager_key,
+        coalesce(previous_manager_id, previous_manager_id_ref) as previous_manager_key
     from {{ ref('int_employee_versions') }}
     where version_sequence > 1
 ),
@@ -14,16 +17,17 @@ employees as (
 ),
 
 manager_change as (
+    -- the resolved manager (the source's value where it resolves to no employee) is compared
     select
         versions.organization_id,
         versions.employee_id,
         'manager_change' as event_type,
         versions.fetched_on as effective_date,
         'Manager change' as title,
-        coalesce(previous_manager.full_name, versions.previous_manager_id, 'no manager') || ' → '
-            || coalesce(new_manager.full_name, versions.manager_id, 'no manager') as description,
-        versions.previous_manager_id as before_value,
-        versions.manager_id as after_value,
+        coalesce(previous_manager.full_name, versions.previous_manager_key, 'no manager') || ' → '
+            || coalesce(new_manager.full_name, versions.manager_key, 'no manager') as description,
+        versions.previous_manager_key as before_value,
+        versions.manager_key as after_value,
         versions.payload_sha256
     from versions
     left join employees as previous_manager
@@ -32,7 +36,7 @@ manager_change as (
     left join employees as new_manager
         on new_manager.organization_id = versions.organization_id
         and new_manager.employee_id = versions.manager_id
-    where versions.manager_id is distinct from versions.previous_manager_id
+    where versions.manager_key is distinct from versions.previous_manager_key
 ),
 
 status_change as (

@@ -2,7 +2,9 @@
 -- follows (manager_id, employment_status) read from the payload and the version before.
 -- Order: the source's updated_at, then fetched_at (a payload without updated_at sorts by
 -- when it was fetched). fetched_on is the fetch date in the organization's time zone.
--- Payloads are read with the canonical field names (the custom HRMS sends those).
+-- Payloads are read with the canonical field names (the custom HRMS sends those). The
+-- payload's manager_id resolves through core.record_keys like staging's references, so a
+-- server that sends an id in one version and the employee number in the next shows no change.
 with versions as (
     select *
     from {{ ref('stg_payload_versions') }}
@@ -22,6 +24,20 @@ parsed as (
     from versions
     inner join {{ ref('int_organization_settings') }} as settings
         on settings.organization_id = versions.organization_id
+),
+
+resolved as (
+    select
+        parsed.organization_id,
+        parsed.employee_id,
+        parsed.payload_sha256,
+        parsed.source_updated_at,
+        parsed.fetched_at,
+        parsed.fetched_on,
+        {{ reference_columns('parsed', 'manager_id') }},
+        parsed.employment_status
+    from parsed
+    {{ reference_join('parsed', 'manager_id', 'employees') }}
 )
 
 select
@@ -32,11 +48,13 @@ select
     fetched_at,
     fetched_on,
     manager_id,
+    manager_id_ref,
     employment_status,
     row_number() over employee_versions as version_sequence,
     lag(manager_id) over employee_versions as previous_manager_id,
+    lag(manager_id_ref) over employee_versions as previous_manager_id_ref,
     lag(employment_status) over employee_versions as previous_employment_status
-from parsed
+from resolved
 window employee_versions as (
     partition by organization_id, employee_id
     order by coalesce(source_updated_at, fetched_at), fetched_at, payload_sha256

@@ -1,10 +1,13 @@
 -- Employment (contract) rows of each employee in order, each beside the row before it,
 -- so that changes between consecutive rows can be read off one row. Deleted rows are
--- left out. Order: start_date, then source_id (deterministic for equal starts).
+-- left out, and so are rows whose employee resolves to no employee (they would be compared
+-- with another person's rows; stg_employments' references_resolve test judges them).
+-- Order: start_date, then source_id (deterministic for equal starts).
 with employments as (
     select *
     from {{ ref('stg_employments') }}
     where not is_deleted
+      and employee_id is not null
 )
 
 select

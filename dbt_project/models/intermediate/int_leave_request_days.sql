@@ -2,6 +2,7 @@
 -- the day is a working day of the organization (not a weekend day of its settings, not a
 -- holiday of its own or `_default`). Unlike int_approved_leave_days it is not limited to
 -- the attendance range: leave balances count every day of a request, in whatever year.
+-- Requests whose employee resolves to no employee are left out (references_resolve judges them).
 with requests as (
     select
         organization_id,
@@ -13,6 +14,7 @@ with requests as (
         end_date
     from {{ ref('stg_leave_requests') }}
     where not is_deleted
+      and employee_id is not null
       and status in ('approved', 'pending')
 ),
 

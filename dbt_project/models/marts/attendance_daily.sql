@@ -5,9 +5,14 @@
 --             (an open end when either is null)
 --   status    present     checked in, and every record with a check-in has a check-out
 --             incomplete  a check-in without a check-out (or a check-out without a check-in)
---             on_leave    no attendance, and approved leave covers the day
+--             on_leave    no attendance, and approved leave covers the day (leave_type set), or
+--                         the employee's status was on_leave that day (leave_type null)
+--             inactive    no attendance, no approved leave, and the employee's status was
+--                         inactive that day
 --             absent      none of these
---             (an attendance record wins over leave: whoever checked in worked that day)
+--             (an attendance record wins over leave and status: whoever checked in worked
+--             that day; approved leave wins over the status)
+--   employee status  int_employee_status_periods: from the day Harvey first saw a status
 -- Local times use the organization's time zone (organization_settings.timezone).
 with calendar as (
     select *
@@ -23,6 +28,13 @@ employees as (
 
 settings as (
     select * from {{ ref('int_organization_settings') }}
+),
+
+status_periods as (
+    -- only the statuses that excuse a day: a small table
+    select organization_id, employee_id, employment_status, valid_from, valid_to
+    from {{ ref('int_employee_status_periods') }}
+    where employment_status in ('on_leave', 'inactive')
 ),
 
 employee_days as (
@@ -54,6 +66,7 @@ joined as (
         attendance.half_punched_records,
         attendance.worked_seconds,
         leave_days.leave_type,
+        status_periods.employment_status as period_status,
         {{ local_timestamp('attendance.first_check_in_at', 'settings.timezone') }} as check_in_local,
         {{ local_timestamp('attendance.last_check_out_at', 'settings.timezone') }} as check_out_local
     from employee_days
@@ -67,6 +80,11 @@ joined as (
         on leave_days.organization_id = employee_days.organization_id
         and leave_days.employee_id = employee_days.employee_id
         and leave_days.leave_date = employee_days.attendance_date
+    left join status_periods
+        on status_periods.organization_id = employee_days.organization_id
+        and status_periods.employee_id = employee_days.employee_id
+        and status_periods.valid_from <= employee_days.attendance_date
+        and (status_periods.valid_to is null or status_periods.valid_to >= employee_days.attendance_date)
 ),
 
 classified as (
@@ -76,6 +94,8 @@ classified as (
             when check_ins > 0 and half_punched_records = 0 then 'present'
             when half_punched_records > 0 then 'incomplete'
             when leave_type is not null then 'on_leave'
+            when period_status = 'on_leave' then 'on_leave'
+            when period_status = 'inactive' then 'inactive'
             else 'absent'
         end as status,
         case
@@ -100,7 +120,7 @@ select
     check_in_local,
     check_out_local,
     case
-        when status in ('on_leave', 'absent') then cast(0 as {{ dbt.type_numeric() }})
+        when status in ('on_leave', 'inactive', 'absent') then cast(0 as {{ dbt.type_numeric() }})
         else attended_hours
     end as worked_hours,
     coalesce(minutes_after_start > grace_minutes, false) as is_late,

@@ -1,6 +1,7 @@
 -- Per employee and calendar month: the working days of attendance_daily counted by
 -- status, late arrivals, hours. Months at the edges of an organization's attendance
--- range count only the days inside it.
+-- range count only the days inside it. attendance_rate counts only the days the employee
+-- was expected to work: present + incomplete + absent (leave and inactive days left out).
 with daily as (
     select * from {{ ref('attendance_daily') }}
 ),
@@ -15,6 +16,7 @@ monthly as (
         sum(case when status = 'incomplete' then 1 else 0 end) as incomplete_days,
         sum(case when status = 'on_leave' then 1 else 0 end) as leave_days,
         sum(case when status = 'absent' then 1 else 0 end) as absent_days,
+        sum(case when status = 'inactive' then 1 else 0 end) as inactive_days,
         sum(case when is_late then 1 else 0 end) as late_arrivals,
         coalesce(sum(worked_hours), 0) as total_hours,
         coalesce(sum(overtime_hours), 0) as overtime_hours,
@@ -35,11 +37,12 @@ select
     incomplete_days,
     leave_days,
     absent_days,
+    inactive_days,
     late_arrivals,
     cast(total_hours as {{ dbt.type_numeric() }}) as total_hours,
     cast(overtime_hours as {{ dbt.type_numeric() }}) as overtime_hours,
     case
-        when working_days - leave_days > 0
-            then {{ round_numeric('1.0 * (present_days + incomplete_days) / (working_days - leave_days)', 4) }}
+        when present_days + incomplete_days + absent_days > 0
+            then {{ round_numeric('1.0 * (present_days + incomplete_days) / (present_days + incomplete_days + absent_days)', 4) }}
     end as attendance_rate
 from monthly

@@ -1,6 +1,8 @@
 -- Per organization, interviewer and ISO week (Monday start, the interview's local date in
 -- the organization's time zone): interviews by status and the mean rating given.
--- Deleted interviews and interviews without an interviewer or a scheduled time are left out.
+-- Deleted interviews and interviews without an interviewer or a scheduled time are left out,
+-- and so are those whose interviewer resolves to no employee (interviewer_id is resolved in
+-- staging; stg_interviews' references_resolve test judges how many do not).
 with default_settings as (
     select timezone from {{ ref('organization_settings') }} where organization_id = '_default'
 ),

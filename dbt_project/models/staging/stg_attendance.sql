@@ -6,19 +6,20 @@ with source as (
 )
 
 select
-    organization_id,
-    source_id,
-    employee_id,
-    date as attendance_date,
-    check_in_time as check_in_at,
-    check_in_location,
-    check_in_device,
-    check_out_time as check_out_at,
-    check_out_location,
-    check_out_device,
-    cast(worked_hours as {{ dbt.type_numeric() }}) as source_worked_hours,
-    status as source_status,
-    notes,
-    created_at,
-    {{ sync_columns() }}
+    source.organization_id,
+    source.source_id,
+    {{ reference_columns('source', 'employee_id') }},
+    source.date as attendance_date,
+    source.check_in_time as check_in_at,
+    source.check_in_location,
+    source.check_in_device,
+    source.check_out_time as check_out_at,
+    source.check_out_location,
+    source.check_out_device,
+    cast(source.worked_hours as {{ dbt.type_numeric() }}) as source_worked_hours,
+    source.status as source_status,
+    source.notes,
+    source.created_at,
+    {{ sync_columns('source') }}
 from source
+{{ reference_join('source', 'employee_id', 'employees') }}

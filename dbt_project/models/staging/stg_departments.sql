@@ -3,13 +3,14 @@ with source as (
 )
 
 select
-    organization_id,
-    source_id,
-    department_id,
-    name,
-    head_id,
-    head_name,
-    employee_count,
-    location,
-    {{ sync_columns() }}
+    source.organization_id,
+    source.source_id,
+    source.department_id,
+    source.name,
+    {{ reference_columns('source', 'head_id') }},
+    source.head_name,
+    source.employee_count,
+    source.location,
+    {{ sync_columns('source') }}
 from source
+{{ reference_join('source', 'head_id', 'employees') }}

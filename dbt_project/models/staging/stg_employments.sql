@@ -4,17 +4,18 @@ with source as (
 )
 
 select
-    organization_id,
-    source_id,
-    employee_id,
-    start_date,
-    end_date,
-    contract_type,
-    cast(hours_per_week as {{ dbt.type_numeric() }}) as hours_per_week,
-    cast(salary as {{ dbt.type_numeric() }}) as salary,
-    salary_period,
-    upper(currency) as currency,
-    job_title,
-    department,
-    {{ sync_columns() }}
+    source.organization_id,
+    source.source_id,
+    {{ reference_columns('source', 'employee_id') }},
+    source.start_date,
+    source.end_date,
+    source.contract_type,
+    cast(source.hours_per_week as {{ dbt.type_numeric() }}) as hours_per_week,
+    cast(source.salary as {{ dbt.type_numeric() }}) as salary,
+    source.salary_period,
+    upper(source.currency) as currency,
+    source.job_title,
+    source.department,
+    {{ sync_columns('source') }}
 from source
+{{ reference_join('source', 'employee_id', 'employees') }}

@@ -3,23 +3,26 @@ with source as (
 )
 
 select
-    organization_id,
-    source_id,
-    interview_id,
-    candidate_id,
-    candidate_name,
-    job_id,
-    job_title,
-    interviewer_id,
-    interviewer_name,
-    interviewer_email,
-    scheduled_date,
-    duration_minutes,
-    interview_type,
-    status,
-    meeting_link,
-    feedback,
-    rating,
-    recommendation,
-    {{ sync_columns() }}
+    source.organization_id,
+    source.source_id,
+    source.interview_id,
+    {{ reference_columns('source', 'candidate_id') }},
+    source.candidate_name,
+    {{ reference_columns('source', 'job_id') }},
+    source.job_title,
+    {{ reference_columns('source', 'interviewer_id') }},
+    source.interviewer_name,
+    source.interviewer_email,
+    source.scheduled_date,
+    source.duration_minutes,
+    source.interview_type,
+    source.status,
+    source.meeting_link,
+    source.feedback,
+    source.rating,
+    source.recommendation,
+    {{ sync_columns('source') }}
 from source
+{{ reference_join('source', 'candidate_id', 'candidates') }}
+{{ reference_join('source', 'job_id', 'job_requisitions') }}
+{{ reference_join('source', 'interviewer_id', 'employees') }}

@@ -3,19 +3,20 @@ with source as (
 )
 
 select
-    organization_id,
-    source_id,
-    requisition_id,
-    title,
-    department,
-    hiring_manager_id,
-    hiring_manager_name,
-    status,
-    headcount,
-    filled_positions,
-    location,
-    job_type,
-    created_date,
-    target_hire_date,
-    {{ sync_columns() }}
+    source.organization_id,
+    source.source_id,
+    source.requisition_id,
+    source.title,
+    source.department,
+    {{ reference_columns('source', 'hiring_manager_id') }},
+    source.hiring_manager_name,
+    source.status,
+    source.headcount,
+    source.filled_positions,
+    source.location,
+    source.job_type,
+    source.created_date,
+    source.target_hire_date,
+    {{ sync_columns('source') }}
 from source
+{{ reference_join('source', 'hiring_manager_id', 'employees') }}
