@@ -7,6 +7,9 @@ salary_change event of the employee timeline.
 Organization settings: the `_default` row (Asia/Kolkata, work starts 09:00, 8 standard
 hours, 2 h overtime limit, weekend sat,sun); holidays 2026-12-25 and 2027-01-01. Leave
 policies `_default`: annual 20 days (7 days notice), sick 10 (0), casual 7 (1).
+
+As in test_dbt_models, `acme-bk` and `acme-mix` are acme again with references holding
+business keys (EMP-001, REQ-1, CAND-c1), all or every other row: acme's answers hold for them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,19 @@ import sqlalchemy as sa
 from harvey_pipelines.sync import sync_entity
 from harvey_pipelines.warehouse import Warehouse
 from harvey_pipelines.warehouse import schema
-from harvey_pipelines_tests.test_dbt_models import D, UTC, _core_row, dbt, dbt_env, ist, number, read
+from harvey_pipelines_tests.helpers import REFERENCE_STYLES, tenant_options
+from harvey_pipelines_tests.test_dbt_models import (
+    D,
+    UTC,
+    _core_row,
+    dbt,
+    dbt_env,
+    for_styles,
+    ist,
+    number,
+    read,
+    with_reference_styles,
+)
 
 MARTS = ["leave_balances", "compliance_violations", "sync_health", "recruiting_funnel", "interviewer_load"]
 
@@ -131,7 +146,8 @@ REQUISITIONS = [
 
 def _candidate(org, id, job, stage, applied="2026-10-01", updated=dt.datetime(2026, 11, 1, tzinfo=UTC), **extra):
     status = stage if stage in ("hired", "rejected", "withdrawn") else "active"
-    return dict(organization_id=org, id=id, first_name="C", last_name=id, current_stage=stage,
+    return dict(organization_id=org, id=id, candidate_id=f"CAND-{id}", first_name="C", last_name=id,
+                current_stage=stage,
                 applied_for_job_id=job, application_date=D(applied), status=status, updated_at=updated, **extra)
 
 
@@ -153,7 +169,7 @@ CANDIDATES = [
 
 
 def _interview(org, id, interviewer, day, hhmm, status, rating=None, **extra):
-    return dict(organization_id=org, id=id, candidate_id="c1", interviewer_id=interviewer,
+    return dict(organization_id=org, id=id, candidate_id="c1", job_id="job-1", interviewer_id=interviewer,
                 scheduled_date=ist(day, hhmm), status=status, rating=rating, **extra)
 
 
@@ -235,15 +251,17 @@ EXPECTED_LOAD = {
 
 # -- loading, building ---------------------------------------------------------------------
 
+TABLES, _ = with_reference_styles({
+    "employees": EMPLOYEES, "leave_requests": LEAVE_REQUESTS, "leave_balances": LEAVE_BALANCES,
+    "attendance": ATTENDANCE, "job_requisitions": REQUISITIONS, "candidates": CANDIDATES, "interviews": INTERVIEWS})
+
+
 def load_history(url: str) -> None:
     warehouse = Warehouse(url)
     try:
         warehouse.create_all()
         with warehouse.engine.begin() as conn:
-            for entity, rows in (("employees", EMPLOYEES), ("leave_requests", LEAVE_REQUESTS),
-                                 ("leave_balances", LEAVE_BALANCES), ("attendance", ATTENDANCE),
-                                 ("job_requisitions", REQUISITIONS), ("candidates", CANDIDATES),
-                                 ("interviews", INTERVIEWS)):
+            for entity, rows in TABLES.items():
                 table = schema.CORE_TABLES[entity]
                 conn.execute(table.insert(), [_core_row(table, r) for r in rows])
             conn.execute(schema.sync_runs.insert(), SYNC_RUNS)
@@ -284,14 +302,14 @@ def check_leave_balances(url: str) -> None:
         for r in rows
     }
     assert actual == {k: tuple(number(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in e)
-                      for k, e in EXPECTED_BALANCES.items()}
+                      for k, e in for_styles(EXPECTED_BALANCES).items()}
 
 
 def check_compliance_violations(url: str) -> None:
     rows = read(url, "select * from marts.compliance_violations")
     actual = {(r["organization_id"], r["employee_id"], r["rule"], r["occurred_on"].isoformat()):
               (r["severity"], r["evidence"]) for r in rows}
-    assert actual == EXPECTED_VIOLATIONS
+    assert actual == for_styles(EXPECTED_VIOLATIONS)
     assert len(actual) == len(rows), "one row per violation"
     assert len({r["violation_id"] for r in rows}) == len(rows)
 
@@ -329,7 +347,7 @@ def check_recruiting(url: str) -> None:
             number(r["time_to_hire_days"]))
         for r in rows
     }
-    assert actual == EXPECTED_FUNNEL
+    assert actual == for_styles(EXPECTED_FUNNEL)
 
     rows = read(url, "select * from marts.interviewer_load")
     actual = {
@@ -338,7 +356,7 @@ def check_recruiting(url: str) -> None:
             r["cancelled"], number(r["average_rating"]))
         for r in rows
     }
-    assert actual == EXPECTED_LOAD
+    assert actual == for_styles(EXPECTED_LOAD)
 
 
 # -- end to end: a raise in the HRMS, synced, becomes one timeline event ---------------------
@@ -367,19 +385,24 @@ def _sync_and_build(org, warehouse: Warehouse, tmp_path) -> dict[str, dict]:
     return events
 
 
-def test_raise_becomes_one_salary_change(make_org, control, warehouse, tmp_path):
-    org = make_org(size=12)
+@pytest.mark.parametrize("reference_style", REFERENCE_STYLES)
+def test_raise_becomes_one_salary_change(make_org, control, warehouse, tmp_path, reference_style):
+    org = make_org(size=12, **tenant_options(reference_style))
     before = _sync_and_build(org, warehouse, tmp_path)
     assert before, "the synced employees have a timeline"
+    assert any(e["event_type"] == "contract_started" for e in before.values()), "employments resolve"
 
-    # an active employee whose running contract (open-ended, started before today) gets the raise
+    # an active employee whose running contract (open-ended, started before today) gets the raise;
+    # the employment's reference may hold the employee's id or number: core.record_keys resolves it
     with warehouse.engine.connect() as conn:
         employee_id, old_salary = conn.execute(sa.text(
-            "select e.employee_id, e.salary from core.employments e "
-            "join core.employees p on p.organization_id = e.organization_id and p.source_id = e.employee_id "
+            "select p.source_id, e.salary from core.employments e "
+            "join core.record_keys k on k.organization_id = e.organization_id and k.entity = 'employees' "
+            "and k.reference = e.employee_id "
+            "join core.employees p on p.organization_id = e.organization_id and p.source_id = k.source_id "
             "where e.organization_id = :org and e.end_date is null and not e.is_deleted "
             "and p.employment_status = 'active' and e.salary is not null "
-            "order by e.start_date, e.employee_id limit 1"), {"org": org.id}).one()
+            "order by e.start_date, p.source_id limit 1"), {"org": org.id}).one()
     warehouse.engine.dispose()
     old_salary = float(old_salary)
     new_salary = old_salary + 500
