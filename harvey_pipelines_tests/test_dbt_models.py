@@ -611,3 +611,14 @@ def test_dbt_parse_needs_no_database(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / "dbt_target" / "manifest.json").exists()
     assert not (tmp_path / "missing").exists()
+
+    # every reference the entity specs declare is resolved and judged in staging
+    manifest = json.loads((tmp_path / "dbt_target" / "manifest.json").read_text())
+    judged = {(n["attached_node"].split(".")[-1], n["test_metadata"]["kwargs"]["column_name"],
+               n["test_metadata"]["kwargs"]["to"])
+              for n in manifest["nodes"].values()
+              if n["resource_type"] == "test" and (n.get("test_metadata") or {}).get("name") == "references_resolve"}
+    assert judged == {(f"stg_{spec.name}", ref.column, ref.entity) for spec in ENTITIES for ref in spec.references}
+    for model, column, _ in judged:
+        columns = manifest["nodes"][f"model.harvey.{model}"]["columns"]
+        assert f"{column}_ref" in columns, (model, column)

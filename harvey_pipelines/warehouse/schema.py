@@ -203,9 +203,12 @@ def record_keys_view() -> str:
             f"SELECT organization_id, '{name}' AS entity, source_id AS reference, source_id, "
             f"'id' AS matched_by, is_deleted FROM {table}")
         if code:
+            # the entity's name outside the ranking: a filter on entity drops the other
+            # entities' parts before they rank (PostgreSQL pushes no filter into a window query)
             parts.append(
-                f"SELECT organization_id, entity, reference, source_id, 'business_key' AS matched_by, is_deleted "
-                f"FROM (SELECT k.organization_id, '{name}' AS entity, k.{code} AS reference, k.source_id, "
+                f"SELECT organization_id, '{name}' AS entity, reference, source_id, 'business_key' AS matched_by, "
+                "is_deleted "
+                f"FROM (SELECT k.organization_id, k.{code} AS reference, k.source_id, "
                 "k.is_deleted, row_number() OVER (PARTITION BY k.organization_id, "
                 f"k.{code} ORDER BY k.is_deleted, k.synced_at DESC, k.source_id) AS pick "
                 f"FROM {table} AS k WHERE k.{code} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} AS i "
