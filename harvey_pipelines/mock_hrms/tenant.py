@@ -46,11 +46,16 @@ _TABLE_META = {
     "attendance": ("", None, None),
 }
 INVALID_ENTITIES = ("employees", "candidates", "leave_requests")
+_TIMESTAMPS = {"updated_at", "created_at", "approved_at", "scheduled_date", "check_in_time", "check_out_time"}
 _ORG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # fields a control update may not touch (ids and the keys the tenant indexes on)
 _FROZEN_FIELDS = {"id", "updated_at", "created_at"}
 _INDEXED_FIELDS = {"employments": {"employee_id"}, "leave_requests": {"employee_id"},
                    "attendance": {"employee_id", "date"}, "interviews": {"candidate_id"}}
+
+
+def _utc(stamp: str) -> str:
+    return dt.datetime.fromisoformat(stamp).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 class ApiError(Exception):
@@ -108,6 +113,8 @@ class FaultConfig:
     mutate_between_pages: int = 0
     invalid_records: bool = False
     ignore_updated_since: bool = False
+    corrupt_once: str = ""  # "<record id>:<field>": the next list page serving it sends that field null
+    utc_timestamps: bool = False  # list pages send timestamps in UTC ("...T03:30:00.000Z"): same instants
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -122,6 +129,9 @@ class FaultConfig:
             if kind in ("bool", bool):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be a boolean")
+            elif kind in ("str", str):
+                if not isinstance(value, str) or (value and ":" not in value):
+                    raise ValueError(f"{key} must be a string '<record id>:<field>'")
             elif kind in ("float", float):
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                     raise ValueError(f"{key} must be a number >= 0")
@@ -338,7 +348,23 @@ class Tenant:
                 data.append(rec if rec is not None else self.lookup(entity, rid))
             if len(data) != sum(1 for _, rid in chunk if rid in recs):
                 self.stats["faults_fired"]["invalid_records"] += 1
+            if self.faults.corrupt_once or self.faults.utc_timestamps:
+                data = self._in_transit(data)
             return {"data": data, "total": total, "page": page, "page_size": page_size}
+
+    def _in_transit(self, data: list[Record]) -> list[Record]:
+        """Faults of the answer only: the records at the source stay as they are."""
+        rid, _, field_ = self.faults.corrupt_once.rpartition(":")
+        out = []
+        for rec in data:
+            if rid and rec.get("id") == rid:
+                rec, self.faults.corrupt_once = {**rec, field_: None}, ""
+                fired = self.stats["faults_fired"]
+                fired["corrupt_once"] = fired.get("corrupt_once", 0) + 1
+            if self.faults.utc_timestamps:
+                rec = {k: _utc(v) if k in _TIMESTAMPS and v else v for k, v in rec.items()}
+            out.append(rec)
+        return out
 
     def records(self, entity: str) -> list[Record]:
         """All current records in list order (no invalid records); leave balances flattened."""
