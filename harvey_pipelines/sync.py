@@ -161,15 +161,18 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
             for raw in page:
                 result.fetched += 1
                 record, payload, sha, problem = _prepare(adapter, spec, entity_name, raw)
-                stamp = record.updated_at if record is not None else (
-                    parse_timestamp(raw.get("updated_at")) if isinstance(raw, dict) else None)
+                if record is None:
+                    # it does not move the cursor (a sentinel updated_at would carry it past every
+                    # later change); the cursor is held where the next syncs meet it again
+                    source_id = raw.get("id") if isinstance(raw, dict) else None
+                    stamp = parse_timestamp(raw.get("updated_at")) if isinstance(raw, dict) else None
+                    batch.quarantined.append(Quarantined(
+                        sha, payload, problem, None if source_id in (None, "") else str(source_id),
+                        resume_from=stamp or _place(state, since, newest)))
+                    continue
+                stamp = record.updated_at
                 if stamp is not None and (newest is None or stamp > newest):
                     newest = stamp
-                if record is None:
-                    source_id = raw.get("id") if isinstance(raw, dict) else None
-                    batch.quarantined.append(
-                        Quarantined(sha, payload, problem, None if source_id in (None, "") else str(source_id)))
-                    continue
                 if record.id in batch.ids:
                     flush()  # the record changed during this sync: keep both versions, in order
                 batch.ids.add(record.id)
@@ -183,7 +186,8 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         if isinstance(exc, UnreadableResponse) and exc.body:
             body = exc.body.decode("utf-8", "replace")
-            batch.quarantined.append(Quarantined(hashlib.sha256(exc.body).hexdigest(), body, f"unreadable page: {exc}"))
+            batch.quarantined.append(Quarantined(hashlib.sha256(exc.body).hexdigest(), body, f"unreadable page: {exc}",
+                                                 resume_from=_place(state, since, newest)))
         try:
             flush()
             loader.finish()
@@ -206,11 +210,14 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     result.status = "success"
     result.duration_seconds = time.monotonic() - started
     result.notes = state.notes
-    result.cursor_after = final_cursor or run.cursor_before
+    # fan-outs of changed parents only re-read some records; every other sync read all from `since`
+    partial = bool(spec.refetch_when_changed and mode == "incremental" and run.cursor_before)
     result.deleted = warehouse.finish_run(
         run, status="success", values=_final_values(result), cursor=final_cursor,
         server_ignores_since=state.server_ignores_since, flag_deletes=mode == "reconcile",
+        reread=not partial, reread_since=since,
     )
+    result.cursor_after = run.cursor_after
     return result
 
 
@@ -266,6 +273,13 @@ def _prepare(adapter, spec, entity_name, raw):
             f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}" for err in exc.errors()
         )
         return None, text, sha, reasons
+
+
+def _place(state: PagingState, since: dt.datetime | None, newest: dt.datetime | None) -> dt.datetime | None:
+    """Where in the list a record without a readable updated_at was met: a keyset walk reads in
+    updated_at order, so at or after the newest read before it; a backward walk keeps such
+    records whatever its filter, so from where it started (None: from the beginning)."""
+    return since if state.server_ignores_since else (newest or since)
 
 
 def _apply(result: SyncResult, totals: BatchCounts, engine) -> None:

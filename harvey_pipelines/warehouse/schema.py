@@ -147,9 +147,18 @@ quarantine = sa.Table(
     sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("times_seen", sa.BigInteger, nullable=False, server_default="1"),
-    sa.Column("sync_run_id", sa.Text, nullable=False),
+    sa.Column("sync_run_id", sa.Text, nullable=False, comment="the last sync run that received it"),
+    sa.Column("resume_from", sa.DateTime(timezone=True),
+              comment="where a sync reads from to meet it again: its updated_at, else the newest read before it"),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), comment="empty while the record is still to be had"),
+    sa.Column("resolved_by_sync_run_id", sa.Text),
+    sa.Column("resolution", sa.Text,
+              comment="loaded (a later sync loaded the record) | not served again (a complete re-read from "
+                      "resume_from did not meet this payload: fixed, deleted or broken only in transit)"),
     schema=SYNC,
 )
+# columns added after a table's first release: create_all adds them to an existing warehouse
+ADDED_COLUMNS = [(quarantine, name) for name in ("resume_from", "resolved_at", "resolved_by_sync_run_id", "resolution")]
 
 seen_ids = sa.Table(
     "seen_ids",
