@@ -20,15 +20,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Literal
 
 import orjson
+import sqlalchemy as sa
 from pydantic import ValidationError
 
 from harvey_pipelines.organizations import Organization
+from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.records import entity as entity_spec
 from harvey_pipelines.sources import FetchContext, PagingState, UnreadableResponse, adapter_for
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sources.paging import parse_timestamp
 from harvey_pipelines.warehouse import BatchCounts, Quarantined, SyncRun, Warehouse
 from harvey_pipelines.warehouse.dialects import LockTimeout
+from harvey_pipelines.warehouse.schema import record_columns
 
 Mode = Literal["incremental", "full", "reconcile"]
 MODES = ("incremental", "full", "reconcile")
@@ -256,23 +259,39 @@ class _BackgroundLoader:
 
 
 def _prepare(adapter, spec, entity_name, raw):
-    """(record, payload JSON, sha256, problem): record is None when it must be quarantined."""
+    """(record, payload JSON as sent, version key, problem): record is None when it must be
+    quarantined. The version key of a record is the SHA-256 of its payload with its timestamps
+    and dates as instants, so a payload re-sent with another offset or format is no change; a
+    quarantined payload's is the SHA-256 of the payload as sent."""
     try:
         payload = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     except TypeError as exc:
         payload = repr(raw).encode()
         return None, payload.decode(), hashlib.sha256(payload).hexdigest(), f"not JSON-serializable: {exc}"
-    sha = hashlib.sha256(payload).hexdigest()
     text = payload.decode()
     if not isinstance(raw, dict):
-        return None, text, sha, f"record is a {type(raw).__name__}, not an object"
+        return None, text, hashlib.sha256(payload).hexdigest(), f"record is a {type(raw).__name__}, not an object"
     try:
-        return spec.model.model_validate(adapter.to_canonical(entity_name, raw)), text, sha, None
+        record = spec.model.model_validate(adapter.to_canonical(entity_name, raw))
     except ValidationError as exc:
         reasons = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}" for err in exc.errors()
         )
-        return None, text, sha, reasons
+        return None, text, hashlib.sha256(payload).hexdigest(), reasons
+    # the validated values of the declared timestamp and date fields only (cheap: a few per record);
+    # every other field, unknown extra ones too, counts as sent
+    values = record.__dict__
+    instants = {name: value.timestamp() if isinstance(value, dt.datetime) else value
+                for name in _INSTANT_FIELDS[spec.name] if name in raw and (value := values[name]) is not None}
+    key = orjson.dumps({**raw, **instants}, option=orjson.OPT_SORT_KEYS) if instants else payload
+    return record, text, hashlib.sha256(key).hexdigest(), None
+
+
+# per entity, the record fields holding a timestamp or a date (the warehouse's typing of them)
+_INSTANT_FIELDS = {
+    spec.name: tuple(c.name for c in record_columns(spec) if isinstance(c.type, (sa.DateTime, sa.Date)))
+    for spec in ENTITIES
+}
 
 
 def _place(state: PagingState, since: dt.datetime | None, newest: dt.datetime | None) -> dt.datetime | None:

@@ -54,7 +54,8 @@ def _core_table(spec: EntitySpec) -> sa.Table:
             sa.Column(c.name, c.type, primary_key=c.name == "source_id", nullable=c.name != "source_id")
             for c in record_columns(spec)
         ],
-        sa.Column("record_hash", sa.Text, nullable=False, comment="SHA-256 of the raw payload"),
+        sa.Column("record_hash", sa.Text, nullable=False,
+                  comment="version key: SHA-256 of the payload with its timestamps and dates as instants"),
         sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, comment="when this version was loaded"),
         sa.Column("first_synced_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sync_run_id", sa.Text, nullable=False),
@@ -82,8 +83,9 @@ payload_versions = sa.Table(
     sa.Column("organization_id", sa.Text, primary_key=True),
     sa.Column("entity", sa.Text, primary_key=True),
     sa.Column("source_id", sa.Text, primary_key=True),
-    sa.Column("payload_sha256", sa.Text, primary_key=True),
-    sa.Column("payload", PAYLOAD_TEXT, nullable=False, comment="the record as the source sent it (JSON)"),
+    sa.Column("payload_sha256", sa.Text, primary_key=True, comment="the version key (core record_hash)"),
+    sa.Column("payload", PAYLOAD_TEXT, nullable=False,
+              comment="the record as the source sent it (JSON), the first time this version came"),
     sa.Column("source_updated_at", sa.DateTime(timezone=True)),
     sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sync_run_id", sa.Text, nullable=False),
