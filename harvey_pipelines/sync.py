@@ -142,16 +142,20 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
             org.id, parent, spec.refetch_when_changed, changed_since))
     engine = adapter.engine()
 
+    submitted = 0  # records in the batches handed to the loader
+
     def flush() -> None:
-        nonlocal batch
+        nonlocal batch, submitted
         # a keyset walk reads in updated_at order, so every batch is a safe checkpoint;
         # a backward walk (server ignores updated_since) is safe only once complete
         checkpoint = spec.incremental and not state.server_ignores_since and newest is not None
         if len(batch):
+            submitted += len(batch)
+            # fetched as of this batch, so that a killed run's saved counts add up
             loader.submit(
                 batch, cursor=newest.isoformat() if checkpoint else None,
                 server_ignores_since=state.server_ignores_since,
-                progress={"fetched": result.fetched, "api_calls": engine.api_calls},
+                progress={"fetched": submitted, "api_calls": engine.api_calls},
             )
         batch = _Batch()
         _apply(result, loader.totals, engine)
@@ -189,6 +193,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         if isinstance(exc, UnreadableResponse) and exc.body:
             body = exc.body.decode("utf-8", "replace")
+            result.fetched += 1  # the page counts as one quarantined record
             batch.quarantined.append(Quarantined(hashlib.sha256(exc.body).hexdigest(), body, f"unreadable page: {exc}",
                                                  resume_from=_place(state, since, newest)))
         try:

@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import ClassVar
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -76,6 +77,7 @@ class Quarantined:
 
 @dataclass
 class BatchCounts:
+    NAMES: ClassVar[tuple[str, ...]] = ("inserted", "updated", "unchanged", "quarantined", "raw_versions")
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -83,7 +85,7 @@ class BatchCounts:
     raw_versions: int = 0
 
     def add(self, other: "BatchCounts") -> None:
-        for name in ("inserted", "updated", "unchanged", "quarantined", "raw_versions"):
+        for name in self.NAMES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -259,8 +261,10 @@ class Warehouse:
                 cursor = self._held(conn, run, cursor)
             if cursor is not None:
                 self._move_cursor(conn, run, cursor, server_ignores_since, now)
-            if progress is not None:
-                conn.execute(schema.sync_runs.update().where(schema.sync_runs.c.id == run.id).values(**progress))
+            # the batch's counts commit with it: a killed run's row says what it loaded
+            runs = schema.sync_runs
+            conn.execute(runs.update().where(runs.c.id == run.id).values(
+                **(progress or {}), **{name: runs.c[name] + getattr(counts, name) for name in BatchCounts.NAMES}))
         return counts
 
     def _quarantine(self, conn, run, items, now, track_seen_ids):
