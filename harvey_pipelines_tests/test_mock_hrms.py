@@ -764,3 +764,17 @@ def test_cli_per_tenant_options():
         with pytest.raises(ValueError):
             specs_from_args(build_parser().parse_args(bad))
     assert main(["--tenant", "a:1:5", "--reference-style", "a=keys"]) == 2
+
+
+def test_the_readme_serve_line_starts_the_demo_tenants():
+    from pathlib import Path
+
+    from harvey_pipelines.demo import DEMO_ORGS, mock_args
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    line = readme.split("harvey mock-hrms serve", 1)[1].split("`", 1)[0].split()
+    from_readme = specs_from_args(build_parser().parse_args(line))
+    from_demo = specs_from_args(build_parser().parse_args(mock_args()))
+    assert from_readme == from_demo
+    assert [(s.org_id, s.seed, s.size, s.reference_style, s.timezone) for s in from_demo] == [
+        (org, seed, size, style, tz) for org, _, seed, size, style, tz in DEMO_ORGS]
