@@ -759,7 +759,8 @@ def test_cli_per_tenant_options():
          "--reference-style", "business_key"]))
     assert [(s.timezone, s.reference_style) for s in every] == [("UTC", "business_key"),
                                                                 ("Europe/Amsterdam", "business_key")]
-    for bad in (["--tenant", "a:1:5", "--reference-style", "b=mixed"], ["--tenant", "a:1:5", "--reference-style", "key"],
+    for bad in (["--tenant", "a:1:5", "--reference-style", "b=mixed"],
+                ["--tenant", "a:1:5", "--reference-style", "key"],
                 ["--tenant", "a:1:5", "--timezone", "a=Mars/Base"], ["--tenant", "a:1:5", "--tenant", "a:2:5"]):
         with pytest.raises(ValueError):
             specs_from_args(build_parser().parse_args(bad))
