@@ -215,6 +215,8 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     final_cursor = newest.isoformat() if (spec.incremental and newest is not None) else None
     if spec.refetch_when_changed:
         final_cursor = run.started_at.isoformat()  # parents synced after this are fetched next time
+    if final_cursor is None and state.server_ignores_since != run.server_ignores_since:
+        final_cursor = run.cursor_before  # nothing new, but what the sync learnt of the server is kept
     result.status = "success"
     result.duration_seconds = time.monotonic() - started
     result.notes = state.notes

@@ -62,6 +62,11 @@ class UpdatedSinceKeyset(Paginator):
     live list ordered by ``updated_at``: changes and inserts go to the end (already
     read, picked up by the next sync through the cursor), and a hard delete shifts
     records *towards* pages not read yet, so nothing unread is skipped.
+
+    A server once seen ignoring the filter (``state.server_ignores_since``) is asked again
+    by every sync: the keyset walk's first filtered page is the probe. If it honours the
+    filter the walk goes on and the flag is cleared; if not, it costs one page before the
+    backward walk (none when that page held the whole list).
     """
 
     page_size: int = 100
@@ -82,9 +87,6 @@ class UpdatedSinceKeyset(Paginator):
 
     def pages(self, engine, path, since, state, params=None):
         base = dict(params or {})
-        if state.server_ignores_since and since is not None:
-            yield from self._backward(engine, path, since, base)
-            return
         field_ = self.updated_at_field
         query_since = since
         page = 1
@@ -98,12 +100,18 @@ class UpdatedSinceKeyset(Paginator):
             if query_since is not None and any(s is not None and s < query_since for s in stamps):
                 state.server_ignores_since = True
                 state.notes.append(f"{path}: server ignores {self.since_param}; filtering client-side")
-                if since is None:
-                    # a full walk needs no filter: read it all, backwards for safety
-                    yield from self._backward(engine, path, None, base)
+                if page == 1 and len(rows) < self.page_size:
+                    # an unfiltered first page that is not full is the whole list
+                    rows = [r for r in rows if since is None or _not_older(r, field_, since)]
+                    if rows:
+                        yield rows
                 else:
+                    # a full walk needs no filter: read it all, backwards for safety
                     yield from self._backward(engine, path, since, base)
                 return
+            if query_since is not None and state.server_ignores_since:
+                state.server_ignores_since = False  # fixed: the next cursor write stores it
+                state.notes.append(f"{path}: server honours {self.since_param} again; keyset walk")
             fresh = [
                 r for r in rows
                 if not (isinstance(r, dict) and (str(r.get("id")), r.get(field_)) in boundary)
