@@ -314,7 +314,7 @@ class Warehouse:
 
     def _held(self, conn, run, cursor: str) -> str | None:
         """The cursor to store: never past a record this run quarantined that is to be read
-        again (None: stay where it is, a record's place in the list is unknown)."""
+        again; where it is when such a record's place in the list is unknown."""
         if not run.quarantined or not entity(run.entity).incremental:
             return cursor
         q = schema.quarantine
@@ -324,7 +324,7 @@ class Warehouse:
                    q.c.sync_run_id == run.id, q.c.resolved_at.is_(None), q.c.times_seen < QUARANTINE_READS)
         ).one()
         if unplaced:
-            return None
+            return run.cursor_after
         if oldest is not None:
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.timezone.utc)
             if oldest < dt.datetime.fromisoformat(cursor):
