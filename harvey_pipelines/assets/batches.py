@@ -71,7 +71,7 @@ def sync_batch(context: OpExecutionContext, config: BatchConfig, warehouse: Ware
     if failed:
         raise Failure(
             description=f"{len(failed)} of {len(config.organizations) * len(config.entities)} syncs failed "
-            "(each is retried on its own by the sync_retries sensor)",
+            "or were not synced (a failed one is retried on its own by the sync_retries sensor)",
             metadata={"failed": MetadataValue.md("\n".join(f"- {f}" for f in failed))},
         )
 

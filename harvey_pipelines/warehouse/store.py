@@ -164,7 +164,9 @@ class Warehouse:
             self.dialect.create_schemas(conn, (schema.RAW, schema.CORE, schema.SYNC))
             schema.metadata.create_all(conn)
             for table, column, ddl in schema.ADDED_COLUMNS:
-                conn.exec_driver_sql(f"ALTER TABLE {table.fullname} ADD COLUMN IF NOT EXISTS {column} {ddl}")
+                # looked up first: ALTER TABLE locks the table even when the column exists
+                if column not in {c["name"] for c in sa.inspect(conn).get_columns(table.name, table.schema)}:
+                    conn.exec_driver_sql(f"ALTER TABLE {table.fullname} ADD COLUMN {column} {ddl}")
             conn.exec_driver_sql(schema.record_keys_view())
         _created.add(self.url)
 
