@@ -17,7 +17,7 @@ from harvey_pipelines.cli import main as cli
 from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION, Organization, OrganizationRegistry
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import schema
-from harvey_pipelines_tests.helpers import differences, warehouse_rows
+from harvey_pipelines_tests.helpers import differences, mock_rows, warehouse_rows
 from harvey_pipelines_tests.test_sync import FAST_RETRY
 
 LEAVE = ("employees", "leave_requests", "leave_balances")
@@ -63,8 +63,9 @@ def cursor_of(warehouse, org_id, entity_name):
 
 
 # -- 1. the balances' fan-out follows the change, not the clock ------------------------------
-def test_balances_are_fetched_again_only_for_employees_that_changed(make_org, control, warehouse):
-    org = make_org(size=300)
+@pytest.mark.parametrize("style", ["id", "mixed"])  # references hold ids, or ids and business keys
+def test_balances_are_fetched_again_only_for_employees_that_changed(make_org, control, warehouse, style):
+    org = make_org(size=300, reference_style=style)
     full = sync(org, warehouse, mode="full")
     assert full["leave_balances"].api_calls == 300
     marks = orjson.loads(full["leave_balances"].cursor_after)
@@ -123,32 +124,37 @@ def test_a_cursor_of_the_earlier_format_still_selects_by_time(make_org, control,
 
 
 # -- 2. a parent's answer replaces its earlier children --------------------------------------
-def test_a_leave_type_the_api_no_longer_lists_is_flagged_deleted(make_org, control, warehouse):
-    org = make_org(size=60)
+@pytest.mark.parametrize("style", ["id", "business_key"])
+def test_a_leave_type_the_api_no_longer_lists_is_flagged_deleted(make_org, control, warehouse, style):
+    org = make_org(size=60, reference_style=style)
     sync(org, warehouse, mode="full")
     first, second = (e["id"] for e in control.records(org.id, "employees")[:2])
+    balances = set(warehouse_rows(warehouse, org.id, "leave_balances"))
 
     # the next full sync re-reads every employee: the dropped type goes
-    dropped = control.set_leave_types(org.id, first, ["annual", "sick"])["deleted"]
+    assert len(control.set_leave_types(org.id, first, ["annual", "sick"])["deleted"]) == 1
+    dropped = balances - set(mock_rows(control, org.id, "leave_balances"))
     assert len(dropped) == 1
     full = sync(org, warehouse, ["leave_balances"], mode="full")["leave_balances"]
-    assert full.deleted == 1 and deleted_ids(warehouse, org.id, "leave_balances") == set(dropped)
+    assert full.deleted == 1 and deleted_ids(warehouse, org.id, "leave_balances") == dropped
     assert run_row(warehouse, full.sync_run_id)["deleted"] == 1
     assert differences(control, warehouse, org.id, LEAVE) == {}
 
     # an incremental re-reads the employees that changed: their answer replaces their balances
-    dropped += control.set_leave_types(org.id, second, ["annual"])["deleted"]
+    control.set_leave_types(org.id, second, ["annual"])
     control.update_record(org.id, "employees", second, {"phone": "+1 555 0101"})
     control.set_leave_types(org.id, first, ["annual", "sick", "casual"])  # and one comes back
     control.update_record(org.id, "employees", first, {"phone": "+1 555 0102"})
+    now_dropped = balances - set(mock_rows(control, org.id, "leave_balances"))
+    assert len(now_dropped) == 2 and not now_dropped & dropped
     control.reset_stats(org.id)
     again = sync(org, warehouse)["leave_balances"]
     assert balance_calls(control, org.id) == 2
     assert again.deleted == 2 and again.updated == 1  # the type back is live again, as it was
-    assert deleted_ids(warehouse, org.id, "leave_balances") == set(dropped[1:])
+    assert deleted_ids(warehouse, org.id, "leave_balances") == now_dropped
     assert differences(control, warehouse, org.id, LEAVE) == {}
     # a flag, never an erasure
-    assert set(dropped) <= set(warehouse_rows(warehouse, org.id, "leave_balances", include_deleted=True))
+    assert dropped | now_dropped <= set(warehouse_rows(warehouse, org.id, "leave_balances", include_deleted=True))
 
 
 # -- 3. 404 per parent: a few are deleted parents, most are a wrong path ---------------------
