@@ -22,6 +22,9 @@ class PagingState:
 
     server_ignores_since: bool = False
     notes: list[str] = field(default_factory=list)
+    # a full walk: the server's count of the list when the walk began (its first answer's
+    # ``total``); a reconciliation compares the distinct ids it saw with it
+    listed_total: int | None = None
 
 
 def parse_timestamp(value: Any) -> dt.datetime | None:
@@ -95,7 +98,10 @@ class UpdatedSinceKeyset(Paginator):
             query = {**base, self.size_param: self.page_size, self.page_param: page}
             if query_since is not None:
                 query[self.since_param] = format_timestamp(query_since)
-            rows = self._get(engine, path, query)[self.data_key]
+            body = self._get(engine, path, query)
+            if since is None and query_since is None and page == 1:
+                state.listed_total = _total(body.get(self.total_key))
+            rows = body[self.data_key]
             stamps = [parse_timestamp(r.get(field_)) if isinstance(r, dict) else None for r in rows]
             if query_since is not None and any(s is not None and s < query_since for s in stamps):
                 state.server_ignores_since = True
@@ -107,7 +113,7 @@ class UpdatedSinceKeyset(Paginator):
                         yield rows
                 else:
                     # a full walk needs no filter: read it all, backwards for safety
-                    yield from self._backward(engine, path, since, base)
+                    yield from self._backward(engine, path, since, base, state)
                 return
             if query_since is not None and state.server_ignores_since:
                 state.server_ignores_since = False  # fixed: the next cursor write stores it
@@ -129,9 +135,11 @@ class UpdatedSinceKeyset(Paginator):
             }
             query_since, page = newest, 1
 
-    def _backward(self, engine, path, since, base):
+    def _backward(self, engine, path, since, base, state):
         probe = self._get(engine, path, {**base, self.size_param: 1, self.page_param: 1})
         total = int(probe.get(self.total_key) or 0)
+        if since is None:
+            state.listed_total = _total(probe.get(self.total_key))
         for page in range(math.ceil(total / self.page_size), 0, -1):
             rows = self._get(
                 engine, path, {**base, self.size_param: self.page_size, self.page_param: page}
@@ -140,6 +148,10 @@ class UpdatedSinceKeyset(Paginator):
                 rows = [r for r in rows if _not_older(r, self.updated_at_field, since)]
             if rows:
                 yield rows
+
+
+def _total(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _not_older(record: Any, field_: str, since: dt.datetime) -> bool:

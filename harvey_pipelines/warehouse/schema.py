@@ -121,8 +121,12 @@ sync_runs = sa.Table(
     sa.Column("cursor_before", sa.Text),
     sa.Column("cursor_after", sa.Text),
     sa.Column("error", sa.Text),
+    sa.Column("notes", sa.Text, comment="what the run skipped or held back, one line each (e.g. a delete "
+              "wave awaiting confirmation)"),
     schema=SYNC,
 )
+# columns added after the first release: create_all adds them to an existing warehouse
+ADDED_COLUMNS = ((sync_runs, "notes", "TEXT"),)
 sa.Index("ix_sync_runs_org_entity", sync_runs.c.organization_id, sync_runs.c.entity, sync_runs.c.started_at)
 
 cursors = sa.Table(
@@ -159,8 +163,10 @@ quarantine = sa.Table(
                       "resume_from did not meet this payload: fixed, deleted or broken only in transit)"),
     schema=SYNC,
 )
-# columns added after a table's first release: create_all adds them to an existing warehouse
-ADDED_COLUMNS = [(quarantine, name) for name in ("resume_from", "resolved_at", "resolved_by_sync_run_id", "resolution")]
+ADDED_COLUMNS += (
+    (quarantine, "resume_from", "TIMESTAMP WITH TIME ZONE"), (quarantine, "resolved_at", "TIMESTAMP WITH TIME ZONE"),
+    (quarantine, "resolved_by_sync_run_id", "TEXT"), (quarantine, "resolution", "TEXT"),
+)
 
 seen_ids = sa.Table(
     "seen_ids",
