@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from typing import ClassVar
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -24,10 +25,18 @@ from harvey_pipelines.warehouse import schema
 from harvey_pipelines.warehouse.dialects import Dialect, create_engine, dialect_for, to_arrow
 
 _created: set[str] = set()
+# A quarantined record is read again by the syncs that follow until it loads, unless the source
+# has sent the very same broken payload this many times: broken at the source, re-reading does
+# not help, and once it is fixed its updated_at moves and an incremental sync meets it anyway.
+QUARANTINE_READS = 3
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _utc(stamp: dt.datetime) -> dt.datetime:
+    return stamp.astimezone(dt.timezone.utc) if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 
 
 @dataclass
@@ -39,6 +48,9 @@ class SyncRun:
     started_at: dt.datetime
     cursor_before: str | None
     server_ignores_since: bool
+    cursor_after: str | None = None  # the cursor stored last
+    open_quarantine: bool = False  # quarantine rows still to be had when the run started
+    quarantined: bool = False  # this run quarantined something
 
 
 @dataclass
@@ -64,18 +76,23 @@ class Quarantined:
     payload: str
     reason: str
     source_id: str | None = None
+    # where a sync reads from to meet the record again (see schema.quarantine)
+    resume_from: dt.datetime | None = None
 
 
 @dataclass
 class BatchCounts:
+    NAMES: ClassVar[tuple[str, ...]] = ("inserted", "updated", "unchanged", "quarantined", "raw_versions",
+                                        "deleted")
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
     raw_versions: int = 0
+    deleted: int = 0  # children a parent's fan-out answer no longer lists
 
     def add(self, other: "BatchCounts") -> None:
-        for name in ("inserted", "updated", "unchanged", "quarantined", "raw_versions"):
+        for name in self.NAMES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -196,6 +213,10 @@ class Warehouse:
         with self.writer() as conn:
             self.dialect.create_schemas(conn, (schema.RAW, schema.CORE, schema.SYNC))
             schema.metadata.create_all(conn)
+            for table, column, ddl in schema.ADDED_COLUMNS:
+                # looked up first: ALTER TABLE locks the table even when the column exists
+                if column not in {c["name"] for c in sa.inspect(conn).get_columns(table.name, table.schema)}:
+                    conn.exec_driver_sql(f"ALTER TABLE {table.fullname} ADD COLUMN {column} {ddl}")
             conn.exec_driver_sql(schema.record_keys_view())
         _created.add(self.url)
 
@@ -226,11 +247,16 @@ class Warehouse:
                     cursors.c.organization_id == organization_id, cursors.c.entity == entity_name
                 )
             ).first()
+            q = schema.quarantine
             run = SyncRun(
                 id=uuid.uuid4().hex, organization_id=organization_id, entity=entity_name, mode=mode,
                 started_at=now, cursor_before=row.cursor_value if row else None,
                 server_ignores_since=bool(row.server_ignores_since) if row else False,
+                open_quarantine=conn.execute(sa.select(sa.exists().where(
+                    q.c.organization_id == organization_id, q.c.entity == entity_name,
+                    q.c.resolved_at.is_(None)))).scalar(),
             )
+            run.cursor_after = run.cursor_before
             conn.execute(runs.insert().values(
                 id=run.id, organization_id=organization_id, entity=entity_name, mode=mode, trigger=trigger,
                 triggered_by=triggered_by, dagster_run_id=dagster_run_id, status="running", started_at=now,
@@ -246,17 +272,25 @@ class Warehouse:
     def load_batch(
         self, run: SyncRun, batch: pa.Table | None, quarantined: list[Quarantined], *,
         cursor: str | None = None, server_ignores_since: bool = False, track_seen_ids: bool = False,
-        progress: dict | None = None,
+        progress: dict | None = None, answered: tuple[str, list[str]] | None = None,
     ) -> BatchCounts:
-        """Merge one batch (``arrow_batch``, unique source ids) and keep its invalid records."""
+        """Merge one batch (``arrow_batch``, unique source ids) and keep its invalid records.
+
+        ``answered``: (parent entity, parent ids) of a fan-out whose answers are all in this
+        batch; those parents' other children are flagged deleted (the answer replaces them)."""
         table = self.tables[run.entity]
         upsert, raw = table.merge_sql
         counts = BatchCounts(quarantined=len(quarantined))
         now = utcnow()
         with self.writer(hold=True) as conn:
+            if quarantined:  # first: a record loaded later in this batch resolves it below
+                self._quarantine(conn, run, quarantined, now, track_seen_ids)
+                run.quarantined = True
+            stage = None
             if batch is not None and batch.num_rows:
                 stage = self.dialect.stage(conn, "harvey_stage", table.staging, batch)
-                try:
+            try:
+                if stage is not None:
                     for statement in upsert[:-1]:
                         conn.exec_driver_sql(statement.format(stage=stage))
                     inserted, merged = conn.exec_driver_sql(upsert[-1].format(stage=stage)).one()
@@ -268,15 +302,40 @@ class Warehouse:
                             f"INSERT INTO {schema.SYNC}.seen_ids (sync_run_id, source_id) "
                             f"SELECT DISTINCT sync_run_id, source_id FROM {stage} ON CONFLICT DO NOTHING"
                         )
-                finally:
+                    if run.open_quarantine or run.quarantined:
+                        self._resolve_loaded(conn, run, stage, now)
+                if answered and answered[1]:
+                    counts.deleted = self._replace_children(conn, run, stage, quarantined, *answered, now)
+            finally:
+                if stage is not None:
                     self.dialect.unstage(conn, stage)
-            if quarantined:
-                self._quarantine(conn, run, quarantined, now, track_seen_ids)
+            if cursor is not None:
+                cursor = self._held(conn, run, cursor)
             if cursor is not None:
                 self._move_cursor(conn, run, cursor, server_ignores_since, now)
-            if progress is not None:
-                conn.execute(schema.sync_runs.update().where(schema.sync_runs.c.id == run.id).values(**progress))
+            # the batch's counts commit with it: a killed run's row says what it loaded
+            runs = schema.sync_runs
+            conn.execute(runs.update().where(runs.c.id == run.id).values(
+                **(progress or {}), **{name: runs.c[name] + getattr(counts, name) for name in BatchCounts.NAMES}))
         return counts
+
+    def _replace_children(self, conn, run, stage, quarantined, parent_entity, parent_ids, now) -> int:
+        """Flag deleted the live children of ``parent_ids`` that their answers (the staged rows,
+        and the quarantined ones, which exist at the source) no longer hold."""
+        table = self.tables[run.entity].table
+        column = next(r.column for r in entity(run.entity).references if r.entity == parent_entity)
+        keys = schema.record_keys
+        resolves = sa.select(keys.c.reference).where(
+            keys.c.organization_id == run.organization_id, keys.c.entity == parent_entity,
+            keys.c.source_id.in_(parent_ids))
+        where = [table.c.organization_id == run.organization_id, table.c.is_deleted.is_(False),
+                 table.c[column].in_(resolves)]
+        if stage is not None:
+            where.append(~table.c.source_id.in_(sa.select(sa.column("source_id")).select_from(sa.table(stage))))
+        kept = sorted({q.source_id for q in quarantined if q.source_id})
+        if kept:
+            where.append(~table.c.source_id.in_(kept))
+        return conn.execute(table.update().where(*where).values(is_deleted=True, deleted_at=now)).rowcount
 
     def _quarantine(self, conn, run, items, now, track_seen_ids):
         q = schema.quarantine
@@ -284,13 +343,15 @@ class Warehouse:
         stmt = _upsert(q).values([
             dict(organization_id=run.organization_id, entity=run.entity, payload_sha256=i.payload_sha256,
                  source_id=i.source_id, payload=i.payload, reason=i.reason, first_seen_at=now,
-                 last_seen_at=now, times_seen=1, sync_run_id=run.id)
+                 last_seen_at=now, times_seen=1, sync_run_id=run.id, resume_from=i.resume_from)
             for i in unique.values()
         ])
-        stmt = stmt.on_conflict_do_update(
+        stmt = stmt.on_conflict_do_update(  # met again: open again, until it loads
             index_elements=["organization_id", "entity", "payload_sha256"],
             set_=dict(last_seen_at=stmt.excluded.last_seen_at, reason=stmt.excluded.reason,
-                      sync_run_id=stmt.excluded.sync_run_id, times_seen=q.c.times_seen + 1),
+                      sync_run_id=stmt.excluded.sync_run_id, times_seen=q.c.times_seen + 1,
+                      resume_from=stmt.excluded.resume_from, resolved_at=None, resolved_by_sync_run_id=None,
+                      resolution=None),
         )
         conn.execute(stmt)
         ids = {i.source_id for i in unique.values() if i.source_id}
@@ -301,7 +362,47 @@ class Warehouse:
             )
             conn.execute(seen.on_conflict_do_nothing())
 
+    def _resolve_loaded(self, conn, run, stage, now):
+        """Open quarantine rows of records this batch loaded in a version at least as new."""
+        conn.execute(sa.text(
+            f"UPDATE {schema.SYNC}.quarantine SET resolved_at = :now, resolved_by_sync_run_id = :run, "
+            "resolution = 'loaded' WHERE organization_id = :org AND entity = :entity AND resolved_at IS NULL "
+            f"AND EXISTS (SELECT 1 FROM {stage} s WHERE s.source_id = {schema.SYNC}.quarantine.source_id "
+            f"AND (s.updated_at IS NULL OR {schema.SYNC}.quarantine.resume_from IS NULL "
+            f"OR s.updated_at >= {schema.SYNC}.quarantine.resume_from))"
+        ), dict(now=now, run=run.id, org=run.organization_id, entity=run.entity))
+
+    def _resolve_unseen(self, conn, run, since, now):
+        """After a successful sync that read everything from ``since`` (all when None) again: open
+        rows it did not meet are no longer served (fixed, deleted, or broken only in transit)."""
+        q = schema.quarantine
+        stmt = q.update().where(q.c.organization_id == run.organization_id, q.c.entity == run.entity,
+                                q.c.resolved_at.is_(None), q.c.sync_run_id != run.id)
+        if since is not None:
+            stmt = stmt.where(q.c.resume_from >= since)
+        conn.execute(stmt.values(resolved_at=now, resolved_by_sync_run_id=run.id, resolution="not served again"))
+
+    def _held(self, conn, run, cursor: str) -> str | None:
+        """The cursor to store: never past a record this run quarantined that is to be read
+        again; where it is when such a record's place in the list is unknown."""
+        if not run.quarantined or not entity(run.entity).incremental:
+            return cursor
+        q = schema.quarantine
+        unplaced, oldest = conn.execute(
+            sa.select(sa.func.count().filter(q.c.resume_from.is_(None)), sa.func.min(q.c.resume_from))
+            .where(q.c.organization_id == run.organization_id, q.c.entity == run.entity,
+                   q.c.sync_run_id == run.id, q.c.resolved_at.is_(None), q.c.times_seen < QUARANTINE_READS)
+        ).one()
+        if unplaced:
+            return run.cursor_after
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.timezone.utc)
+            if oldest < dt.datetime.fromisoformat(cursor):
+                return oldest.isoformat()
+        return cursor
+
     def _move_cursor(self, conn, run, cursor, server_ignores_since, now):
+        run.cursor_after = cursor
         c = schema.cursors
         stmt = _upsert(c).values(
             organization_id=run.organization_id, entity=run.entity, cursor_value=cursor,
@@ -314,30 +415,50 @@ class Warehouse:
                       sync_run_id=stmt.excluded.sync_run_id, moved_at=stmt.excluded.moved_at),
         ))
 
+    def _unseen(self, run: SyncRun):
+        core, seen = self.tables[run.entity].table, schema.seen_ids
+        return (core.c.organization_id == run.organization_id, core.c.is_deleted.is_(False),
+                ~core.c.source_id.in_(sa.select(seen.c.source_id).where(seen.c.sync_run_id == run.id)))
+
+    def reconcile_counts(self, run: SyncRun) -> tuple[int, int, int]:
+        """(live records, live records this reconciliation did not see, distinct ids it saw)."""
+        core, seen = self.tables[run.entity].table, schema.seen_ids
+        with self.writer() as conn:
+            live = conn.execute(sa.select(sa.func.count()).where(
+                core.c.organization_id == run.organization_id, core.c.is_deleted.is_(False))).scalar_one()
+            unseen = conn.execute(sa.select(sa.func.count()).where(*self._unseen(run))).scalar_one()
+            listed = conn.execute(sa.select(sa.func.count()).where(seen.c.sync_run_id == run.id)).scalar_one()
+        return live, unseen, listed
+
     def finish_run(
         self, run: SyncRun, *, status: str, values: dict, cursor: str | None = None,
-        server_ignores_since: bool = False, flag_deletes: bool = False,
+        server_ignores_since: bool = False, flag_deletes: bool = False, notes: list[str] | None = None,
+        reread: bool = False, reread_since: dt.datetime | None = None,
     ) -> int:
-        """Close the run; a complete reconciliation flags what it did not see as deleted."""
+        """Close the run; ``flag_deletes``: flag what this reconciliation did not see as deleted.
+        Returns the rows flagged here; ``values["deleted"]`` (flagged by batches) adds to the
+        run's count. ``reread``: the run read every record from ``reread_since`` (all when None)
+        again, so open quarantine rows from there that it did not meet are resolved."""
         deleted = 0
         now = utcnow()
+        values = dict(values)
         with self.writer() as conn:
             if flag_deletes:
                 core = self.tables[run.entity].table
-                seen = schema.seen_ids
-                deleted = conn.execute(
-                    core.update()
-                    .where(core.c.organization_id == run.organization_id, core.c.is_deleted.is_(False),
-                           ~core.c.source_id.in_(sa.select(seen.c.source_id).where(seen.c.sync_run_id == run.id)))
-                    .values(is_deleted=True, deleted_at=now)
-                ).rowcount
+                deleted = conn.execute(core.update().where(*self._unseen(run)).values(
+                    is_deleted=True, deleted_at=now)).rowcount
             if run.mode == "reconcile":
                 conn.execute(schema.seen_ids.delete().where(schema.seen_ids.c.sync_run_id == run.id))
+            if status == "success" and reread:
+                self._resolve_unseen(conn, run, reread_since, now)
+            if cursor is not None:
+                cursor = self._held(conn, run, cursor)
             if cursor is not None:
                 self._move_cursor(conn, run, cursor, server_ignores_since, now)
             conn.execute(
                 schema.sync_runs.update().where(schema.sync_runs.c.id == run.id).values(
-                    status=status, finished_at=now, deleted=deleted, cursor_after=cursor or run.cursor_before,
+                    status=status, finished_at=now, deleted=values.pop("deleted", 0) + deleted,
+                    cursor_after=run.cursor_after, notes="\n".join(notes) if notes else None,
                     **values,
                 )
             )
@@ -426,22 +547,46 @@ class Warehouse:
                     counts[(org, name)] = n
         return counts
 
+    def synced_marks(self, organization_id: str, entities) -> dict[str, str | None]:
+        """Per entity, the newest committed change (``synced_at``, or ``deleted_at`` of a flag)
+        of the organization's rows; None when it has none. Batches of one entity commit in
+        ``synced_at`` order and its syncs never overlap (``sync_lock``), so a row committed
+        after this read has a larger stamp: ``changed_parent_ids`` selects strictly after it."""
+        marks: dict[str, str | None] = {}
+        with self.writer() as conn:
+            for name in entities:
+                t = self.tables[name].table
+                newest = conn.execute(sa.select(sa.func.max(sa.func.greatest(
+                    t.c.synced_at, sa.func.coalesce(t.c.deleted_at, t.c.synced_at)))).where(
+                    t.c.organization_id == organization_id)).scalar()
+                marks[name] = _utc(newest).isoformat() if newest is not None else None
+        return marks
+
     def changed_parent_ids(self, organization_id: str, parent: str, related: tuple[str, ...],
-                           since: dt.datetime):
-        """Parents synced since ``since``, and parents of related rows synced since then
-        (e.g. employees whose leave requests changed), live ones only. A related row's
-        reference to its parent is resolved by ``core.record_keys`` (by id or business key)."""
+                           marks: dict[str, dt.datetime | None]):
+        """Live parents changed after their mark in ``marks`` (entity -> stamp from
+        ``synced_marks``; a missing or None mark means every row), and live parents of related
+        rows changed or flagged deleted after theirs (e.g. employees whose leave requests
+        changed). A related row's reference to its parent is resolved by ``core.record_keys``
+        (by id or business key)."""
         parent_table = self.tables[parent].table
         keys = schema.record_keys
+
+        def after(t, name, deletes: bool):
+            mark = marks.get(name)
+            if mark is None:
+                return sa.true()
+            return sa.or_(t.c.synced_at > mark, t.c.deleted_at > mark) if deletes else t.c.synced_at > mark
+
         queries = [sa.select(parent_table.c.source_id.label("id")).where(
-            parent_table.c.organization_id == organization_id, parent_table.c.synced_at >= since)]
+            parent_table.c.organization_id == organization_id, after(parent_table, parent, False))]
         for name in related:
             t = self.tables[name].table
             column = next(r.column for r in entity(name).references if r.entity == parent)
             queries.append(
                 sa.select(keys.c.source_id.label("id"))
                 .join(t, sa.and_(keys.c.organization_id == t.c.organization_id, keys.c.reference == t.c[column]))
-                .where(keys.c.organization_id == organization_id, keys.c.entity == parent, t.c.synced_at >= since))
+                .where(keys.c.organization_id == organization_id, keys.c.entity == parent, after(t, name, True)))
         changed = sa.union(*queries).subquery()
         query = (sa.select(parent_table.c.source_id)
                  .where(parent_table.c.organization_id == organization_id, parent_table.c.is_deleted.is_(False),
