@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import sqlalchemy as sa
 
 from harvey_pipelines.records import ENTITIES
@@ -85,22 +84,11 @@ def _close(a, b) -> bool:
     return isinstance(a, float) and isinstance(b, float) and abs(a - b) <= 1e-9 * max(1.0, abs(b))
 
 
-def _mock_has_reference_styles() -> bool:
-    from harvey_pipelines.mock_hrms.tenant import TenantSpec
-
-    return "reference_style" in getattr(TenantSpec, "__dataclass_fields__", {})
-
-
-# which key the mock HRMS puts in references: the record's id (what it always did) and, once
-# the mock can (tenant option reference_style, branch h1-mock), the business key (EMP-000001)
-REFERENCE_STYLES = [
-    "id",
-    pytest.param("business_key", marks=pytest.mark.skipif(
-        not _mock_has_reference_styles(),
-        reason="the mock HRMS has no reference_style tenant option yet (it comes with branch h1-mock)")),
-]
+# which key the mock HRMS puts in references (tenant option reference_style): the record's id,
+# or its business key (EMP-000001) as another implementation of the contract does
+REFERENCE_STYLES = ["id", "business_key"]
 
 
 def tenant_options(reference_style: str) -> dict:
     """make_org keyword arguments for a tenant whose references hold ``reference_style`` keys."""
-    return {} if reference_style == "id" else {"reference_style": reference_style}
+    return {"reference_style": reference_style}

@@ -385,7 +385,7 @@ def _sync_and_build(org, warehouse: Warehouse, tmp_path) -> dict[str, dict]:
     return events
 
 
-@pytest.mark.parametrize("reference_style", REFERENCE_STYLES)
+@pytest.mark.parametrize("reference_style", [*REFERENCE_STYLES, "mixed"])
 def test_raise_becomes_one_salary_change(make_org, control, warehouse, tmp_path, reference_style):
     org = make_org(size=12, **tenant_options(reference_style))
     before = _sync_and_build(org, warehouse, tmp_path)
