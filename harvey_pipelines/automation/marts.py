@@ -7,7 +7,8 @@ rebuild attendance and timelines that did not change. So the sensor collects the
 materializations since its cursor (kept in the instance: a daemon restart loses nothing),
 ignores those that changed nothing (inserted + updated + deleted = 0), and asks for one
 `build_marts` run whose selection is the dbt models downstream of what changed (and of the
-tables that reference it: their references resolve anew), for every organization at once. The nightly `marts_nightly` schedule still rebuilds everything.
+tables that reference it: their references resolve anew), for every organization at once.
+The nightly `marts_nightly` schedule still rebuilds everything.
 """
 
 import json
