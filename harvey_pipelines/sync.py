@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Literal
 import orjson
 from pydantic import ValidationError
 
+from harvey_pipelines.org_settings import publication
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.records import entity as entity_spec
 from harvey_pipelines.sources import FetchContext, PagingState, UnreadableResponse, adapter_for
@@ -119,6 +120,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     result = SyncResult(run.id, org.id, entity_name, mode, "running", cursor_before=run.cursor_before)
     try:
         adapter = adapter_for(org, retry=retry)  # reads the credential; fails clearly if unset
+        publish_settings(org, warehouse)  # what the marts of this data assume; usually unchanged
     except Exception as exc:  # noqa: BLE001 - a misconfigured organization is a recorded failure
         result.status, result.error = "failed", first_line(exc)
         warehouse.finish_run(run, status="failed", values=_final_values(result))
@@ -212,6 +214,12 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
         server_ignores_since=state.server_ignores_since, flag_deletes=mode == "reconcile",
     )
     return result
+
+
+def publish_settings(org: Organization, warehouse: Warehouse) -> bool:
+    """Write the organization's settings from the registry (time zone, working hours,
+    holidays, leave policy) where dbt reads them; False when they were published already."""
+    return warehouse.publish_organization_settings(**vars(publication(org)))
 
 
 class _BackgroundLoader:

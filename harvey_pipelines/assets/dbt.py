@@ -29,6 +29,7 @@ def dbt_resource() -> DbtCliResource:
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, name="harvey_dbt_models")
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     os.environ.update(settings.dbt_env())
+    warehouse.get().create_all()  # a warehouse older than a source table (sync.organization_*) gains it
     with warehouse.get().for_other_process():  # DuckDB: our writers wait while dbt writes
         # a run of a subset (marts_after_syncs) runs only tests whose models are all in it;
         # dbt's default would also run tests that read models left out of it
