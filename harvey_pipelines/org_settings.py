@@ -29,6 +29,8 @@ LEAVE_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 def parse_hhmm(value: str) -> str:
     """``H:MM`` or ``HH:MM`` (00:00 .. 23:59), normalized to ``HH:MM``."""
+    if isinstance(value, int):  # YAML 1.1 reads an unquoted 10:30 as the number 630
+        raise ValueError(f"work_start {value!r} is a number: quote the time in the registry, e.g. '10:30'")
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValueError(f"work_start {value!r} must be a time of day as HH:MM (00:00 .. 23:59)")

@@ -72,6 +72,7 @@ BASE = dict(id="acme", name="Acme", base_url="http://x", credential_env="X")
     ("work_start", "9am", "work_start '9am' must be a time of day as HH:MM"),
     ("work_start", "24:00", "must be a time of day as HH:MM"),
     ("work_start", "09:60", "must be a time of day as HH:MM"),
+    ("work_start", 630, "quote the time"),  # what YAML makes of an unquoted 10:30
     ("weekend_days", "sat,sunday,funday", "unknown weekday 'funday'"),
     ("grace_minutes", -5, "greater than or equal to 0"),
     ("standard_hours", 0, "greater than 0"),
