@@ -128,22 +128,34 @@ def _settings_changes(args, current: Organization | None) -> dict:
 
 def _sync(args) -> int:
     from harvey_pipelines.records import ENTITIES
-    from harvey_pipelines.sync import SyncFailed, sync_entity
+    from harvey_pipelines.sync import SyncFailed, sync_entity, upstream_failed
     from harvey_pipelines.warehouse import Warehouse
 
     registry = OrganizationRegistry(args.registry)
     org = registry.get(args.org)
     names = [s.name for s in ENTITIES] if args.entity == "all" else args.entity.split(",")
     warehouse = Warehouse()
-    status = 0
+    if args.confirm_deletes and args.mode != "reconcile":
+        print("error: --confirm-deletes goes with --mode reconcile", file=sys.stderr)
+        return 2
+    status, failed = 0, set()
     for name in names:
+        if blocked := upstream_failed(name, failed):
+            print(f"{org.id}/{name}: NOT SYNCED: {', '.join(blocked)} failed", file=sys.stderr)
+            failed.add(name)
+            status = 1
+            continue
         try:
-            r = sync_entity(org, name, warehouse, mode=args.mode, trigger="manual", triggered_by="cli")
+            r = sync_entity(org, name, warehouse, mode=args.mode, trigger="manual", triggered_by="cli",
+                            confirm_deletes=args.confirm_deletes)
             print(f"{org.id}/{name}: fetched {r.fetched} inserted {r.inserted} updated {r.updated} "
                   f"unchanged {r.unchanged} quarantined {r.quarantined} deleted {r.deleted} "
                   f"({r.api_calls} calls, {r.duration_seconds:.1f}s)")
-        except SyncFailed as failed:
-            print(f"{org.id}/{name}: FAILED: {failed.result.error}", file=sys.stderr)
+            for note in r.notes:
+                print(f"{org.id}/{name}: note: {note}")
+        except SyncFailed as exc:
+            print(f"{org.id}/{name}: FAILED: {exc.result.error}", file=sys.stderr)
+            failed.add(name)
             status = 1
     return status
 
@@ -249,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--org", required=True)
     sync.add_argument("--entity", default="all", help="entity name, comma list, or all")
     sync.add_argument("--mode", default="incremental", choices=["incremental", "full", "reconcile"])
+    sync.add_argument("--confirm-deletes", action="store_true",
+                      help="reconcile: apply a delete wave it would otherwise hold back (see README, Syncing)")
     sync.set_defaults(func=_sync)
 
     backfill = sub.add_parser("backfill", help="re-sync organizations through the running instance's queue")

@@ -1,8 +1,9 @@
 """The main job of the README (``make demo``): everything on the embedded default.
 
 Starts the mock HRMS on loopback, registers three demo organizations of different
-sizes, syncs every entity of each through Dagster (one run per organization, recorded
-in the local Dagster instance), and prints what landed in the DuckDB warehouse.
+sizes, reference styles and time zones, syncs every entity of each through Dagster (one
+run per organization, recorded in the local Dagster instance), and prints what landed in
+the DuckDB warehouse.
 """
 
 from __future__ import annotations
@@ -17,11 +18,21 @@ import httpx
 from harvey_pipelines import settings
 from harvey_pipelines.organizations import Organization, OrganizationRegistry, sync_partitions
 
-DEMO_ORGS = (  # id, name, seed, employees
-    ("acme", "Acme Corporation", 1, 40),
-    ("globex", "Globex", 2, 400),
-    ("initech", "Initech", 3, 4000),
+# id, name, seed, employees, what the HRMS's references hold (the contract leaves it open), time zone
+DEMO_ORGS = (
+    ("acme", "Acme Corporation", 1, 40, "id", "Asia/Kolkata"),
+    ("globex", "Globex", 2, 400, "business_key", "Europe/Amsterdam"),
+    ("initech", "Initech", 3, 4000, "mixed", "Asia/Kolkata"),
 )
+
+
+def mock_args() -> list[str]:
+    """The mock HRMS command-line options that start the demo's tenants."""
+    args = []
+    for org_id, _, seed, size, style, tz in DEMO_ORGS:
+        args += ["--tenant", f"{org_id}:{seed}:{size}", "--reference-style", f"{org_id}={style}",
+                 "--timezone", f"{org_id}={tz}"]
+    return args
 
 
 def _start_mock(port: int) -> subprocess.Popen:
@@ -32,9 +43,8 @@ def _start_mock(port: int) -> subprocess.Popen:
         pass
     else:
         raise SystemExit(f"port {port} is taken (a mock HRMS still running?); use `harvey demo --port N`")
-    args = [sys.executable, "-m", "harvey_pipelines.mock_hrms", "--host", "127.0.0.1", "--port", str(port)]
-    for org_id, _, seed, size in DEMO_ORGS:
-        args += ["--tenant", f"{org_id}:{seed}:{size}"]
+    args = [sys.executable, "-m", "harvey_pipelines.mock_hrms", "--host", "127.0.0.1", "--port", str(port),
+            *mock_args()]
     process = subprocess.Popen(args)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -65,12 +75,12 @@ def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
     print(f"mock HRMS on http://127.0.0.1:{port} ({time.monotonic() - started:.1f}s)")
     try:
         registry = OrganizationRegistry()
-        for org_id, name, _, _ in DEMO_ORGS:
+        for org_id, name, _, _, _, tz in DEMO_ORGS:
             env = f"HARVEY_{org_id.upper()}_HRMS_TOKEN"
             # the mock's public demo token, unless the environment says otherwise
             os.environ.setdefault(env, DEFAULT_TOKEN)
             registry.add(Organization(id=org_id, name=name, base_url=f"http://127.0.0.1:{port}/orgs/{org_id}",
-                                      credential_env=env, rate_limit_per_second=1000), replace=True)
+                                      credential_env=env, timezone=tz, rate_limit_per_second=1000), replace=True)
         instance = DagsterInstance.get()
         sync_partitions(instance, registry)
         job = defs.resolve_job_def("sync_organization")

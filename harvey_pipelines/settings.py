@@ -45,6 +45,23 @@ def dbt_env() -> dict[str, str]:
     }
 
 
+def delete_wave() -> tuple[float, int]:
+    """(share, rows): a reconciliation that would flag more than this share of an entity's live
+    records as deleted, and more than this many, waits for confirmation (``--confirm-deletes``)."""
+    values = []
+    for name, default, kind, what in (("HARVEY_DELETE_WAVE_FRACTION", "0.10", float, "a number"),
+                                      ("HARVEY_DELETE_WAVE_MIN_ROWS", "10", int, "a whole number")):
+        raw = os.environ.get(name, default)
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = -1
+        if not value >= 0:
+            raise ValueError(f"{name} must be {what} >= 0, not {raw!r}")
+        values.append(value)
+    return values[0], values[1]
+
+
 def organizations_file() -> Path:
     return Path(os.environ.get("HARVEY_ORGANIZATIONS_FILE", data_dir() / "organizations.yaml"))
 

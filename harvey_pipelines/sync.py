@@ -22,10 +22,11 @@ from typing import Callable, Iterator, Literal
 import orjson
 from pydantic import ValidationError
 
+from harvey_pipelines import settings
 from harvey_pipelines.org_settings import publication
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.records import entity as entity_spec
-from harvey_pipelines.sources import FetchContext, PagingState, UnreadableResponse, adapter_for
+from harvey_pipelines.sources import FanOutPage, FetchContext, PagingState, UnreadableResponse, adapter_for
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sources.paging import parse_timestamp
 from harvey_pipelines.warehouse import BatchCounts, Quarantined, SyncRun, Warehouse
@@ -57,6 +58,8 @@ class SyncResult:
     unchanged: int = 0
     quarantined: int = 0
     deleted: int = 0
+    # a reconciliation's delete wave held back until confirmed (rows it would flag)
+    deletes_held: int = 0
     raw_versions: int = 0
     api_calls: int = 0
     retries: int = 0
@@ -75,6 +78,9 @@ class _Batch:
     rows: list[tuple] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     quarantined: list[Quarantined] = field(default_factory=list)
+    # fan-out: parents whose whole answer is in this batch (it replaces their children)
+    parent_entity: str | None = None
+    answered: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows) + len(self.quarantined)
@@ -94,16 +100,22 @@ def sync_entity(
     retry: RetryPolicy | None = None,
     lock_timeout: float = 900.0,
     on_batch: Callable[[SyncResult], None] | None = None,
+    confirm_deletes: bool = False,
 ) -> SyncResult:
     """Sync one entity of one organization; waits (up to ``lock_timeout``) for a running
-    sync of the same organization and entity to end, so two never overlap."""
+    sync of the same organization and entity to end, so two never overlap.
+
+    ``confirm_deletes``: a reconciliation applies a delete wave above ``settings.delete_wave()``
+    (otherwise it holds it back and says so in the run's notes)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if mode == "reconcile":
+        settings.delete_wave()  # a bad setting fails before anything is fetched
     spec = entity_spec(entity_name)
     try:
         with warehouse.sync_lock(org.id, entity_name, lock_timeout):
             return _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_id, batch_size,
-                                overlap, retry, on_batch)
+                                overlap, retry, on_batch, confirm_deletes)
     except LockTimeout as exc:
         raise SyncFailed(
             f"{org.id}/{entity_name}: another sync of it is still running ({exc})",
@@ -111,8 +123,15 @@ def sync_entity(
         ) from None
 
 
+def upstream_failed(entity_name: str, failed) -> list[str]:
+    """The entities ``entity_name`` is fetched over (``EntitySpec.upstream``) among ``failed``, the
+    ones that failed earlier in the same run: it is then not synced (it would walk parents that
+    run could not refresh, or none at all, and report a success it is not)."""
+    return [name for name in entity_spec(entity_name).upstream if name in failed]
+
+
 def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_id, batch_size, overlap, retry,
-                 on_batch) -> SyncResult:
+                 on_batch, confirm_deletes) -> SyncResult:
     entity_name = spec.name
     started = time.monotonic()
     run = warehouse.start_run(org.id, entity_name, mode=mode, trigger=trigger, triggered_by=triggered_by,
@@ -133,26 +152,36 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     batch = _Batch()
     loader = _BackgroundLoader(warehouse, run, track_seen_ids=mode == "reconcile")
     context = FetchContext(parent_ids=lambda parent: warehouse.source_ids(org.id, parent))
-    if mode == "incremental" and spec.refetch_when_changed and run.cursor_before:
-        # per-parent fetches: only parents that changed since the last sync (the weekly
-        # reconcile re-reads them all, for changes the HRMS makes on its own)
-        changed_since = dt.datetime.fromisoformat(run.cursor_before) - overlap
-        context = FetchContext(parent_ids=lambda parent: warehouse.changed_parent_ids(
-            org.id, parent, spec.refetch_when_changed, changed_since))
+    marks = None
+    if spec.refetch_when_changed:
+        # per-parent fetches: the cursor is where the data stood (per entity, the newest
+        # change committed) when this sync began, read before any parent is; the next
+        # incremental asks again only for parents changed after it, and the weekly reconcile
+        # re-reads them all, for changes the HRMS makes on its own
+        marked = (*spec.upstream, *spec.refetch_when_changed)
+        marks = warehouse.synced_marks(org.id, marked)
+        if mode == "incremental" and run.cursor_before:
+            covered = _covered_marks(run.cursor_before, marked, overlap)
+            context = FetchContext(parent_ids=lambda parent: warehouse.changed_parent_ids(
+                org.id, parent, spec.refetch_when_changed, covered))
     engine = adapter.engine()
+    unidentified = 0  # listed records without an id: a reconciliation cannot tell what is gone
 
     def flush() -> None:
-        nonlocal batch
+        nonlocal batch, synced_at
         # a keyset walk reads in updated_at order, so every batch is a safe checkpoint;
         # a backward walk (server ignores updated_since) is safe only once complete
         checkpoint = spec.incremental and not state.server_ignores_since and newest is not None
-        if len(batch):
+        if len(batch) or batch.answered:
             loader.submit(
                 batch, cursor=newest.isoformat() if checkpoint else None,
                 server_ignores_since=state.server_ignores_since,
                 progress={"fetched": result.fetched, "api_calls": engine.api_calls},
+                answered=(batch.parent_entity, batch.answered) if batch.answered else None,
             )
         batch = _Batch()
+        # every batch a later stamp than the last: marks (Warehouse.synced_marks) rely on it
+        synced_at = dt.datetime.now(dt.timezone.utc)
         _apply(result, loader.totals, engine)
         if on_batch:
             on_batch(result)
@@ -160,6 +189,9 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     try:
         synced_at = dt.datetime.now(dt.timezone.utc)
         for page in _prefetch(adapter.fetch(engine, entity_name, since, state, context)):
+            fan_out = isinstance(page, FanOutPage)
+            if fan_out and len(batch) and len(batch) + len(page) > batch_size:
+                flush()  # an answer is never split over two batches: it replaces children as a whole
             for raw in page:
                 result.fetched += 1
                 record, payload, sha, problem = _prepare(adapter, spec, entity_name, raw)
@@ -169,17 +201,27 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
                     newest = stamp
                 if record is None:
                     source_id = raw.get("id") if isinstance(raw, dict) else None
+                    if source_id in (None, ""):
+                        unidentified += 1
                     batch.quarantined.append(
                         Quarantined(sha, payload, problem, None if source_id in (None, "") else str(source_id)))
                     continue
                 if record.id in batch.ids:
+                    if fan_out:  # two answers (or one twice) name the same child: the first stands
+                        batch.quarantined.append(Quarantined(
+                            sha, payload, f"id {record.id} answered twice in one fan-out", record.id))
+                        continue
                     flush()  # the record changed during this sync: keep both versions, in order
                 batch.ids.add(record.id)
                 # model fields in declaration order, as warehouse staging columns expect
                 batch.rows.append((org.id, *record.__dict__.values(), sha, synced_at, run.id, payload))
+                if len(batch) >= batch_size and not fan_out:
+                    flush()
+            if fan_out:
+                batch.parent_entity = page.parent_entity
+                batch.answered.extend(page.parents)
                 if len(batch) >= batch_size:
                     flush()
-                    synced_at = dt.datetime.now(dt.timezone.utc)
         flush()
         loader.finish()
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
@@ -196,24 +238,55 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
         result.error = first_line(exc)
         result.duration_seconds = time.monotonic() - started
         result.notes = state.notes
-        warehouse.finish_run(run, status="failed", values=_final_values(result))
+        warehouse.finish_run(run, status="failed", values=_final_values(result), notes=result.notes)
         engine.close()
         raise SyncFailed(f"{org.id}/{entity_name}: {result.error}", result) from exc
 
     engine.close()
     _apply(result, loader.totals, engine)
     final_cursor = newest.isoformat() if (spec.incremental and newest is not None) else None
-    if spec.refetch_when_changed:
-        final_cursor = run.started_at.isoformat()  # parents synced after this are fetched next time
+    if marks is not None:
+        final_cursor = orjson.dumps(marks).decode()
+    if final_cursor is None and state.server_ignores_since != run.server_ignores_since:
+        final_cursor = run.cursor_before  # nothing new, but what the sync learnt of the server is kept
+    flag_deletes = mode == "reconcile" and _deletes_safe(warehouse, run, state, unidentified, confirm_deletes,
+                                                         result)
     result.status = "success"
     result.duration_seconds = time.monotonic() - started
     result.notes = state.notes
     result.cursor_after = final_cursor or run.cursor_before
-    result.deleted = warehouse.finish_run(
+    result.deleted += warehouse.finish_run(
         run, status="success", values=_final_values(result), cursor=final_cursor,
-        server_ignores_since=state.server_ignores_since, flag_deletes=mode == "reconcile",
+        server_ignores_since=state.server_ignores_since, flag_deletes=flag_deletes, notes=result.notes,
     )
     return result
+
+
+def _deletes_safe(warehouse: Warehouse, run: SyncRun, state: PagingState, unidentified: int, confirmed: bool,
+                  result: SyncResult) -> bool:
+    """Whether a finished reconciliation may flag what it did not see. Not when the listing may
+    be incomplete (a record without id, fewer distinct ids than the server's total): a glitch
+    would read as deletes. Not, unconfirmed, a wave above ``settings.delete_wave()``. Either
+    way the run's notes say why."""
+    live, unseen, listed = warehouse.reconcile_counts(run)
+    gaps = []
+    if unidentified:
+        gaps.append(f"{unidentified} listed record(s) had no id")
+    if state.listed_total is not None and listed < state.listed_total:
+        gaps.append(f"{listed} distinct ids listed, the server's total was {state.listed_total}")
+    if gaps:
+        state.notes.append(f"reconcile flagged nothing deleted: the listing was incomplete ({'; '.join(gaps)}); "
+                           f"{unseen} record(s) were not seen")
+        return False
+    share, rows = settings.delete_wave()
+    if unseen > rows and unseen > share * live and not confirmed:
+        result.deletes_held = unseen
+        state.notes.append(
+            f"reconcile held back a delete wave: {unseen} of {live} live records would be flagged deleted "
+            f"(more than {share:.0%} and more than {rows}); if the HRMS really lost them, confirm with "
+            "`harvey sync --mode reconcile --confirm-deletes` or run config confirm_deletes: true")
+        return False
+    return True
 
 
 def publish_settings(org: Organization, warehouse: Warehouse) -> bool:
@@ -277,7 +350,7 @@ def _prepare(adapter, spec, entity_name, raw):
 
 
 def _apply(result: SyncResult, totals: BatchCounts, engine) -> None:
-    result.inserted, result.updated = totals.inserted, totals.updated
+    result.inserted, result.updated, result.deleted = totals.inserted, totals.updated, totals.deleted
     result.unchanged, result.quarantined = totals.unchanged, totals.quarantined
     result.raw_versions = totals.raw_versions
     result.api_calls, result.retries = engine.api_calls, engine.retries
@@ -286,9 +359,22 @@ def _apply(result: SyncResult, totals: BatchCounts, engine) -> None:
 def _final_values(result: SyncResult) -> dict:
     return {
         name: getattr(result, name)
-        for name in ("fetched", "inserted", "updated", "unchanged", "quarantined", "raw_versions",
+        for name in ("fetched", "inserted", "updated", "unchanged", "quarantined", "deleted", "raw_versions",
                      "api_calls", "duration_seconds", "error")
     }
+
+
+def _covered_marks(cursor: str, entities: tuple[str, ...], overlap: dt.timedelta) -> dict:
+    """The marks (entity -> stamp) a fan-out's cursor holds. A cursor of the earlier format
+    (the previous sync's start time) stands for every entity, less the overlap."""
+    try:
+        marks = orjson.loads(cursor)
+    except orjson.JSONDecodeError:
+        marks = None
+    if isinstance(marks, dict):
+        return {name: dt.datetime.fromisoformat(stamp) if stamp else None for name, stamp in marks.items()}
+    start = dt.datetime.fromisoformat(cursor) - overlap
+    return dict.fromkeys(entities, start)
 
 
 def first_line(exc: BaseException) -> str:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from harvey_pipelines.sources.errors import CircuitOpenError, ConfigurationError, TransientError
+from harvey_pipelines.organizations import Organization
+from harvey_pipelines.sources import FetchContext, PagingState
+from harvey_pipelines.sources.custom import CustomHrmsAdapter
 from harvey_pipelines.sources.http import BearerAuth, CircuitBreaker, HttpEngine, RetryPolicy, Secret
 from harvey_pipelines_tests.conftest import DEMO_TOKEN
 
@@ -48,18 +56,162 @@ def test_a_wrong_path_fails_once_with_a_configuration_message(make_org):
     assert error.value.status == 404 and engine.api_calls == 1 and sleeps == []
 
 
-def test_circuit_breaker_stops_calling_a_dead_server():
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalServer:
+    """A real HTTP server on loopback whose answers a test decides: ``answer(path) -> status``
+    (200 answers ``{"data": []}``; anything else a JSON error)."""
+
+    def __init__(self, answer):
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                with lock:
+                    outer.requests += 1
+                status = answer(self.path)
+                body = b'{"data": []}' if status == 200 else b'{"detail": "service unavailable"}'
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_dead_host_fails_naming_the_host_and_the_refusal():
     sleeps = []
-    dead = "http://127.0.0.1:9"  # discard port: connection refused
-    engine = engine_for(dead, sleeps, retry=RetryPolicy(max_attempts=3, backoff_base=0.01),
-                        breaker=CircuitBreaker(threshold=3, cooldown=60))
+    port = closed_port()
+    # credentials in the base URL must not show; the host and path must
+    engine = engine_for(f"http://svc:hunter2@127.0.0.1:{port}/orgs/acme", sleeps, retry=RetryPolicy(max_attempts=3))
     with engine:
-        with pytest.raises(TransientError, match="gave up after 3 attempts"):
+        with pytest.raises(TransientError) as gave_up:
             engine.get_json("/api/v1/employees")
+        message = str(gave_up.value)
+        assert f"test at http://127.0.0.1:{port}/orgs/acme" in message, message
+        assert "ConnectError" in message and "refused" in message and "GET /api/v1/employees" in message, message
+        assert "gave up after 3 attempts" in message and "hunter2" not in message and "svc" not in message
+        assert len(sleeps) == 2 and engine.api_calls == 3
+
         calls = engine.api_calls
-        with pytest.raises(CircuitOpenError):
-            engine.get_json("/api/v1/employees")
+        with pytest.raises(CircuitOpenError) as open_:
+            engine.get_json("/api/v1/departments")
+        message = str(open_.value)
         assert engine.api_calls == calls, "an open circuit makes no call"
+        assert f"test at http://127.0.0.1:{port}/orgs/acme" in message, message
+        assert "refused" in message and "GET /api/v1/employees" in message and "hunter2" not in message, message
+
+
+def test_a_request_may_spend_its_whole_retry_budget_before_the_breaker_opens():
+    answers = iter([503] * 5)
+    with LocalServer(lambda path: next(answers, 200)) as server:
+        sleeps = []
+        engine = engine_for(server.url, sleeps, retry=RetryPolicy(max_attempts=6))
+        with engine:
+            assert engine.get_json("/api/v1/employees").body == {"data": []}
+        assert engine.api_calls == server.requests == 6 and len(sleeps) == 5
+        assert engine.breaker.times_opened == 0
+
+
+def test_a_blip_failing_every_concurrent_request_at_once_opens_nothing():
+    """8 concurrent requests all get a 503 before any retries (the sleep is a barrier that
+    releases them once all 8 have failed): 8 failures in a row, none a request's last."""
+    seen: set[str] = set()
+    lock = threading.Lock()
+
+    def first_attempt_of_each_path_fails(path):
+        with lock:
+            first = path not in seen
+            seen.add(path)
+        return 503 if first else 200
+
+    barrier = threading.Barrier(8)
+    with LocalServer(first_attempt_of_each_path_fails) as server:
+        engine = HttpEngine(server.url, BearerAuth(Secret(DEMO_TOKEN)), name="test", rate_limit_per_second=1000,
+                            sleep=lambda seconds: barrier.wait(timeout=60))
+        with engine, ThreadPoolExecutor(8) as pool:
+            bodies = list(pool.map(lambda i: engine.get_json(f"/api/v1/employees/emp-{i}/leave-balance").body,
+                                   range(8)))
+        assert bodies == [{"data": []}] * 8
+        assert server.requests == engine.api_calls == 16 and engine.retries == 8
+        assert engine.breaker.times_opened == 0
+
+
+def test_every_third_request_failing_under_eight_fan_out_workers_completes(make_org, control):
+    org = make_org(size=120)
+    control.set_faults(org.id, error_5xx_every=3)
+    control.reset_stats(org.id)
+    employees = [r["id"] for r in control.records(org.id, "employees")]
+    adapter = CustomHrmsAdapter(org, Secret(DEMO_TOKEN))
+    sleeps = []
+    with engine_for(org.base_url, sleeps) as engine:
+        rows = [row for page in adapter.fetch(engine, "leave_balances", None, PagingState(),
+                                              FetchContext(parent_ids=lambda parent: employees))
+                for row in page]
+    assert adapter.fan_out_workers == 8
+    assert len(rows) == len(control.records(org.id, "leave_balances"))
+    stats = control.stats(org.id)
+    assert stats["faults_fired"]["error_5xx"] >= len(employees) // 3 - 1, stats
+    assert engine.retries == len(sleeps) == stats["faults_fired"]["error_5xx"]
+    assert engine.breaker.times_opened == 0
+
+
+def test_an_outage_opens_the_breaker_and_fails_fast_with_the_cause():
+    healthy = threading.Event()
+    with LocalServer(lambda path: 200 if healthy.is_set() else 503) as server:
+        now = [0.0]
+        breaker = CircuitBreaker(cooldown=30, clock=lambda: now[0])
+        org = Organization(id="acme", name="Acme", base_url=server.url, credential_env="UNUSED")
+        adapter = CustomHrmsAdapter(org, Secret(DEMO_TOKEN))
+        parents = [f"emp-{i:06d}" for i in range(200)]
+        policy = RetryPolicy(max_attempts=4)
+        sleeps = []
+        with engine_for(server.url, sleeps, retry=policy, breaker=breaker) as engine:
+            with pytest.raises((TransientError, CircuitOpenError)) as failed:
+                for _ in adapter.fetch(engine, "leave_balances", None, PagingState(),
+                                       FetchContext(parent_ids=lambda parent: parents)):
+                    pass
+            message = str(failed.value)
+            assert f"test at {server.url}" in message and "HTTP 503 on GET /api/v1/employees/" in message, message
+            assert breaker.times_opened == 1
+            # only the requests under way when the first gave up called at all: not 200 x 4
+            assert server.requests == engine.api_calls <= adapter.fan_out_workers * policy.max_attempts
+
+            calls = engine.api_calls
+            with pytest.raises(CircuitOpenError, match="HTTP 503"):
+                engine.get_json("/api/v1/employees")
+            assert engine.api_calls == calls
+
+            # after the cooldown one trial request goes through; an answer closes the breaker
+            healthy.set()
+            now[0] += 30
+            assert engine.get_json("/api/v1/employees").body == {"data": []}
+            assert engine.get_json("/api/v1/departments").status == 200
+            assert breaker.opened_at is None and engine.api_calls == calls + 2
 
 
 def test_secret_does_not_show_in_repr():

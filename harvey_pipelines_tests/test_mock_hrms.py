@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from harvey_pipelines.mock_hrms import (
-    DEFAULT_TOKEN, ENTITIES, MockHrmsControl, MockHrmsControlError, MockHrmsThread, TenantSpec,
+    DEFAULT_TOKEN, ENTITIES, REFERENCES, MockHrmsControl, MockHrmsControlError, MockHrmsThread, TenantSpec,
 )
-from harvey_pipelines.mock_hrms.server import build_parser
+from harvey_pipelines.mock_hrms.server import build_parser, main, specs_from_args
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 LIST_PATHS = {"employees": "employees", "departments": "departments", "employments": "employments",
@@ -445,3 +445,337 @@ def test_cli_parser():
     args = build_parser().parse_args(["--port", "9000", "--tenant", "acme:1:50", "--tenant", "globex:2:500"])
     specs = [TenantSpec.parse(t) for t in args.tenant]
     assert args.port == 9000 and specs[1] == TenantSpec("globex", 2, 500)
+
+
+# ---------------------------------------------------------------------- reference styles
+# referenced entity -> its business key field
+BUSINESS_KEY = {"employees": "employee_id", "job_requisitions": "requisition_id", "candidates": "candidate_id",
+                "interviews": "interview_id"}
+REFERENCED = ("employees", "job_requisitions", "candidates", "interviews")
+
+
+class References:
+    """Checks that every served reference names an existing record of the right entity, by the
+    key the tenant's style says; counts the kinds seen."""
+
+    def __init__(self, ctl, org, style):
+        self.style = style
+        self.ids = {e: {r["id"] for r in ctl.records(org, e)} for e in REFERENCED}
+        self.codes = {e: {r[BUSINESS_KEY[e]]: r["id"] for r in ctl.records(org, e)} for e in REFERENCED}
+        self.kinds = collections.Counter()
+
+    def kind(self, target, value, where):
+        """"id" or "business_key"; the id of the referenced record."""
+        if value in self.ids[target]:
+            kind, rid = "id", value
+        else:
+            assert value in self.codes[target], (where, target, value)
+            kind, rid = "business_key", self.codes[target][value]
+        assert self.style == "mixed" or kind == self.style, (where, value)
+        self.kinds[kind] += 1
+        return kind, rid
+
+    def record(self, entity, rec, where):
+        """Checks one served record; its references are all of one kind (decided per record)."""
+        kinds = {self.kind(target, rec[field], (where, entity, rec.get("id"), field))[0]
+                 for field, target in REFERENCES[entity] if rec.get(field) is not None}
+        assert len(kinds) <= 1, (where, entity, rec)
+        return kinds.pop() if kinds else None
+
+
+def check_reference_style(ctl, client, org, style):
+    refs = References(ctl, org, style)
+    served = {}
+    for entity, path in LIST_PATHS.items():
+        listed, _ = walk(client, path)
+        assert listed == ctl.records(org, entity), entity  # the control records are what the list serves
+        for rec in listed:
+            refs.record(entity, rec, "list")
+        served[entity] = {r["id"]: r for r in listed}
+    # details carry the same references as the list
+    for entity, path in LIST_PATHS.items():
+        for rec in list(served[entity].values())[:25]:
+            key = rec[BUSINESS_KEY[entity]] if entity in BUSINESS_KEY else rec["id"]
+            detail = client.get(f"/{path}/{key}").json()
+            assert {k: detail[k] for k in rec} == rec, (entity, key)
+            for item in detail.get("interview_history", ()):
+                assert refs.kind("interviews", item["interview_id"], "history")[1] in served["interviews"]
+                refs.kind("employees", item["interviewer_id"], "history")
+    # fan-out, reporting chain and employments of each employee
+    balances = collections.defaultdict(list)
+    for row in ctl.records(org, "leave_balances"):
+        balances[row["employee_id"]].append(row)
+    employments_of = collections.defaultdict(list)
+    for r in served["employments"].values():
+        employments_of[refs.kind("employees", r["employee_id"], "employments")[1]].append(r)
+    for emp in served["employees"].values():
+        body = client.get(f"/employees/{emp['id']}/leave-balance").json()
+        kind, rid = refs.kind("employees", body["employee_id"], "leave-balance")
+        assert rid == emp["id"]
+        assert [{**b, "employee_id": body["employee_id"], "year": body["year"]}
+                for b in body["leave_balances"]] == balances[body["employee_id"]]
+        chain = client.get(f"/employees/{emp['employee_id']}/reporting-chain").json()
+        assert refs.kind("employees", chain["employee_id"], "chain") == (kind, emp["id"])
+        assert all(refs.kind("employees", link["employee_id"], "chain")[0] == kind for link in chain["reporting_chain"])
+        if emp["manager_id"] is not None:  # one decision per employee: its record, balance and chain agree
+            assert refs.record("employees", emp, "chain") == kind
+            assert chain["reporting_chain"][0]["employee_id"] == emp["manager_id"]
+        own = client.get(f"/employees/{emp['id']}/employments").json()["data"]
+        assert sorted(own, key=lambda r: r["id"]) == sorted(employments_of[emp["id"]], key=lambda r: r["id"])
+    assert sum(map(len, balances.values())) == 3 * len(served["employees"])
+    return refs.kinds
+
+
+@pytest.mark.parametrize("style", ["id", "business_key", "mixed"])
+def test_reference_styles_name_existing_records(ctl, tenant, style):
+    org, client = tenant(size=150, reference_style=style)
+    assert ctl.tenant(org)["reference_style"] == style
+    kinds = check_reference_style(ctl, client, org, style)
+    if style == "mixed":
+        share = kinds["business_key"] / sum(kinds.values())
+        assert 0.3 < share < 0.7, kinds
+    else:
+        assert set(kinds) == {style}
+    # after time moves (new hires, deletes, approvals) the references still resolve
+    ctl.advance(org, hours=48, change_fraction=0.05)
+    check_reference_style(ctl, client, org, style)
+    balance_ids = ctl.changes(org)["updated"]["leave_balances"] + ctl.changes(org)["created"]["leave_balances"]
+    served_ids = {b["employee_id"] for b in ctl.records(org, "leave_balances")}
+    assert {i.split(":")[0] for i in balance_ids} <= served_ids  # the change log names balances as served
+
+
+def test_id_style_is_the_default_byte_for_byte(server, ctl, tenant):
+    default, client_a = tenant(size=80, seed=3)
+    explicit, client_b = tenant(size=80, seed=3, reference_style="id")
+    for path in LIST_PATHS.values():
+        for page in (1, 2):
+            a = client_a.get(f"/{path}", params={"page": page, "page_size": 37})
+            assert a.content == client_b.get(f"/{path}", params={"page": page, "page_size": 37}).content, path
+    for entity in ENTITIES:
+        a = httpx.get(f"{server.base_url}/_control/tenants/{default}/records/{entity}").content
+        assert a == httpx.get(f"{server.base_url}/_control/tenants/{explicit}/records/{entity}").content, entity
+    for suffix in ("", "/leave-balance", "/reporting-chain", "/employments"):
+        assert client_a.get(f"/employees/emp-000040{suffix}").content == client_b.get(
+            f"/employees/emp-000040{suffix}").content
+    # served records are the stored ones, not copies (lists of 100k records stay cheap)
+    t = server.store.get(explicit)
+    assert all(a is b for a, b in zip(t.records("employees"), t.tables["employees"].ordered_records()))
+
+
+def test_writes_accept_either_key(ctl, tenant):
+    for style in ("business_key", "id"):
+        org, client = tenant(size=60, reference_style=style)
+        emps = [e for e in ctl.records(org, "employees") if e["employment_status"] == "active"]
+        req = ctl.records(org, "job_requisitions")[0]
+        for n, job_key in enumerate((req["requisition_id"], req["id"])):
+            made = client.post("/candidates", json={"first_name": "A", "last_name": f"B{n}", "email": f"a{n}@x.org",
+                                                    "applied_for_job_id": job_key})
+            assert made.status_code == 201, made.text
+            cand = client.get(f"/candidates/{made.json()['id']}").json()
+            assert cand["applied_for_job_id"] == (req["requisition_id"] if style == "business_key" else req["id"])
+            iv = client.post("/interviews", json={
+                "candidate_id": cand["candidate_id"] if n else cand["id"], "job_id": job_key,
+                "interviewer_id": emps[n]["employee_id"] if n else emps[n]["id"],
+                "scheduled_date": "2026-11-20T14:00:00+05:30"})
+            assert iv.status_code == 201, iv.text
+            patched = client.patch(f"/interviews/{iv.json()['interview_id']}",
+                                   json={"interviewer_id": emps[2]["employee_id"] if n else emps[2]["id"]})
+            assert patched.status_code == 200
+            want = "employee_id" if style == "business_key" else "id"
+            assert patched.json()["interviewer_id"] == emps[2][want]
+            assert patched.json()["candidate_id"] == cand["candidate_id" if style == "business_key" else "id"]
+            lr = client.post("/leave-requests", json={"employee_id": emps[3 + n][want], "leave_type": "unpaid",
+                                                      "start_date": "2026-12-01", "end_date": "2026-12-02"})
+            assert lr.status_code == 201, lr.text
+            served = next(r for r in ctl.records(org, "leave_requests") if r["id"] == lr.json()["id"])
+            assert served["employee_id"] == emps[3 + n][want]
+        wrong = client.post("/interviews", json={"candidate_id": cand["id"], "job_id": "REQ-9999",
+                                                 "interviewer_id": emps[0]["id"],
+                                                 "scheduled_date": "2026-11-20T14:00:00+05:30"})
+        assert wrong.status_code == 422
+        # a control update stores whichever key it is given as the id, and serves it in style
+        for key in (emps[5]["employee_id"], emps[5]["id"]):
+            updated = ctl.update_record(org, "employees", emps[6]["id"], {"manager_id": key})
+            assert updated["manager_id"] == emps[5][want]
+            assert server_record(ctl, org, "employees", emps[6]["id"])["manager_id"] == emps[5][want]
+        check_reference_style(ctl, client, org, style)
+
+
+def server_record(ctl, org, entity, rid):
+    return next(r for r in ctl.records(org, entity) if r["id"] == rid)
+
+
+def test_references_to_deleted_records_keep_their_style(ctl, tenant):
+    org, client = tenant(size=80, reference_style="business_key")
+    emps = ctl.records(org, "employees")
+    manager = next(e for e in emps if any(x["manager_id"] == e["employee_id"] for x in emps))
+    report = next(x for x in emps if x["manager_id"] == manager["employee_id"])
+    ctl.delete_record(org, "employees", manager["employee_id"])
+    assert server_record(ctl, org, "employees", report["id"])["manager_id"] == manager["employee_id"]
+    assert client.get(f"/employees/{report['id']}").json()["manager_id"] == manager["employee_id"]
+    # pointing at a deleted record by its business key stores its id: still served by key
+    other = next(x for x in emps if x["id"] not in (manager["id"], report["id"]) and x["manager_id"])
+    ctl.update_record(org, "employees", other["id"], {"manager_id": manager["employee_id"]})
+    assert server_record(ctl, org, "employees", other["id"])["manager_id"] == manager["employee_id"]
+    # a reference to something that never existed is served as given
+    ctl.update_record(org, "employees", other["id"], {"manager_id": "emp-999999"})
+    assert server_record(ctl, org, "employees", other["id"])["manager_id"] == "emp-999999"
+    # a changed business key: references and lookups follow it
+    ctl.update_record(org, "employees", report["id"], {"employee_id": "EMP-RENUMBERED-1"})
+    assert client.get("/employees/EMP-RENUMBERED-1").json()["id"] == report["id"]
+    assert client.get(f"/employees/{report['employee_id']}").status_code == 404
+    assert client.get(f"/employees/{report['id']}/leave-balance").json()["employee_id"] == "EMP-RENUMBERED-1"
+
+
+def test_tenant_options_are_validated_and_idempotent(ctl, tenant):
+    grants = {"casual": 6, "annual": 24, "sick": 12}
+    org, _ = tenant(size=20, reference_style="mixed", timezone="Europe/Amsterdam", leave_allocations=grants)
+    info = ctl.tenant(org)
+    assert (info["reference_style"], info["timezone"]) == ("mixed", "Europe/Amsterdam")
+    assert info["leave_allocations"] == {"annual": 24, "sick": 12, "casual": 6}
+    again = ctl.create_tenant(org, seed=11, size=20, reference_style="mixed", timezone="Europe/Amsterdam",
+                              leave_allocations={"annual": 24, "sick": 12, "casual": 6})
+    assert again["org_id"] == org
+    for other in ({"reference_style": "business_key"}, {"leave_allocations": {"annual": 25, "sick": 12, "casual": 6}}):
+        with pytest.raises(MockHrmsControlError) as conflict:
+            ctl.create_tenant(org, seed=11, size=20, **{"reference_style": "mixed", "timezone": "Europe/Amsterdam",
+                                                        "leave_allocations": grants, **other})
+        assert conflict.value.status == 409
+    for bad in ({"reference_style": "key"}, {"reference_style": ""}, {"leave_allocations": {"annual": -1}},
+                {"leave_allocations": {"annual": True}}, {"leave_allocations": {"vacation": 3}},
+                {"leave_allocations": [24, 12, 6]}):
+        with pytest.raises(MockHrmsControlError) as invalid:
+            ctl.create_tenant(f"bad{next(_numbers)}", seed=1, size=5, **bad)
+        assert invalid.value.status == 422, bad
+    plain, _ = tenant(size=5)
+    assert (ctl.tenant(plain)["reference_style"], ctl.tenant(plain)["leave_allocations"]) == ("id", None)
+
+
+def test_leave_allocations_show_in_the_balances(ctl, tenant):
+    org, client = tenant(size=200, leave_allocations={"annual": 24, "sick": 12, "casual": 6})
+    work_type = {e["id"]: e["work_type"] for e in ctl.records(org, "employees")}
+    # full-time grants as given; the others keep the default ratio to full-time (half up)
+    expected = {"full_time": (24, 12, 6), "part_time": (14, 12, 6), "intern": (14, 12, 6), "contract": (12, 6, 3)}
+    seen = set()
+    for b in ctl.records(org, "leave_balances"):
+        wt = work_type[b["employee_id"]]
+        assert b["total_allocated"] == expected[wt][("annual", "sick", "casual").index(b["leave_type"])], b
+        assert b["available"] == b["total_allocated"] - b["used"] - b["pending"] >= 0
+        seen.add(wt)
+    assert {"full_time", "contract"} <= seen
+    full = next(i for i, wt in work_type.items() if wt == "full_time")
+    body = client.get(f"/employees/{full}/leave-balance").json()
+    assert [b["total_allocated"] for b in body["leave_balances"]] == [24, 12, 6]
+    partial, client_p = tenant(size=20, leave_allocations={"annual": 30})
+    emp = next(e["id"] for e in ctl.records(partial, "employees") if e["work_type"] == "full_time")
+    assert [b["total_allocated"] for b in client_p.get(f"/employees/{emp}/leave-balance").json()[
+        "leave_balances"]] == [30, 10, 7]
+
+
+def test_null_id_records(ctl, tenant):
+    org, client = tenant(size=80)
+    ctl.set_faults(org, null_id_records=2)
+    for path, entity, key in (("employees", "employees", "employee_id"), ("candidates", "candidates", "candidate_id"),
+                              ("leave-requests", "leave_requests", "leave_request_id")):
+        real = {r[key]: r for r in ctl.records(org, entity)}
+        served, total = walk(client, path)
+        assert total == len(served) == len(real)
+        nulls = [r for r in served if r["id"] is None]
+        assert len(nulls) == 2, entity
+        for r in nulls:  # the rest of the record intact
+            assert {**r, "id": real[r[key]]["id"]} == real[r[key]]
+        assert walk(client, path)[0] == served  # stable
+        assert all(r["id"] is not None for r in ctl.records(org, entity))
+    assert ctl.stats(org)["faults_fired"]["null_id_records"] >= 12
+    ctl.set_faults(org, invalid_records=True)  # another change keeps the same victims
+    served, total = walk(client, "employees")
+    assert sum("id" in r and r["id"] is None for r in served) == 2 and sum("id" not in r for r in served) == 1
+    ctl.set_faults(org, null_id_records=0)
+    assert all(r.get("id", "") is not None for r in walk(client, "employees")[0])
+
+
+def test_a_leave_type_drops_out_of_one_balance_answer(ctl, tenant):
+    for style in ("id", "business_key"):
+        org, client = tenant(size=40, reference_style=style)
+        emp = ctl.records(org, "employees")[3]
+        served_id = emp["id"] if style == "id" else emp["employee_id"]
+        ctl.reset_changes(org)
+        result = ctl.set_leave_types(org, emp["id"], ["sick", "annual"])
+        assert result["leave_types"] == ["annual", "sick"]
+        assert result["deleted"] == [f"{served_id}:2026:casual"] and result["created"] == []
+        assert ctl.changes(org)["deleted"]["leave_balances"] == [f"{served_id}:2026:casual"]
+        body = client.get(f"/employees/{emp['id']}/leave-balance").json()
+        assert [b["leave_type"] for b in body["leave_balances"]] == ["annual", "sick"]
+        rows = [b for b in ctl.records(org, "leave_balances") if b["employee_id"] == served_id]
+        assert [b["leave_type"] for b in rows] == ["annual", "sick"]
+        assert ctl.tenant(org)["counts"]["leave_balances"] == 3 * 40 - 1
+        back = ctl.set_leave_types(org, emp["employee_id"], ["annual", "sick", "casual"])
+        assert back["created"] == [f"{served_id}:2026:casual"]
+        assert len(client.get(f"/employees/{emp['id']}/leave-balance").json()["leave_balances"]) == 3
+        for bad in (["holiday"], "annual", [1]):
+            with pytest.raises(MockHrmsControlError) as invalid:
+                ctl.set_leave_types(org, emp["id"], bad)
+            assert invalid.value.status == 422
+        with pytest.raises(MockHrmsControlError) as missing:
+            ctl.set_leave_types(org, "emp-999999", ["annual"])
+        assert missing.value.status == 404
+
+
+def test_a_record_can_lose_a_required_field(ctl, tenant):
+    org, client = tenant(size=30)
+    for entity, path in (("employees", "employees"), ("candidates", "candidates")):
+        rec = ctl.records(org, entity)[0]
+        before = ctl.now(org)
+        updated = ctl.update_record(org, entity, rec["id"], {"email": None})
+        assert updated["email"] is None and ts(updated["updated_at"]) >= ts(before) > ts(rec["updated_at"])
+        changed, _ = walk(client, path, updated_since=updated["updated_at"])
+        assert [r["id"] for r in changed] == [rec["id"]] and changed[0]["email"] is None
+        assert rec["id"] in ctl.changes(org)["updated"][entity]
+
+
+def test_ignore_updated_since_on_and_off_again(ctl, tenant):
+    org, client = tenant(size=30)
+    future = {"updated_since": "2030-01-01T00:00:00+00:00"}
+    ctl.set_faults(org, ignore_updated_since=True)
+    assert client.get("/employees", params=future).json()["total"] == 30
+    ctl.set_faults(org, ignore_updated_since=False)  # the server was fixed
+    assert client.get("/employees", params=future).json()["total"] == 0
+    ctl.set_faults(org, ignore_updated_since=True)
+    ctl.reset_faults(org)
+    assert client.get("/employees", params=future).json()["total"] == 0
+
+
+def test_cli_per_tenant_options():
+    args = build_parser().parse_args([
+        "--tenant", "acme:1:40", "--tenant", "globex:2:400", "--tenant", "initech:3:4000",
+        "--reference-style", "globex=business_key", "--reference-style", "initech=mixed",
+        "--timezone", "globex=Europe/Amsterdam"])
+    specs = {s.org_id: s for s in specs_from_args(args)}
+    assert (specs["acme"].reference_style, specs["acme"].timezone) == ("id", "Asia/Kolkata")
+    assert (specs["globex"].reference_style, specs["globex"].timezone) == ("business_key", "Europe/Amsterdam")
+    assert (specs["initech"].reference_style, specs["initech"].timezone) == ("mixed", "Asia/Kolkata")
+    every = specs_from_args(build_parser().parse_args(
+        ["--tenant", "a:1:5", "--tenant", "b:1:5", "--timezone", "UTC", "--timezone", "b=Europe/Amsterdam",
+         "--reference-style", "business_key"]))
+    assert [(s.timezone, s.reference_style) for s in every] == [("UTC", "business_key"),
+                                                                ("Europe/Amsterdam", "business_key")]
+    for bad in (["--tenant", "a:1:5", "--reference-style", "b=mixed"],
+                ["--tenant", "a:1:5", "--reference-style", "key"],
+                ["--tenant", "a:1:5", "--timezone", "a=Mars/Base"], ["--tenant", "a:1:5", "--tenant", "a:2:5"]):
+        with pytest.raises(ValueError):
+            specs_from_args(build_parser().parse_args(bad))
+    assert main(["--tenant", "a:1:5", "--reference-style", "a=keys"]) == 2
+
+
+def test_the_readme_serve_line_starts_the_demo_tenants():
+    from pathlib import Path
+
+    from harvey_pipelines.demo import DEMO_ORGS, mock_args
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    line = readme.split("harvey mock-hrms serve", 1)[1].split("`", 1)[0].split()
+    from_readme = specs_from_args(build_parser().parse_args(line))
+    from_demo = specs_from_args(build_parser().parse_args(mock_args()))
+    assert from_readme == from_demo
+    assert [(s.org_id, s.seed, s.size, s.reference_style, s.timezone) for s in from_demo] == [
+        (org, seed, size, style, tz) for org, _, seed, size, style, tz in DEMO_ORGS]

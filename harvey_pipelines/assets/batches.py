@@ -20,7 +20,7 @@ from harvey_pipelines.assets.entities import entity_key, run_sync, sync_metadata
 from harvey_pipelines.assets.jobs import run_tags
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.records import ENTITIES_BY_NAME
-from harvey_pipelines.sync import MODES, SyncFailed, first_line
+from harvey_pipelines.sync import MODES, SyncFailed, first_line, upstream_failed
 
 BATCH_TAG = "harvey/batch"
 
@@ -34,6 +34,7 @@ class BatchConfig(Config):
     organizations: list[str] = Field(description="organization ids (partitions) to sync, in order")
     entities: list[str] = Field(description="entities to sync for each organization, in dependency order")
     mode: str = Field(default="incremental", description="incremental, full or reconcile")
+    confirm_deletes: bool = Field(default=False, description="reconcile: apply a delete wave it would hold back")
 
 
 @op(out={}, description="Sync the given entities of each given organization; each organization's "
@@ -50,11 +51,18 @@ def sync_batch(context: OpExecutionContext, config: BatchConfig, warehouse: Ware
         if org is None:  # removed since the tick: its data stays, it is not synced
             context.log.warning(f"organization {org_id!r} is no longer in the registry: not synced")
             continue
+        failed_here: set[str] = set()
         for entity in config.entities:
+            if blocked := upstream_failed(entity, failed_here):
+                failed_here.add(entity)
+                failed.append(f"{org_id}/{entity}: not synced: {', '.join(blocked)} failed in this run")
+                context.log.error(f"{entity} of {org_id} not synced: {', '.join(blocked)} failed in this run")
+                continue
             try:
-                result = run_sync(context, org, entity, wh, config.mode)
+                result = run_sync(context, org, entity, wh, config.mode, config.confirm_deletes)
             except Exception as exc:  # noqa: BLE001 - one organization's failure must not stop the others
                 error = exc.result.error if isinstance(exc, SyncFailed) else first_line(exc)
+                failed_here.add(entity)
                 failed.append(f"{org_id}/{entity}: {error}")
                 context.log.error(f"sync of {entity} for {org_id} failed: {error}")
                 continue
@@ -63,7 +71,7 @@ def sync_batch(context: OpExecutionContext, config: BatchConfig, warehouse: Ware
     if failed:
         raise Failure(
             description=f"{len(failed)} of {len(config.organizations) * len(config.entities)} syncs failed "
-            "(each is retried on its own by the sync_retries sensor)",
+            "or were not synced (a failed one is retried on its own by the sync_retries sensor)",
             metadata={"failed": MetadataValue.md("\n".join(f"- {f}" for f in failed))},
         )
 

@@ -25,7 +25,7 @@ from harvey_pipelines.warehouse import Warehouse
 CORE_PREFIX = "core"
 TRIGGER_TAG = "harvey/trigger"
 TRIGGERED_BY_TAG = "harvey/triggered_by"
-COUNTS = ("fetched", "inserted", "updated", "unchanged", "quarantined", "deleted", "raw_versions",
+COUNTS = ("fetched", "inserted", "updated", "unchanged", "quarantined", "deleted", "deletes_held", "raw_versions",
           "api_calls", "retries")
 
 
@@ -34,6 +34,11 @@ class SyncConfig(Config):
         default="incremental",
         description="incremental (from the stored cursor), full (re-read everything, no duplicates) "
         "or reconcile (full, and flag records that vanished at the source as deleted)",
+    )
+    confirm_deletes: bool = Field(
+        default=False,
+        description="reconcile: apply a delete wave above HARVEY_DELETE_WAVE_FRACTION / _MIN_ROWS (10% and 10 "
+        "rows by default), which a reconciliation otherwise holds back",
     )
 
 
@@ -64,7 +69,7 @@ def sync_metadata(result: SyncResult) -> dict:
 
 
 def run_sync(context: AssetExecutionContext | OpExecutionContext, org: Organization, entity: str, warehouse: Warehouse,
-             mode: str) -> SyncResult:
+             mode: str, confirm_deletes: bool = False) -> SyncResult:
     """One organization's entity, as any Dagster run does it: trigger from the run's tags,
     progress and outcome in the run's log. Raises SyncFailed (recorded in sync_runs)."""
     tags = context.run.tags
@@ -73,12 +78,15 @@ def run_sync(context: AssetExecutionContext | OpExecutionContext, org: Organizat
         trigger=tags.get(TRIGGER_TAG, "manual"), triggered_by=tags.get(TRIGGERED_BY_TAG),
         dagster_run_id=context.run.run_id,
         on_batch=lambda r: context.log.debug(f"{org.id}/{entity}: {r.fetched} fetched so far"),
+        confirm_deletes=confirm_deletes,
     )
     context.log.info(
         f"{org.id}/{entity}: fetched {result.fetched}, inserted {result.inserted}, updated "
         f"{result.updated}, unchanged {result.unchanged}, quarantined {result.quarantined}, "
         f"deleted {result.deleted} in {result.duration_seconds:.1f}s ({result.api_calls} API calls)"
     )
+    for note in result.notes:
+        context.log.warning(f"{org.id}/{entity}: {note}")
     return result
 
 
@@ -103,7 +111,7 @@ def build_entity_asset(spec: EntitySpec) -> AssetsDefinition:
             raise Failure(f"mode must be one of {', '.join(MODES)}; got {config.mode!r}")
         org = organizations.registry().get(context.partition_key)
         try:
-            result = run_sync(context, org, spec.name, warehouse.get(), config.mode)
+            result = run_sync(context, org, spec.name, warehouse.get(), config.mode, config.confirm_deletes)
         except SyncFailed as failed:
             raise Failure(
                 description=f"sync of {spec.name} for {org.id} failed: {failed.result.error}",

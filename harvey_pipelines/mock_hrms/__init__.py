@@ -11,12 +11,12 @@ from .clock import CLOCK_START_DATE, CLOCK_START_TIME
 from .control import MockHrmsControl, MockHrmsControlError
 from .server import MockHrmsThread, main, serve
 from .tenant import (
-    API_PATHS, DEFAULT_TIMEZONE, DEFAULT_TOKEN, ENTITIES, LIST_ENTITIES, ApiError, ChangeLog, FaultConfig,
-    Tenant, TenantSpec, TenantStore,
+    API_PATHS, DEFAULT_TIMEZONE, DEFAULT_TOKEN, ENTITIES, LIST_ENTITIES, REFERENCE_STYLES, REFERENCES, ApiError,
+    ChangeLog, FaultConfig, Tenant, TenantSpec, TenantStore,
 )
 
 __all__ = [
     "API_PATHS", "CLOCK_START_DATE", "CLOCK_START_TIME", "DEFAULT_TIMEZONE", "DEFAULT_TOKEN", "ENTITIES",
-    "LIST_ENTITIES", "ApiError", "ChangeLog", "FaultConfig", "MockHrmsControl", "MockHrmsControlError",
-    "MockHrmsThread", "Tenant", "TenantSpec", "TenantStore", "create_app", "main", "serve",
+    "LIST_ENTITIES", "REFERENCE_STYLES", "REFERENCES", "ApiError", "ChangeLog", "FaultConfig", "MockHrmsControl",
+    "MockHrmsControlError", "MockHrmsThread", "Tenant", "TenantSpec", "TenantStore", "create_app", "main", "serve",
 ]

@@ -206,8 +206,7 @@ def create_app(store: TenantStore | None = None) -> FastAPI:
 
         async def detail(org_id: str, key: str, request: Request) -> Response:
             def handler(t: Tenant) -> tuple[int, Any]:
-                with t.lock:
-                    return 200, t.get(entity, key)
+                return 200, t.detail(entity, key)
             return await api(request, org_id, label, handler)
 
         detail.__name__ = f"get_{entity}"
@@ -284,7 +283,8 @@ def create_app(store: TenantStore | None = None) -> FastAPI:
     async def create_tenant(request: Request) -> Response:
         async def run() -> Response:
             body = await _body(request)
-            known = {"org_id", "seed", "size", "token", "timezone", "attendance_days", "realtime_clock"}
+            known = {"org_id", "seed", "size", "token", "timezone", "attendance_days", "realtime_clock",
+                     "reference_style", "leave_allocations"}
             unknown = set(body) - known
             if unknown:
                 raise ApiError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -295,7 +295,9 @@ def create_app(store: TenantStore | None = None) -> FastAPI:
                               token=body.get("token") or DEFAULT_TOKEN,
                               timezone=body.get("timezone") or DEFAULT_TIMEZONE,
                               attendance_days=body.get("attendance_days", 5),
-                              realtime_clock=body.get("realtime_clock", True))
+                              realtime_clock=body.get("realtime_clock", True),
+                              reference_style="id" if body.get("reference_style") is None else body["reference_style"],
+                              leave_allocations=body.get("leave_allocations"))
             try:
                 spec.validate()
                 tenant, created = await asyncio.to_thread(store.create, spec)
@@ -358,6 +360,16 @@ def create_app(store: TenantStore | None = None) -> FastAPI:
             tenant = control_tenant(org_id)
             emp = tenant.get("employees", key)
             return tenant.give_raise(emp["id"], body.get("salary"))
+        return await control(run)
+
+    @app.post("/_control/tenants/{org_id}/employees/{key}/leave-types")
+    async def set_leave_types(org_id: str, key: str, request: Request) -> Response:
+        async def run() -> Any:
+            body = await _body(request)
+            tenant = control_tenant(org_id)
+            if set(body) != {"leave_types"}:
+                raise ApiError(422, 'body must be {"leave_types": ["annual", ...]}')
+            return tenant.set_leave_types(key, body["leave_types"])
         return await control(run)
 
     @app.post("/_control/tenants/{org_id}/advance")

@@ -43,7 +43,9 @@ class MockHrmsControl:
 
     # tenants
     def create_tenant(self, org_id: str, seed: int, size: int, **kw: Any) -> dict[str, Any]:
-        """kw: token, timezone, attendance_days, realtime_clock. Idempotent for equal parameters."""
+        """kw: token, timezone, attendance_days, realtime_clock, reference_style ("id",
+        "business_key", "mixed"), leave_allocations ({"annual": 24, ...}). Idempotent for equal
+        parameters."""
         return self._call("POST", "/tenants", {"org_id": org_id, "seed": seed, "size": size, **kw})
 
     def tenants(self) -> list[dict[str, Any]]:
@@ -69,6 +71,12 @@ class MockHrmsControl:
     def give_raise(self, org_id: str, employee_id: str, salary: float) -> dict[str, Any]:
         """Returns ``{"employee", "employment", "previous_employment"?}``."""
         return self._call("POST", f"/tenants/{org_id}/employees/{employee_id}/raise", {"salary": salary})
+
+    def set_leave_types(self, org_id: str, employee_id: str, leave_types: list[str]) -> dict[str, Any]:
+        """Only these leave types in the employee's balance answer from now on. Returns
+        ``{"id", "leave_types", "created", "deleted"}`` (leave balance ids as the change log has them)."""
+        return self._call("POST", f"/tenants/{org_id}/employees/{employee_id}/leave-types",
+                          {"leave_types": leave_types})
 
     def delete_record(self, org_id: str, entity: str, id: str) -> None:
         self._call("DELETE", f"/tenants/{org_id}/records/{entity}/{id}")

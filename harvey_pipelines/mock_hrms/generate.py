@@ -790,7 +790,7 @@ def populate(t: "Tenant") -> None:
             if st in ("approved", "pending") and ltype in BALANCED_LEAVE_TYPES and y_first <= start <= y_last:
                 days = wd_between(start, end)
                 k = (emp_id, ltype)
-                if used.get(k, 0) + days > allocation(work_type, ltype):
+                if used.get(k, 0) + days > t.allocation(work_type, ltype):
                     st = "rejected"
                 else:
                     used[k] = used.get(k, 0) + days

@@ -1,9 +1,12 @@
 """Running the mock HRMS: blocking ``serve()``, the ``MockHrmsThread`` for tests, and ``main()``
-for ``python -m harvey_pipelines.mock_hrms`` / ``harvey mock-hrms serve``."""
+for ``python -m harvey_pipelines.mock_hrms`` / ``harvey mock-hrms serve``, e.g.
+``--tenant acme:1:40 --tenant globex:2:400 --reference-style globex=business_key
+--timezone globex=Europe/Amsterdam``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import socket
 import sys
 import threading
@@ -14,7 +17,7 @@ import httpx
 import uvicorn
 
 from .app import create_app
-from .tenant import DEFAULT_TIMEZONE, DEFAULT_TOKEN, TenantSpec, TenantStore
+from .tenant import DEFAULT_TIMEZONE, DEFAULT_TOKEN, REFERENCE_STYLES, TenantSpec, TenantStore
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -27,7 +30,8 @@ def _store_with(tenants: Iterable[TenantSpec] | None, store: TenantStore | None 
         started = time.perf_counter()
         tenant, _ = store.create(spec)
         if verbose:
-            print(f"tenant {spec.org_id}: seed={spec.seed} size={spec.size} "
+            print(f"tenant {spec.org_id}: seed={spec.seed} size={spec.size} timezone={spec.timezone} "
+                  f"reference_style={spec.reference_style} "
                   f"generated in {time.perf_counter() - started:.1f}s {tenant.counts()}", flush=True)
     return store
 
@@ -117,18 +121,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", action="append", default=[], metavar="ORG:SEED:SIZE",
                    help="create a tenant at start-up (repeatable), e.g. acme:1:50")
     p.add_argument("--token", default=DEFAULT_TOKEN, help="bearer token of the tenants given with --tenant")
-    p.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="timezone of the tenants given with --tenant")
+    p.add_argument("--timezone", action="append", default=[], metavar="[ORG=]TZ",
+                   help=f"timezone of every tenant (TZ) or of one (ORG=TZ), repeatable; default {DEFAULT_TIMEZONE}")
+    p.add_argument("--reference-style", action="append", default=[], metavar="[ORG=]STYLE",
+                   help=f"what references hold, for every tenant (STYLE) or one (ORG=STYLE), repeatable: "
+                        f"{' | '.join(REFERENCE_STYLES)}; default id")
     p.add_argument("--attendance-days", type=int, default=5)
     return p
+
+
+def per_tenant(values: list[str], default: str, option: str, orgs: list[str]) -> dict[str, str]:
+    """``[ORG=]VALUE`` options -> value per org: ``VALUE`` sets every tenant's, ``ORG=VALUE`` one
+    tenant's (which wins)."""
+    every, one = default, {}
+    for value in values:
+        org, sep, rest = value.partition("=")
+        if not sep:
+            every = value
+        elif org not in orgs:
+            raise ValueError(f"{option} {value!r}: no --tenant {org}:SEED:SIZE")
+        else:
+            one[org] = rest
+    return {org: one.get(org, every) for org in orgs}
+
+
+def specs_from_args(args: argparse.Namespace) -> list[TenantSpec]:
+    specs = [TenantSpec.parse(t, token=args.token, attendance_days=args.attendance_days) for t in args.tenant]
+    orgs = [s.org_id for s in specs]
+    if len(set(orgs)) != len(orgs):
+        raise ValueError("each --tenant needs its own org")
+    zones = per_tenant(args.timezone, DEFAULT_TIMEZONE, "--timezone", orgs)
+    styles = per_tenant(args.reference_style, "id", "--reference-style", orgs)
+    specs = [dataclasses.replace(s, timezone=zones[s.org_id], reference_style=styles[s.org_id]) for s in specs]
+    for spec in specs:
+        spec.validate()
+    return specs
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        specs = [TenantSpec.parse(t, token=args.token, timezone=args.timezone, attendance_days=args.attendance_days)
-                 for t in args.tenant]
-        for spec in specs:
-            spec.validate()
+        specs = specs_from_args(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

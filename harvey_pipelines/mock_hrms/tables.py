@@ -30,6 +30,10 @@ class EntityTable:
         self.keys: dict[str, int] = {}
         self._order: list[Entry] | None = []
         self.version = 0
+        # business keys of hard-deleted records (references to them keep their served style)
+        self.deleted_codes: dict[str, str] = {}
+        # business key -> id where a control update changed the key away from the id's pattern
+        self._recoded: dict[str, str] = {}
         self._journal: list[tuple[int, Entry | None, Entry | None]] = []
         self._journal_floor = 0  # changes after this version are all in the journal
 
@@ -45,9 +49,39 @@ class EntityTable:
     def resolve(self, key: str) -> Record | None:
         """Look a record up by its ``id`` or by its human code (``EMP-000001`` for ``emp-000001``)."""
         rec = self.recs.get(key)
-        if rec is None and self.code_prefix and key.startswith(self.code_prefix):
+        if rec is not None or not self.code_field:
+            return rec
+        rid = self._recoded.get(key)
+        if rid is not None:
+            return self.recs.get(rid)
+        if key.startswith(self.code_prefix):
             rec = self.recs.get(self.id_prefix + key[len(self.code_prefix):])
+            if rec is not None and rec.get(self.code_field) != key and self._recoded:
+                return None  # that record's key was changed to another one
         return rec
+
+    def code_of(self, rid: str) -> str | None:
+        """The business key of a current or hard-deleted record; None if unknown."""
+        rec = self.recs.get(rid)
+        if rec is not None:
+            return rec.get(self.code_field) if self.code_field else None
+        return self.deleted_codes.get(rid)
+
+    def resolve_deleted(self, key: str) -> str | None:
+        """The id of a hard-deleted record known by ``key`` (its id or its business key)."""
+        if key in self.deleted_codes:
+            return key
+        for rid, code in self.deleted_codes.items():
+            if code == key:
+                return rid
+        return None
+
+    def recode(self, rid: str, old: Any, new: Any) -> None:
+        """A record's business key changed from ``old`` to ``new`` (a control update)."""
+        if isinstance(old, str):
+            self._recoded.pop(old, None)
+        if isinstance(new, str) and new:
+            self._recoded[new] = rid
 
     # ------------------------------------------------------------------ changes
     def _note(self, old: Entry | None, new: Entry | None) -> None:
@@ -113,6 +147,8 @@ class EntityTable:
         rec = self.recs.pop(rid, None)
         if rec is None:
             return None
+        if self.code_field and rec.get(self.code_field):
+            self.deleted_codes[rid] = rec[self.code_field]
         old = self.keys.pop(rid)
         self.version += 1
         self._note((old, rid), None)

@@ -7,14 +7,16 @@ import copy
 import dataclasses
 import datetime as dt
 import gc
+import heapq
 import math
 import re
 import threading
 import time
+import zlib
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 from random import Random
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from . import vocab
 from .clock import (
@@ -51,6 +53,22 @@ _ORG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _FROZEN_FIELDS = {"id", "updated_at", "created_at"}
 _INDEXED_FIELDS = {"employments": {"employee_id"}, "leave_requests": {"employee_id"},
                    "attendance": {"employee_id", "date"}, "interviews": {"candidate_id"}}
+# which key a served reference holds: the referenced record's ``id``, its business key
+# (``EMP-000001``), or either, decided per referencing record
+REFERENCE_STYLES = ("id", "business_key", "mixed")
+# entity -> ((reference field, referenced entity), ...); stored values are always ids
+REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "employees": (("manager_id", "employees"),),
+    "departments": (("head_id", "employees"),),
+    "employments": (("employee_id", "employees"),),
+    "job_requisitions": (("hiring_manager_id", "employees"),),
+    "candidates": (("applied_for_job_id", "job_requisitions"),),
+    "interviews": (("candidate_id", "candidates"), ("job_id", "job_requisitions"),
+                   ("interviewer_id", "employees")),
+    "leave_requests": (("employee_id", "employees"), ("approved_by", "employees")),
+    "attendance": (("employee_id", "employees"),),
+    "leave_balances": (("employee_id", "employees"),),
+}
 
 
 class ApiError(Exception):
@@ -71,6 +89,17 @@ class TenantSpec:
     timezone: str = DEFAULT_TIMEZONE
     attendance_days: int = 5
     realtime_clock: bool = True
+    reference_style: str = "id"
+    # full-time days per leave type, overriding ``generate.allocation``; kept as sorted pairs so
+    # equal options compare (and hash) equal; {} means none
+    leave_allocations: Any = None
+
+    def __post_init__(self) -> None:
+        la = self.leave_allocations
+        if isinstance(la, Mapping):
+            order = {lt: i for i, lt in enumerate(BALANCED_LEAVE_TYPES)}
+            la = tuple(sorted(la.items(), key=lambda kv: (order.get(kv[0], 99), str(kv[0])))) or None
+            object.__setattr__(self, "leave_allocations", la)
 
     def validate(self) -> None:
         if not isinstance(self.org_id, str) or not _ORG_RE.match(self.org_id):
@@ -84,6 +113,22 @@ class TenantSpec:
         if not isinstance(self.attendance_days, int) or not 0 <= self.attendance_days <= 260:
             raise ValueError("attendance_days must be an integer between 0 and 260")
         validate_timezone(self.timezone)
+        if self.reference_style not in REFERENCE_STYLES:
+            raise ValueError(f"reference_style must be one of {', '.join(REFERENCE_STYLES)}, "
+                             f"got {self.reference_style!r}")
+        la = self.leave_allocations
+        if la is not None:
+            if not isinstance(la, tuple) or not all(isinstance(p, tuple) and len(p) == 2 for p in la):
+                raise ValueError('leave_allocations must be an object, e.g. {"annual": 24, "sick": 12, "casual": 6}')
+            for lt, days in la:
+                if lt not in BALANCED_LEAVE_TYPES:
+                    raise ValueError(f"leave_allocations: unknown leave type {lt!r}; "
+                                     f"one of {', '.join(BALANCED_LEAVE_TYPES)}")
+                if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 366:
+                    raise ValueError(f"leave_allocations: {lt} must be an integer between 0 and 366")
+
+    def allocations_dict(self) -> dict[str, int] | None:
+        return dict(self.leave_allocations) if self.leave_allocations else None
 
     @classmethod
     def parse(cls, text: str, **kw: Any) -> "TenantSpec":
@@ -108,6 +153,8 @@ class FaultConfig:
     mutate_between_pages: int = 0
     invalid_records: bool = False
     ignore_updated_since: bool = False
+    # N stable real records of each INVALID_ENTITIES list served with "id": null (still in total)
+    null_id_records: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -158,7 +205,8 @@ class ChangeLog:
 def _stats_zero() -> dict[str, Any]:
     return {"requests": 0, "by_path": {}, "by_status": {},
             "faults_fired": {"rate_limit": 0, "error_5xx": 0, "slow": 0, "truncate": 0,
-                             "mutate_between_pages": 0, "invalid_records": 0}}
+                             "mutate_between_pages": 0, "invalid_records": 0,
+                             "null_id_records": 0}}
 
 
 class Tenant:
@@ -195,6 +243,13 @@ class Tenant:
         self.stats = _stats_zero()
         self._views: dict[tuple, tuple[int, list]] = {}
         self._candidate_extra: dict[str, dict[str, Any]] = {}
+        self._null_ids: dict[str, set[str]] = {}
+        # employee id -> the leave types its balance answer lists (when not all of them)
+        self._leave_types: dict[str, tuple[str, ...]] = {}
+        self._alloc = dict(spec.leave_allocations or ())
+        self._style = spec.reference_style
+        self._refs = {entity: tuple((field, self.tables[target]) for field, target in refs)
+                      for entity, refs in REFERENCES.items()}
         self.gen = Generator(self)
         for table in self.tables.values():
             table.invalidate()  # bulk load: sort once, lazily
@@ -227,14 +282,17 @@ class Tenant:
     # ================================================================== info
     def counts(self) -> dict[str, int]:
         out = {e: len(self.tables[e]) for e in LIST_ENTITIES}
-        out["leave_balances"] = len(self.tables["employees"]) * len(BALANCED_LEAVE_TYPES)
+        emps = self.tables["employees"].recs
+        out["leave_balances"] = len(emps) * len(BALANCED_LEAVE_TYPES) - sum(
+            len(BALANCED_LEAVE_TYPES) - len(types) for emp_id, types in self._leave_types.items() if emp_id in emps)
         return {e: out[e] for e in ENTITIES}
 
     def info(self) -> dict[str, Any]:
         s = self.spec
         return {"org_id": s.org_id, "base_path": f"/orgs/{s.org_id}", "seed": s.seed, "size": s.size,
                 "timezone": s.timezone, "attendance_days": s.attendance_days,
-                "realtime_clock": s.realtime_clock, "clock_start": self.iso(self.t0),
+                "realtime_clock": s.realtime_clock, "reference_style": s.reference_style,
+                "leave_allocations": s.allocations_dict(), "clock_start": self.iso(self.t0),
                 "now": self.iso(self.now()), "advances": self.advance_count, "counts": self.counts()}
 
     # ================================================================== change recording
@@ -249,16 +307,77 @@ class Tenant:
         self._log(kind, entity, rec["id"])
 
     def balance_id(self, emp_id: str, leave_type: str) -> str:
-        """Id of a leave balance row in change logs: ``<employee id>:<year>:<leave type>``."""
-        return f"{emp_id}:{self.balance_year}:{leave_type}"
+        """Id of a leave balance row in change logs: ``<employee id>:<year>:<leave type>``, the
+        employee as the balance answer serves it (its id or business key, by reference style)."""
+        return f"{self.served_ref(emp_id, 'employees', emp_id)}:{self.balance_year}:{leave_type}"
 
     def _balance_touched(self, lr: Record, kind: str = "updated") -> None:
-        if lr["leave_type"] in BALANCED_LEAVE_TYPES and lr["start_date"][:4] == str(self.balance_year):
+        if (lr["leave_type"] in self.leave_types_of(lr["employee_id"])
+                and lr["start_date"][:4] == str(self.balance_year)):
             self._log(kind, "leave_balances", self.balance_id(lr["employee_id"], lr["leave_type"]))
 
     def _balances_logged(self, emp_id: str, kind: str) -> None:
-        for lt in BALANCED_LEAVE_TYPES:
+        for lt in self.leave_types_of(emp_id):
             self._log(kind, "leave_balances", self.balance_id(emp_id, lt))
+
+    # ================================================================== references as served
+    def _by_key(self, rid: str) -> bool:
+        """Whether the references of record ``rid`` are served as business keys."""
+        style = self._style
+        if style == "id":
+            return False
+        if style == "business_key":
+            return True
+        return zlib.crc32(rid.encode()) & 1 == 1  # mixed: stable, about half
+
+    def served_ref(self, rid: str, target: str, value: Any) -> Any:
+        """A reference to ``target`` record ``value`` as record ``rid`` serves it."""
+        if self._style == "id" or type(value) is not str or not self._by_key(rid):
+            return value
+        code = self.tables[target].code_of(value)
+        return code if code is not None else value  # unknown: the raw id
+
+    def served(self, entity: str, rec: Record) -> Record:
+        """``rec`` as the API serves it: itself in ``id`` style (no copy), else a copy whose
+        references hold business keys where the style says so."""
+        return rec if self._style == "id" else self.served_many(entity, (rec,))[0]
+
+    def served_many(self, entity: str, recs: Iterable[Record]) -> list[Record]:
+        """``served`` for many records (the hot path of lists and control records)."""
+        if self._style == "id":
+            return list(recs)
+        refs = [(field, table.recs, table.code_field, table.deleted_codes) for field, table in self._refs[entity]]
+        mixed = self._style == "mixed"
+        crc32 = zlib.crc32
+        out = []
+        for rec in recs:
+            if mixed and not crc32((rec.get("id") or "").encode()) & 1:
+                out.append(rec)
+                continue
+            new = None
+            for field, target, code_field, deleted in refs:
+                value = rec.get(field)
+                if type(value) is not str:
+                    continue
+                ref = target.get(value)
+                code = ref.get(code_field) if ref is not None else deleted.get(value)
+                if code is not None and code != value:
+                    if new is None:
+                        new = rec.copy()
+                    new[field] = code
+            out.append(rec if new is None else new)
+        return out
+
+    def _stored_ref(self, target: str, value: Any) -> Any:
+        """An incoming reference (id or business key) as stored: the referenced record's id; a
+        deleted record's id; anything else unchanged."""
+        if type(value) is not str:
+            return value
+        table = self.tables[target]
+        rec = table.resolve(value)
+        if rec is not None:
+            return rec["id"]
+        return table.resolve_deleted(value) or value
 
     # ================================================================== reads
     def _invalid_entries(self, entity: str) -> list[tuple[tuple[int, str], Record]]:
@@ -338,24 +457,39 @@ class Tenant:
                 data.append(rec if rec is not None else self.lookup(entity, rid))
             if len(data) != sum(1 for _, rid in chunk if rid in recs):
                 self.stats["faults_fired"]["invalid_records"] += 1
+            if self._style != "id":
+                data = self.served_many(entity, data)
+            nulls = self._null_ids.get(entity)
+            if nulls:
+                for j, rec in enumerate(data):
+                    if rec.get("id") in nulls:
+                        data[j] = {**rec, "id": None}
+                        self.stats["faults_fired"]["null_id_records"] += 1
             return {"data": data, "total": total, "page": page, "page_size": page_size}
 
     def records(self, entity: str) -> list[Record]:
-        """All current records in list order (no invalid records); leave balances flattened."""
+        """All current records in list order as the list serves them (no invalid records, real
+        ids); leave balances flattened, with the ``employee_id`` the balance answer serves."""
         with self.lock:
             if entity == "leave_balances":
                 out = []
                 for emp_id in sorted(self.tables["employees"].recs):
-                    for b in self.balances(emp_id):
-                        out.append({"employee_id": emp_id, "year": self.balance_year, **b})
+                    served_id = self.served_ref(emp_id, "employees", emp_id)
+                    for b in self.served_balances(emp_id):
+                        out.append({"employee_id": served_id, "year": self.balance_year, **b})
                 return out
-            return list(self.tables[entity].ordered_records())
+            return self.served_many(entity, self.tables[entity].ordered_records())
 
     def get(self, entity: str, key: str) -> Record:
         rec = self.tables[entity].resolve(key)
         if rec is None:
             raise ApiError(404, f"{entity[:-1] if entity.endswith('s') else entity} {key!r} not found")
         return rec
+
+    def detail(self, entity: str, key: str) -> Record:
+        """A plain detail endpoint's answer."""
+        with self.lock:
+            return self.served(entity, self.get(entity, key))
 
     def _detail_rng(self, rid: str) -> Random:
         return Random(f"{self.spec.seed}:detail:{rid}")
@@ -365,7 +499,7 @@ class Tenant:
             rec = self.get("employees", key)
             rng = self._detail_rng(rec["id"])
             mgr = self.tables["employees"].recs.get(rec["manager_id"] or "")
-            out = dict(rec)
+            out = dict(self.served("employees", rec))
             out["manager_name"] = f"{mgr['first_name']} {mgr['last_name']}" if mgr else None
             out["skills"] = rng.sample(vocab.SKILLS, rng.randint(2, 6))
             out["certifications"] = rng.sample(vocab.CERTIFICATIONS, rng.randint(0, 2))
@@ -389,31 +523,77 @@ class Tenant:
                 pending[r["leave_type"]] += r["total_days"]
         out = []
         for lt in BALANCED_LEAVE_TYPES:
-            alloc = allocation(emp["work_type"], lt)
+            alloc = self.allocation(emp["work_type"], lt)
             out.append({"leave_type": lt, "total_allocated": alloc, "used": used[lt],
                         "pending": pending[lt], "available": alloc - used[lt] - pending[lt]})
         return out
+
+    def allocation(self, work_type: str, leave_type: str) -> int:
+        """Days of ``leave_type`` granted per year: ``generate.allocation``, or the tenant's
+        ``leave_allocations`` for full-time staff, scaled for the others by the default ratio
+        (half up): e.g. annual 24 gives contract 12 (10/20) and part-time/intern 14 (12/20)."""
+        base = allocation(work_type, leave_type)
+        granted = self._alloc.get(leave_type)
+        if granted is None:
+            return base
+        full = allocation("full_time", leave_type)
+        return granted if base == full else int(granted * base / full + 0.5)
+
+    def leave_types_of(self, emp_id: str) -> tuple[str, ...]:
+        return self._leave_types.get(emp_id, BALANCED_LEAVE_TYPES)
+
+    def served_balances(self, emp_id: str, year: int | None = None) -> list[dict[str, Any]]:
+        """The balance rows the API lists for the employee (only its leave types)."""
+        rows = self.balances(emp_id, year)
+        types = self._leave_types.get(emp_id)
+        return rows if types is None else [b for b in rows if b["leave_type"] in types]
 
     def leave_balance(self, key: str, year: int | None = None) -> dict[str, Any]:
         with self.lock:
             rec = self.get("employees", key)
             year = self.balance_year if year is None else year
-            return {"employee_id": rec["id"], "year": year, "leave_balances": self.balances(rec["id"], year)}
+            return {"employee_id": self.served_ref(rec["id"], "employees", rec["id"]), "year": year,
+                    "leave_balances": self.served_balances(rec["id"], year)}
+
+    def set_leave_types(self, key: str, leave_types: Any) -> dict[str, Any]:
+        """Which leave types the employee's balance answer lists from now on (a type dropping
+        out is a deleted leave balance in the change log, one coming back a created one)."""
+        if not isinstance(leave_types, list) or not all(isinstance(lt, str) for lt in leave_types):
+            raise ApiError(422, 'body must be {"leave_types": ["annual", ...]}')
+        unknown = sorted(set(leave_types) - set(BALANCED_LEAVE_TYPES))
+        if unknown:
+            raise ApiError(422, f"unknown leave type(s) {', '.join(unknown)}; one of {', '.join(BALANCED_LEAVE_TYPES)}")
+        with self.lock:
+            emp_id = self.get("employees", key)["id"]
+            old = self.leave_types_of(emp_id)
+            new = tuple(lt for lt in BALANCED_LEAVE_TYPES if lt in leave_types)
+            deleted = [self.balance_id(emp_id, lt) for lt in old if lt not in new]
+            created = [self.balance_id(emp_id, lt) for lt in new if lt not in old]
+            for bid in deleted:
+                self._log("deleted", "leave_balances", bid)
+            for bid in created:
+                self._log("created", "leave_balances", bid)
+            if new == BALANCED_LEAVE_TYPES:
+                self._leave_types.pop(emp_id, None)
+            else:
+                self._leave_types[emp_id] = new
+            return {"id": emp_id, "leave_types": list(new), "created": created, "deleted": deleted}
 
     def reporting_chain(self, key: str) -> dict[str, Any]:
         with self.lock:
             rec = self.get("employees", key)
+            rid = rec["id"]
             emps = self.tables["employees"].recs
             chain = []
-            seen = {rec["id"]}
+            seen = {rid}
             cur = emps.get(rec["manager_id"] or "")
             while cur is not None and cur["id"] not in seen:
                 seen.add(cur["id"])
-                chain.append({"level": len(chain) + 1, "employee_id": cur["id"],
+                chain.append({"level": len(chain) + 1, "employee_id": self.served_ref(rid, "employees", cur["id"]),
                               "name": f"{cur['first_name']} {cur['last_name']}", "title": cur["job_title"]})
                 cur = emps.get(cur["manager_id"] or "")
-            return {"employee_id": rec["id"], "employee_name": f"{rec['first_name']} {rec['last_name']}",
-                    "reporting_chain": chain}
+            return {"employee_id": self.served_ref(rid, "employees", rid),
+                    "employee_name": f"{rec['first_name']} {rec['last_name']}", "reporting_chain": chain}
 
     def employee_employments(self, key: str, page: int, page_size: int, since: float | None) -> dict[str, Any]:
         with self.lock:
@@ -423,7 +603,8 @@ class Tenant:
             table = self.tables["employments"]
             entries = sorted((table.keys[i], i) for i in self.employments_by_emp.get(rec["id"], ()) if i in table.keys)
             chunk, total = self.page_of(entries, page, page_size, since)
-            return {"data": [table.recs[i] for _, i in chunk], "total": total, "page": page, "page_size": page_size}
+            return {"data": [self.served("employments", table.recs[i]) for _, i in chunk], "total": total,
+                    "page": page, "page_size": page_size}
 
     def requisition_detail(self, key: str) -> Record:
         with self.lock:
@@ -431,7 +612,7 @@ class Tenant:
             rng = self._detail_rng(rec["id"])
             skills = rng.sample(vocab.SKILLS, 4)
             years = rng.randint(1, 8)
-            out = dict(rec)
+            out = dict(self.served("job_requisitions", rec))
             out["description"] = (f"We are looking for a {rec['title']} to join our {rec['department']} team "
                                   f"in {rec['location']}.")
             out["requirements"] = [r.format(years=years, skill=skills[i % 4])
@@ -445,7 +626,7 @@ class Tenant:
         with self.lock:
             rec = self.get("candidates", key)
             rng = self._detail_rng(rec["id"])
-            out = dict(rec)
+            out = dict(self.served("candidates", rec))
             extra = self._candidate_extra.get(rec["id"], {})
             out["resume_url"] = extra.get("resume_url") or f"https://hrms.example.com/resumes/{rec['candidate_id']}.pdf"
             out["linkedin_url"] = extra.get("linkedin_url")
@@ -462,8 +643,9 @@ class Tenant:
                 i = ints.get(iid)
                 if i is None:
                     continue
-                hist.append({"interview_id": i["id"], "stage": i["interview_type"],
-                             "interviewer_id": i["interviewer_id"], "interviewer_name": i["interviewer_name"],
+                hist.append({"interview_id": self.served_ref(iid, "interviews", iid), "stage": i["interview_type"],
+                             "interviewer_id": self.served_ref(iid, "employees", i["interviewer_id"]),
+                             "interviewer_name": i["interviewer_name"],
                              "date": i["scheduled_date"][:10], "status": i["status"], "feedback": i["feedback"],
                              "rating": i["rating"]})
             out["interview_history"] = hist
@@ -570,7 +752,8 @@ class Tenant:
         if isinstance(salary, bool) or not isinstance(salary, (int, float)) or salary <= 0:
             raise ApiError(422, "salary must be a positive number")
         with self.lock:
-            return self.new_employment_row(emp_id, self.now() if ts is None else ts, salary=salary)
+            result = self.new_employment_row(emp_id, self.now() if ts is None else ts, salary=salary)
+            return {k: self.served("employees" if k == "employee" else "employments", v) for k, v in result.items()}
 
     def terminate(self, emp_id: str, ts: int, day: dt.date | None = None) -> Record:
         emp = self._employee(emp_id)
@@ -621,6 +804,7 @@ class Tenant:
             raise ApiError(404, f"employee {emp_id!r} not found")
         self._log("deleted", "employees", emp_id)
         self._balances_logged(emp_id, "deleted")
+        self._leave_types.pop(emp_id, None)
         if not cascade:
             return
         for rid in self.employments_by_emp.pop(emp_id, []):
@@ -719,7 +903,8 @@ class Tenant:
             raise ApiError(422, "scheduled_date must be an ISO-8601 timestamp") from None
         with self.lock:
             cand = self.get("candidates", str(body["candidate_id"]))
-            if body.get("job_id") and body["job_id"] != cand["applied_for_job_id"]:
+            job = self.tables["job_requisitions"].resolve(str(body["job_id"])) if body.get("job_id") else None
+            if body.get("job_id") and (job is None or job["id"] != cand["applied_for_job_id"]):
                 raise ApiError(422, "job_id does not match the candidate's application")
             self.get("employees", str(body["interviewer_id"]))
             iv_id = self.get("employees", str(body["interviewer_id"]))["id"]
@@ -753,7 +938,7 @@ class Tenant:
                                interviewer_email=iv["email"])
             rec.update(changes)
             self._stamp("interviews", rec, self.now())
-            return rec
+            return self.served("interviews", rec)
 
     def create_leave_request(self, body: dict[str, Any]) -> dict[str, Any]:
         self._require(body, "employee_id", "leave_type", "start_date", "end_date")
@@ -803,13 +988,24 @@ class Tenant:
             frozen = set(fields) & (_FROZEN_FIELDS | _INDEXED_FIELDS.get(entity, set()))
             if frozen:
                 raise ApiError(400, f"field(s) cannot be changed: {', '.join(sorted(frozen))}")
+            fields = dict(fields)
+            for field, target in REFERENCES[entity]:  # either key in, the id stored
+                if field in fields:
+                    fields[field] = self._stored_ref(target, fields[field])
+            table = self.tables[entity]
+            code_field = table.code_field
+            if code_field in fields and fields[code_field] != rec[code_field]:
+                other = table.resolve(fields[code_field]) if isinstance(fields[code_field], str) else None
+                if other is not None and other is not rec:
+                    raise ApiError(409, f"{code_field} {fields[code_field]!r} belongs to {other['id']!r}")
+                table.recode(rec["id"], rec[code_field], fields[code_field])
             ts = self.now()
             if entity != "employees":
                 rec.update(fields)
                 self._stamp(entity, rec, ts)
                 if entity == "leave_requests":
                     self._balance_touched(rec)
-                return rec
+                return self.served(entity, rec)
             job = {k: fields[k] for k in ("salary", "job_title", "department") if k in fields and fields[k] != rec[k]}
             rest = {k: v for k, v in fields.items() if k not in ("salary", "job_title", "department")}
             terminating = rest.get("employment_status") == "terminated" and rec["employment_status"] != "terminated"
@@ -826,7 +1022,7 @@ class Tenant:
                 self._balances_logged(rec["id"], "updated")
             if job or "employment_status" in fields or "work_type" in fields:
                 self.refresh_departments(ts)
-            return rec
+            return self.served("employees", rec)
 
     def delete_record(self, entity: str, key: str) -> None:
         if entity not in LIST_ENTITIES:
@@ -1186,13 +1382,26 @@ class Tenant:
         with self.lock:
             base = FaultConfig() if reset else self.faults
             try:
-                self.faults = base.updated(changes)
+                faults = base.updated(changes)
             except ValueError as exc:
                 raise ApiError(422, str(exc)) from None
+            if faults.null_id_records != self.faults.null_id_records:
+                self._null_ids = self._pick_null_ids(faults.null_id_records)
+            self.faults = faults
             self._fault_counter = 0
             self._prev_failed = False
             self._views.clear()
             return self.faults
+
+    def _pick_null_ids(self, n: int) -> dict[str, set[str]]:
+        """The ``null_id_records`` fault's victims: n records per entity by a seeded hash of their
+        ids, chosen when the fault is set and stable while it stays on."""
+        if n <= 0:
+            return {}
+        seed = self.spec.seed
+        return {entity: set(heapq.nsmallest(n, self.tables[entity].recs,
+                                            key=lambda i: (zlib.crc32(f"{seed}:null-id:{i}".encode()), i)))
+                for entity in INVALID_ENTITIES}
 
     def next_fault(self, method: str) -> str | None:
         """Decide the fault for the next API request (at most one; a failing fault never follows a

@@ -33,11 +33,30 @@ class FetchContext:
     parent_ids: Callable[[str], Iterable[str]] = lambda entity: ()
 
 
+class FanOutPage(list):
+    """A page of a fan-out: the rows of whole answers. ``parents`` are the parents whose answer
+    was received and names every child by id: such an answer replaces the parent's earlier
+    children (those it no longer lists are flagged deleted)."""
+
+    def __init__(self, rows, parent_entity: str, parents: list[str]):
+        super().__init__(rows)
+        self.parent_entity = parent_entity
+        self.parents = parents
+
+
+def _identified(rows: list) -> bool:
+    return all(isinstance(r, dict) and r.get("id") not in (None, "") for r in rows)
+
+
 class SourceAdapter:
     hrms_type: ClassVar[str]
     endpoints: ClassVar[dict[str, Endpoint]]
     rate_limit_per_second: ClassVar[float] = 50.0  # a polite default for unknown servers
     fan_out_workers: ClassVar[int] = 8
+    # a fan-out fails as misconfigured when more than half of the parents asked answer 404 and
+    # at least this many (or all asked, at the end, when fewer): a parent deleted since it was
+    # synced answers 404 too, but not most of them
+    fan_out_not_found_min: ClassVar[int] = 5
 
     def __init__(self, org: Organization, credential: Secret, retry: RetryPolicy | None = None):
         self.org = org
@@ -79,26 +98,43 @@ class SourceAdapter:
     ) -> Iterator[list[dict]]:
         endpoint = self.endpoints[entity]
         if endpoint.fan_out_over:
-            yield from self._fan_out(engine, entity, endpoint, context or FetchContext())
+            yield from self._fan_out(engine, entity, endpoint, context or FetchContext(), state)
         else:
             yield from self.paginator().pages(engine, endpoint.path, since, state)
 
-    def _fan_out(self, engine, entity, endpoint, context) -> Iterator[list[dict]]:
-        def one(parent_id: str) -> list[dict]:
+    def _fan_out(self, engine, entity, endpoint, context, state) -> Iterator[FanOutPage]:
+        def one(parent_id: str) -> list[dict] | None:
             try:
                 body = engine.get_json(endpoint.path.format(id=parent_id)).body
             except ConfigurationError as exc:
-                if exc.status == 404:  # the parent vanished since it was synced
-                    return []
+                if exc.status == 404:  # gone since it was synced, or a wrong path: counted below
+                    return None
                 raise
             return self.records_from_fan_out(entity, parent_id, body)
 
+        asked = missing = 0
         ids = iter(context.parent_ids(endpoint.fan_out_over))
         with ThreadPoolExecutor(self.fan_out_workers) as pool:
             while chunk := [i for _, i in zip(range(200), ids)]:
-                page = [row for rows in pool.map(one, chunk) for row in rows]
-                if page:
-                    yield page
+                answers = list(pool.map(one, chunk))
+                asked += len(chunk)
+                missing += sum(a is None for a in answers)
+                self._check_not_found(engine, endpoint, asked, missing, final=False)
+                yield FanOutPage(
+                    [row for rows in answers if rows for row in rows], endpoint.fan_out_over,
+                    [p for p, rows in zip(chunk, answers) if rows is not None and _identified(rows)])
+        self._check_not_found(engine, endpoint, asked, missing, final=True)
+        if missing:
+            state.notes.append(
+                f"{missing} of {asked} {endpoint.fan_out_over} answered 404 on {endpoint.path} (deleted at the "
+                f"source since they were synced): no answer, so their {entity} were not replaced")
+
+    def _check_not_found(self, engine, endpoint, asked: int, missing: int, final: bool) -> None:
+        if missing * 2 > asked and (missing >= self.fan_out_not_found_min or final):
+            raise ConfigurationError(
+                f"{engine.name}: {missing} of {asked} {endpoint.fan_out_over} answered HTTP 404 on GET "
+                f"{endpoint.path} with base_url {self.org.base_url}: that many cannot have been deleted; "
+                "check the organization's base_url and the adapter's paths", status=404)
 
 
 ADAPTERS: dict[str, type[SourceAdapter]] = {}

@@ -3,7 +3,10 @@ lists with ``updated_since``, canonical field names already, leave balances per 
 
 from __future__ import annotations
 
+import orjson
+
 from harvey_pipelines.sources.base import Endpoint, SourceAdapter, register
+from harvey_pipelines.sources.errors import UnreadableResponse
 from harvey_pipelines.sources.http import BearerAuth
 from harvey_pipelines.sources.paging import UpdatedSinceKeyset
 
@@ -31,11 +34,16 @@ class CustomHrmsAdapter(SourceAdapter):
         return UpdatedSinceKeyset(page_size=100)
 
     def records_from_fan_out(self, entity, parent_id, body):
-        # {"employee_id", "year", "leave_balances": [{"leave_type", ...}]} -> one row per type
+        # {"employee_id", "year", "leave_balances": [{"leave_type", ...}]} -> one row per type;
+        # the answer replaces the employee's earlier balances, so it must be one
+        if not isinstance(body, dict) or not isinstance(body.get("leave_balances"), list):
+            raise UnreadableResponse(
+                f"{self.org.id}/{self.hrms_type}: the leave balance of employee {parent_id} has no list "
+                "under 'leave_balances'", orjson.dumps(body))
         employee_id = str(body.get("employee_id") or parent_id)
         year = body.get("year")
         return [
             {**row, "id": f"{employee_id}:{year}:{row.get('leave_type')}", "employee_id": employee_id, "year": year}
-            for row in body.get("leave_balances") or []
-            if isinstance(row, dict)
+            if isinstance(row, dict) else row  # not an object: quarantined, and the answer not trusted to replace
+            for row in body["leave_balances"]
         ]

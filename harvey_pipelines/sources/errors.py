@@ -24,7 +24,7 @@ class TransientError(SourceError):
 
 
 class CircuitOpenError(SourceError):
-    """The circuit breaker is open after repeated failures: calls fail fast for a while."""
+    """The circuit breaker is open (a request used every retry): calls fail fast for a while."""
 
 
 class UnreadableResponse(SourceError):

@@ -141,30 +141,65 @@ def rate_limiter_for(key: str, per_second: float) -> RateLimiter:
 
 
 class CircuitBreaker:
-    """Opens after ``threshold`` consecutive failed calls; half-opens after ``cooldown`` s."""
+    """Makes calls fail fast once the HR system is down, without ever cutting a request's own
+    retries short.
 
-    def __init__(self, threshold: int = 5, cooldown: float = 30.0):
+    It counts requests, not attempts: it opens when ``threshold`` requests in a row have each
+    used their whole retry budget on transient faults (refused connections, timeouts, 5xx, 429,
+    unreadable 200s). Faults a retry gets past never count, however many concurrent requests meet
+    them at once. A request that gave up fails its sync anyway; the open breaker makes its
+    siblings (the other fan-out workers and the parent ids still queued) fail at once with
+    the same cause instead of each retrying a dead server. After ``cooldown`` seconds one
+    trial request goes through (with its full budget); an answer closes the breaker, giving
+    up opens it again. Any answer from the server (even 4xx) closes it: the server is up.
+    """
+
+    def __init__(self, threshold: int = 1, cooldown: float = 30.0, clock: Callable[[], float] = time.monotonic):
         self.threshold = threshold
         self.cooldown = cooldown
-        self.failures = 0
+        self.clock = clock
+        self.failures = 0  # requests in a row that used every retry
+        self.last_cause: str | None = None
         self.opened_at: float | None = None
+        self.times_opened = 0
+        self._trial_out = False
+        self._lock = threading.Lock()
 
-    def before_call(self) -> None:
-        if self.opened_at is not None:
-            if time.monotonic() - self.opened_at < self.cooldown:
-                raise CircuitOpenError(
-                    f"circuit open after {self.failures} consecutive failures; "
-                    f"not calling the HR system for {self.cooldown:.0f}s"
-                )
-            self.opened_at = None  # half-open: let one call through
+    def before_attempt(self, where: str, trial: bool) -> bool:
+        """Called before each attempt of a request; raises CircuitOpenError while open.
+        Returns whether the request is the half-open trial (pass it back on the next attempt)."""
+        with self._lock:
+            if self.opened_at is None or trial:
+                return trial
+            if self.clock() - self.opened_at >= self.cooldown and not self._trial_out:
+                self._trial_out = True
+                return True
+            raise CircuitOpenError(
+                f"{where}: circuit open after {self.failures} request(s) in a row used every retry, "
+                f"the last on {self.last_cause}; not calling the HR system for {self.cooldown:.0f}s"
+            )
 
-    def record(self, ok: bool) -> None:
-        if ok:
-            self.failures = 0
-            return
-        self.failures += 1
-        if self.failures >= self.threshold:
-            self.opened_at = time.monotonic()
+    def answered(self, trial: bool) -> None:
+        with self._lock:
+            self.failures, self.opened_at = 0, None
+            if trial:
+                self._trial_out = False
+
+    def gave_up(self, cause: str, trial: bool) -> None:
+        with self._lock:
+            self.failures += 1
+            self.last_cause = cause
+            if trial:
+                self._trial_out = False
+            if trial or (self.opened_at is None and self.failures >= self.threshold):
+                self.opened_at = self.clock()
+                self.times_opened += 1
+
+    def abandon(self, trial: bool) -> None:
+        """A request ended without an answer or a verdict (an unexpected error): free the trial."""
+        if trial:
+            with self._lock:
+                self._trial_out = False
 
 
 @dataclass
@@ -215,6 +250,11 @@ class HttpEngine:
         credential_hint: str = "the organization's credential",
     ):
         self.name = name
+        url = httpx.URL(base_url)
+        self._password = url.password
+        # how errors name the HR system: never with the URL's credentials or query
+        self.host = str(url.copy_with(username=None, password=None, query=None, fragment=None)).rstrip("/")
+        self.where = f"{name} at {self.host}"
         self.credential_hint = credential_hint
         self.auth = auth
         self.retry = retry or RetryPolicy()
@@ -245,57 +285,74 @@ class HttpEngine:
         """GET and parse JSON, retrying what is transient; raises a SourceError otherwise."""
         refreshed = False
         last_problem = ""
-        for attempt in range(1, self.retry.max_attempts + 1):
-            self.breaker.before_call()
-            self.limiter.acquire()
-            with self._count_lock:
-                self.api_calls += 1
-            retry_after = None
-            try:
-                answer = self.client.get(path, params=params, headers=self.auth.headers())
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last_problem = f"{type(exc).__name__} on GET {path}"
-            else:
-                status = answer.status_code
-                if status == 200:
-                    try:
-                        body = orjson.loads(answer.content)
-                    except orjson.JSONDecodeError:
-                        last_problem = f"unreadable JSON from GET {path} ({len(answer.content)} bytes)"
-                        if attempt == self.retry.max_attempts:
-                            self.breaker.record(False)
-                            raise UnreadableResponse(
-                                f"{self.name}: {last_problem} after {attempt} attempts", answer.content
-                            ) from None
-                    else:
-                        self.breaker.record(True)
-                        return Response(status, answer.headers, body)
-                elif status in (401, 403):
-                    if status == 401 and not refreshed and self.auth.refresh(self.client):
-                        refreshed = True
-                        continue
-                    self.breaker.record(True)  # the server answered; the breaker is for outages
-                    raise AuthenticationError(
-                        f"{self.name}: the HR system refused the credential (HTTP {status} on GET {path}); "
-                        f"check {self.credential_hint}"
-                    )
-                elif status in RETRYABLE_STATUS:
-                    last_problem = f"HTTP {status} on GET {path}"
-                    if status == 429:
-                        retry_after = _retry_after_seconds(answer.headers.get("Retry-After"))
-                else:
-                    self.breaker.record(True)
-                    raise ConfigurationError(
-                        f"{self.name}: HTTP {status} on GET {path}: {_detail(answer)}; "
-                        "check the organization's base_url and the adapter's paths",
-                        status=status,
-                    )
-            self.breaker.record(False)
-            if attempt < self.retry.max_attempts:
+        trial = False  # whether this request is the breaker's half-open trial
+        try:
+            for attempt in range(1, self.retry.max_attempts + 1):
+                trial = self.breaker.before_attempt(self.where, trial)
+                self.limiter.acquire()
                 with self._count_lock:
-                    self.retries += 1
-                self.sleep(self.retry.delay(attempt, retry_after))
-        raise TransientError(f"{self.name}: {last_problem}; gave up after {self.retry.max_attempts} attempts")
+                    self.api_calls += 1
+                retry_after = None
+                try:
+                    answer = self.client.get(path, params=params, headers=self.auth.headers())
+                except (httpx.TimeoutException, httpx.TransportError) as exc:
+                    last_problem = f"{self._cause(exc)} on GET {path}"
+                else:
+                    status = answer.status_code
+                    if status == 200:
+                        try:
+                            body = orjson.loads(answer.content)
+                        except orjson.JSONDecodeError:
+                            last_problem = f"unreadable JSON from GET {path} ({len(answer.content)} bytes)"
+                            if attempt == self.retry.max_attempts:
+                                self.breaker.gave_up(last_problem, trial)
+                                trial = False
+                                raise UnreadableResponse(
+                                    f"{self.where}: {last_problem} after {attempt} attempts", answer.content
+                                ) from None
+                        else:
+                            self.breaker.answered(trial)
+                            trial = False
+                            return Response(status, answer.headers, body)
+                    elif status in (401, 403):
+                        if status == 401 and not refreshed and self.auth.refresh(self.client):
+                            refreshed = True
+                            continue
+                        self.breaker.answered(trial)  # the server answered; the breaker is for outages
+                        trial = False
+                        raise AuthenticationError(
+                            f"{self.name}: the HR system refused the credential (HTTP {status} on GET {path}); "
+                            f"check {self.credential_hint}"
+                        )
+                    elif status in RETRYABLE_STATUS:
+                        last_problem = f"HTTP {status} on GET {path}"
+                        if status == 429:
+                            retry_after = _retry_after_seconds(answer.headers.get("Retry-After"))
+                    else:
+                        self.breaker.answered(trial)
+                        trial = False
+                        raise ConfigurationError(
+                            f"{self.name}: HTTP {status} on GET {path}: {_detail(answer)}; "
+                            "check the organization's base_url and the adapter's paths",
+                            status=status,
+                        )
+                if attempt < self.retry.max_attempts:
+                    with self._count_lock:
+                        self.retries += 1
+                    self.sleep(self.retry.delay(attempt, retry_after))
+            self.breaker.gave_up(last_problem, trial)
+            trial = False
+            raise TransientError(f"{self.where}: {last_problem}; gave up after {self.retry.max_attempts} attempts")
+        finally:
+            self.breaker.abandon(trial)
+
+    def _cause(self, exc: Exception) -> str:
+        """``ConnectError: [Errno 111] Connection refused``: what the transport said, one line,
+        with the base URL's password (if any) blanked."""
+        text = " ".join(str(exc).split())[:200]
+        if self._password:
+            text = text.replace(self._password, "***")
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

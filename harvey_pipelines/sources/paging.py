@@ -22,6 +22,9 @@ class PagingState:
 
     server_ignores_since: bool = False
     notes: list[str] = field(default_factory=list)
+    # a full walk: the server's count of the list when the walk began (its first answer's
+    # ``total``); a reconciliation compares the distinct ids it saw with it
+    listed_total: int | None = None
 
 
 def parse_timestamp(value: Any) -> dt.datetime | None:
@@ -62,6 +65,11 @@ class UpdatedSinceKeyset(Paginator):
     live list ordered by ``updated_at``: changes and inserts go to the end (already
     read, picked up by the next sync through the cursor), and a hard delete shifts
     records *towards* pages not read yet, so nothing unread is skipped.
+
+    A server once seen ignoring the filter (``state.server_ignores_since``) is asked again
+    by every sync: the keyset walk's first filtered page is the probe. If it honours the
+    filter the walk goes on and the flag is cleared; if not, it costs one page before the
+    backward walk (none when that page held the whole list).
     """
 
     page_size: int = 100
@@ -82,9 +90,6 @@ class UpdatedSinceKeyset(Paginator):
 
     def pages(self, engine, path, since, state, params=None):
         base = dict(params or {})
-        if state.server_ignores_since and since is not None:
-            yield from self._backward(engine, path, since, base)
-            return
         field_ = self.updated_at_field
         query_since = since
         page = 1
@@ -93,17 +98,26 @@ class UpdatedSinceKeyset(Paginator):
             query = {**base, self.size_param: self.page_size, self.page_param: page}
             if query_since is not None:
                 query[self.since_param] = format_timestamp(query_since)
-            rows = self._get(engine, path, query)[self.data_key]
+            body = self._get(engine, path, query)
+            if since is None and query_since is None and page == 1:
+                state.listed_total = _total(body.get(self.total_key))
+            rows = body[self.data_key]
             stamps = [parse_timestamp(r.get(field_)) if isinstance(r, dict) else None for r in rows]
             if query_since is not None and any(s is not None and s < query_since for s in stamps):
                 state.server_ignores_since = True
                 state.notes.append(f"{path}: server ignores {self.since_param}; filtering client-side")
-                if since is None:
-                    # a full walk needs no filter: read it all, backwards for safety
-                    yield from self._backward(engine, path, None, base)
+                if page == 1 and len(rows) < self.page_size:
+                    # an unfiltered first page that is not full is the whole list
+                    rows = [r for r in rows if since is None or _not_older(r, field_, since)]
+                    if rows:
+                        yield rows
                 else:
-                    yield from self._backward(engine, path, since, base)
+                    # a full walk needs no filter: read it all, backwards for safety
+                    yield from self._backward(engine, path, since, base, state)
                 return
+            if query_since is not None and state.server_ignores_since:
+                state.server_ignores_since = False  # fixed: the next cursor write stores it
+                state.notes.append(f"{path}: server honours {self.since_param} again; keyset walk")
             fresh = [
                 r for r in rows
                 if not (isinstance(r, dict) and (str(r.get("id")), r.get(field_)) in boundary)
@@ -121,9 +135,11 @@ class UpdatedSinceKeyset(Paginator):
             }
             query_since, page = newest, 1
 
-    def _backward(self, engine, path, since, base):
+    def _backward(self, engine, path, since, base, state):
         probe = self._get(engine, path, {**base, self.size_param: 1, self.page_param: 1})
         total = int(probe.get(self.total_key) or 0)
+        if since is None:
+            state.listed_total = _total(probe.get(self.total_key))
         for page in range(math.ceil(total / self.page_size), 0, -1):
             rows = self._get(
                 engine, path, {**base, self.size_param: self.page_size, self.page_param: page}
@@ -132,6 +148,10 @@ class UpdatedSinceKeyset(Paginator):
                 rows = [r for r in rows if _not_older(r, self.updated_at_field, since)]
             if rows:
                 yield rows
+
+
+def _total(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _not_older(record: Any, field_: str, since: dt.datetime) -> bool:

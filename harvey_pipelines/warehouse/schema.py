@@ -120,8 +120,12 @@ sync_runs = sa.Table(
     sa.Column("cursor_before", sa.Text),
     sa.Column("cursor_after", sa.Text),
     sa.Column("error", sa.Text),
+    sa.Column("notes", sa.Text, comment="what the run skipped or held back, one line each (e.g. a delete "
+              "wave awaiting confirmation)"),
     schema=SYNC,
 )
+# columns added after the first release: create_all adds them to an existing warehouse
+ADDED_COLUMNS = ((sync_runs, "notes", "TEXT"),)
 sa.Index("ix_sync_runs_org_entity", sync_runs.c.organization_id, sync_runs.c.entity, sync_runs.c.started_at)
 
 cursors = sa.Table(

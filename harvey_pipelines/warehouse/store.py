@@ -29,6 +29,10 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _utc(stamp: dt.datetime) -> dt.datetime:
+    return stamp.astimezone(dt.timezone.utc) if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+
+
 @dataclass
 class SyncRun:
     id: str
@@ -72,9 +76,10 @@ class BatchCounts:
     unchanged: int = 0
     quarantined: int = 0
     raw_versions: int = 0
+    deleted: int = 0  # children a parent's fan-out answer no longer lists
 
     def add(self, other: "BatchCounts") -> None:
-        for name in ("inserted", "updated", "unchanged", "quarantined", "raw_versions"):
+        for name in ("inserted", "updated", "unchanged", "quarantined", "raw_versions", "deleted"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -158,6 +163,10 @@ class Warehouse:
         with self.writer() as conn:
             self.dialect.create_schemas(conn, (schema.RAW, schema.CORE, schema.SYNC))
             schema.metadata.create_all(conn)
+            for table, column, ddl in schema.ADDED_COLUMNS:
+                # looked up first: ALTER TABLE locks the table even when the column exists
+                if column not in {c["name"] for c in sa.inspect(conn).get_columns(table.name, table.schema)}:
+                    conn.exec_driver_sql(f"ALTER TABLE {table.fullname} ADD COLUMN {column} {ddl}")
             conn.exec_driver_sql(schema.record_keys_view())
         _created.add(self.url)
 
@@ -208,17 +217,22 @@ class Warehouse:
     def load_batch(
         self, run: SyncRun, batch: pa.Table | None, quarantined: list[Quarantined], *,
         cursor: str | None = None, server_ignores_since: bool = False, track_seen_ids: bool = False,
-        progress: dict | None = None,
+        progress: dict | None = None, answered: tuple[str, list[str]] | None = None,
     ) -> BatchCounts:
-        """Merge one batch (``arrow_batch``, unique source ids) and keep its invalid records."""
+        """Merge one batch (``arrow_batch``, unique source ids) and keep its invalid records.
+
+        ``answered``: (parent entity, parent ids) of a fan-out whose answers are all in this
+        batch; those parents' other children are flagged deleted (the answer replaces them)."""
         table = self.tables[run.entity]
         upsert, raw = table.merge_sql
         counts = BatchCounts(quarantined=len(quarantined))
         now = utcnow()
         with self.writer(hold=True) as conn:
+            stage = None
             if batch is not None and batch.num_rows:
                 stage = self.dialect.stage(conn, "harvey_stage", table.staging, batch)
-                try:
+            try:
+                if stage is not None:
                     for statement in upsert[:-1]:
                         conn.exec_driver_sql(statement.format(stage=stage))
                     inserted, merged = conn.exec_driver_sql(upsert[-1].format(stage=stage)).one()
@@ -230,7 +244,10 @@ class Warehouse:
                             f"INSERT INTO {schema.SYNC}.seen_ids (sync_run_id, source_id) "
                             f"SELECT DISTINCT sync_run_id, source_id FROM {stage} ON CONFLICT DO NOTHING"
                         )
-                finally:
+                if answered and answered[1]:
+                    counts.deleted = self._replace_children(conn, run, stage, quarantined, *answered, now)
+            finally:
+                if stage is not None:
                     self.dialect.unstage(conn, stage)
             if quarantined:
                 self._quarantine(conn, run, quarantined, now, track_seen_ids)
@@ -239,6 +256,24 @@ class Warehouse:
             if progress is not None:
                 conn.execute(schema.sync_runs.update().where(schema.sync_runs.c.id == run.id).values(**progress))
         return counts
+
+    def _replace_children(self, conn, run, stage, quarantined, parent_entity, parent_ids, now) -> int:
+        """Flag deleted the live children of ``parent_ids`` that their answers (the staged rows,
+        and the quarantined ones, which exist at the source) no longer hold."""
+        table = self.tables[run.entity].table
+        column = next(r.column for r in entity(run.entity).references if r.entity == parent_entity)
+        keys = schema.record_keys
+        resolves = sa.select(keys.c.reference).where(
+            keys.c.organization_id == run.organization_id, keys.c.entity == parent_entity,
+            keys.c.source_id.in_(parent_ids))
+        where = [table.c.organization_id == run.organization_id, table.c.is_deleted.is_(False),
+                 table.c[column].in_(resolves)]
+        if stage is not None:
+            where.append(~table.c.source_id.in_(sa.select(sa.column("source_id")).select_from(sa.table(stage))))
+        kept = sorted({q.source_id for q in quarantined if q.source_id})
+        if kept:
+            where.append(~table.c.source_id.in_(kept))
+        return conn.execute(table.update().where(*where).values(is_deleted=True, deleted_at=now)).rowcount
 
     def _quarantine(self, conn, run, items, now, track_seen_ids):
         q = schema.quarantine
@@ -276,30 +311,44 @@ class Warehouse:
                       sync_run_id=stmt.excluded.sync_run_id, moved_at=stmt.excluded.moved_at),
         ))
 
+    def _unseen(self, run: SyncRun):
+        core, seen = self.tables[run.entity].table, schema.seen_ids
+        return (core.c.organization_id == run.organization_id, core.c.is_deleted.is_(False),
+                ~core.c.source_id.in_(sa.select(seen.c.source_id).where(seen.c.sync_run_id == run.id)))
+
+    def reconcile_counts(self, run: SyncRun) -> tuple[int, int, int]:
+        """(live records, live records this reconciliation did not see, distinct ids it saw)."""
+        core, seen = self.tables[run.entity].table, schema.seen_ids
+        with self.writer() as conn:
+            live = conn.execute(sa.select(sa.func.count()).where(
+                core.c.organization_id == run.organization_id, core.c.is_deleted.is_(False))).scalar_one()
+            unseen = conn.execute(sa.select(sa.func.count()).where(*self._unseen(run))).scalar_one()
+            listed = conn.execute(sa.select(sa.func.count()).where(seen.c.sync_run_id == run.id)).scalar_one()
+        return live, unseen, listed
+
     def finish_run(
         self, run: SyncRun, *, status: str, values: dict, cursor: str | None = None,
-        server_ignores_since: bool = False, flag_deletes: bool = False,
+        server_ignores_since: bool = False, flag_deletes: bool = False, notes: list[str] | None = None,
     ) -> int:
-        """Close the run; a complete reconciliation flags what it did not see as deleted."""
+        """Close the run; ``flag_deletes``: flag what this reconciliation did not see as deleted.
+        Returns the rows flagged here; ``values["deleted"]`` (flagged by batches) adds to the
+        run's count."""
         deleted = 0
         now = utcnow()
+        values = dict(values)
         with self.writer() as conn:
             if flag_deletes:
                 core = self.tables[run.entity].table
-                seen = schema.seen_ids
-                deleted = conn.execute(
-                    core.update()
-                    .where(core.c.organization_id == run.organization_id, core.c.is_deleted.is_(False),
-                           ~core.c.source_id.in_(sa.select(seen.c.source_id).where(seen.c.sync_run_id == run.id)))
-                    .values(is_deleted=True, deleted_at=now)
-                ).rowcount
+                deleted = conn.execute(core.update().where(*self._unseen(run)).values(
+                    is_deleted=True, deleted_at=now)).rowcount
             if run.mode == "reconcile":
                 conn.execute(schema.seen_ids.delete().where(schema.seen_ids.c.sync_run_id == run.id))
             if cursor is not None:
                 self._move_cursor(conn, run, cursor, server_ignores_since, now)
             conn.execute(
                 schema.sync_runs.update().where(schema.sync_runs.c.id == run.id).values(
-                    status=status, finished_at=now, deleted=deleted, cursor_after=cursor or run.cursor_before,
+                    status=status, finished_at=now, deleted=values.pop("deleted", 0) + deleted,
+                    cursor_after=cursor or run.cursor_before, notes="\n".join(notes) if notes else None,
                     **values,
                 )
             )
@@ -426,22 +475,46 @@ class Warehouse:
                     counts[(org, name)] = n
         return counts
 
+    def synced_marks(self, organization_id: str, entities) -> dict[str, str | None]:
+        """Per entity, the newest committed change (``synced_at``, or ``deleted_at`` of a flag)
+        of the organization's rows; None when it has none. Batches of one entity commit in
+        ``synced_at`` order and its syncs never overlap (``sync_lock``), so a row committed
+        after this read has a larger stamp: ``changed_parent_ids`` selects strictly after it."""
+        marks: dict[str, str | None] = {}
+        with self.writer() as conn:
+            for name in entities:
+                t = self.tables[name].table
+                newest = conn.execute(sa.select(sa.func.max(sa.func.greatest(
+                    t.c.synced_at, sa.func.coalesce(t.c.deleted_at, t.c.synced_at)))).where(
+                    t.c.organization_id == organization_id)).scalar()
+                marks[name] = _utc(newest).isoformat() if newest is not None else None
+        return marks
+
     def changed_parent_ids(self, organization_id: str, parent: str, related: tuple[str, ...],
-                           since: dt.datetime):
-        """Parents synced since ``since``, and parents of related rows synced since then
-        (e.g. employees whose leave requests changed), live ones only. A related row's
-        reference to its parent is resolved by ``core.record_keys`` (by id or business key)."""
+                           marks: dict[str, dt.datetime | None]):
+        """Live parents changed after their mark in ``marks`` (entity -> stamp from
+        ``synced_marks``; a missing or None mark means every row), and live parents of related
+        rows changed or flagged deleted after theirs (e.g. employees whose leave requests
+        changed). A related row's reference to its parent is resolved by ``core.record_keys``
+        (by id or business key)."""
         parent_table = self.tables[parent].table
         keys = schema.record_keys
+
+        def after(t, name, deletes: bool):
+            mark = marks.get(name)
+            if mark is None:
+                return sa.true()
+            return sa.or_(t.c.synced_at > mark, t.c.deleted_at > mark) if deletes else t.c.synced_at > mark
+
         queries = [sa.select(parent_table.c.source_id.label("id")).where(
-            parent_table.c.organization_id == organization_id, parent_table.c.synced_at >= since)]
+            parent_table.c.organization_id == organization_id, after(parent_table, parent, False))]
         for name in related:
             t = self.tables[name].table
             column = next(r.column for r in entity(name).references if r.entity == parent)
             queries.append(
                 sa.select(keys.c.source_id.label("id"))
                 .join(t, sa.and_(keys.c.organization_id == t.c.organization_id, keys.c.reference == t.c[column]))
-                .where(keys.c.organization_id == organization_id, keys.c.entity == parent, t.c.synced_at >= since))
+                .where(keys.c.organization_id == organization_id, keys.c.entity == parent, after(t, name, True)))
         changed = sa.union(*queries).subquery()
         query = (sa.select(parent_table.c.source_id)
                  .where(parent_table.c.organization_id == organization_id, parent_table.c.is_deleted.is_(False),
