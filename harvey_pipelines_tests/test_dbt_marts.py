@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from harvey_pipelines.organizations import Organization
+from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.sync import publish_settings, sync_entity
 from harvey_pipelines.warehouse import Warehouse
 from harvey_pipelines.warehouse import schema
@@ -418,3 +419,56 @@ def test_raise_becomes_one_salary_change(make_org, control, warehouse, tmp_path)
     assert event["effective_date"].isoformat() == new_row["start_date"]
     assert float(event["amount"]) == pytest.approx(500.0)
     assert float(event["percentage"]) == pytest.approx(round(500 / old_salary * 100, 2), abs=0.006)
+
+
+# -- end to end: an HRMS at +01:00 that grants 24/12/6 days, registered as such ----------------
+
+def test_an_amsterdam_hrms_is_read_in_its_own_time_and_leave_rules(make_org, control, warehouse, tmp_path):
+    """The mock HRMS serves an organization in Europe/Amsterdam whose allocations are 24/12/6
+    (the seed's policy says 20/10/7); its registry entry says Europe/Amsterdam and nothing
+    else. Synced and built: local check-in times are the HRMS's own wall-clock times, lateness
+    follows from them, no check-in or check-out is outside shift hours, balances agree,
+    and leavers of earlier years (whose balances the HRMS still lists) have none. (Before,
+    every check-in was read 4.5 hours late and every balance mismatched.)"""
+    tenant = make_org(size=60, seed=7, timezone="Europe/Amsterdam",  # seed 7: two leavers of 2025
+                      leave_allocations={"annual": 24, "sick": 12, "casual": 6})
+    org = Organization.model_validate({**tenant.model_dump(), "timezone": "Europe/Amsterdam"})
+    for spec in ENTITIES:
+        assert sync_entity(org, spec.name, warehouse).status == "success", spec.name
+    warehouse.engine.dispose()
+    with warehouse.for_other_process():
+        result = dbt("build", "--select", "+leave_balances +compliance_violations", "--indirect-selection", "cautious",
+                     env=dbt_env(warehouse.url, tmp_path), tmp_path=tmp_path)
+    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    where = f"where organization_id = '{org.id}'"
+
+    served: dict[tuple, dt.datetime] = {}  # first check-in per employee and day, as the HRMS wrote it
+    for r in control.records(org.id, "attendance"):
+        if r.get("check_in_time"):
+            stamp = dt.datetime.fromisoformat(r["check_in_time"])
+            key = (r["employee_id"], r["date"])
+            served[key] = min(served.get(key, stamp), stamp)
+    assert {s.utcoffset() for s in served.values()} <= {dt.timedelta(hours=1), dt.timedelta(hours=2)}
+    days = read(warehouse.url, f"select * from marts.attendance_daily {where} and check_in_local is not null")
+    assert len(days) > 20
+    for day in days:
+        wall = served[(day["employee_id"], day["attendance_date"].isoformat())]
+        assert day["check_in_local"] == wall.replace(tzinfo=None), day
+        assert bool(day["is_late"]) == (wall.hour * 3600 + wall.minute * 60 + wall.second > (9 * 60 + 15) * 60), day
+    rules = {r["rule"] for r in read(warehouse.url, f"select distinct rule from marts.compliance_violations {where}")}
+    assert "outside_shift_hours" not in rules
+
+    balances = read(warehouse.url, f"select * from marts.leave_balances {where}")
+    # the mock charges every weekday; we do not charge the organization's holidays (the
+    # `_default` Christmas and New Year): only a request over one of them may disagree
+    over_holidays = {(d["employee_id"], d["leave_type"], d["leave_year"]) for d in read(
+        warehouse.url, f"select * from intermediate.int_leave_request_days {where} and is_holiday")}
+    mismatched = {(b["employee_id"], b["leave_type"], b["balance_year"]) for b in balances if b["balance_mismatch"]}
+    assert len(balances) > 100 and mismatched <= over_holidays, mismatched - over_holidays
+    assert {number(b["allocation_days"]) for b in balances if b["allocation_source"] == "hrms"} >= {24.0, 12.0, 6.0}
+    employees = {e["id"]: e for e in control.records(org.id, "employees")}
+    leavers = {(b["employee_id"], b["year"]) for b in control.records(org.id, "leave_balances")
+               if employees[b["employee_id"]].get("termination_date")
+               and employees[b["employee_id"]]["termination_date"] < f"{b['year']}-01-01"}
+    assert leavers, "the HRMS lists balances of people who left in an earlier year"
+    assert not {(b["employee_id"], b["balance_year"]) for b in balances} & leavers
