@@ -3,6 +3,21 @@
 A source adapter maps a vendor's payload onto these models; validation failures are
 quarantined with the reason pydantic gives. The warehouse derives each core table's
 columns from the model, so a field is declared once, here.
+
+Required fields (a record without one is quarantined, so a broken payload never replaces a
+good version): what the contract (``hrms-api-contract.md``) lists for the entity and a record
+cannot be without: its ``id`` and business key (``employee_id``, ``candidate_id``...), the
+``updated_at`` every list entity carries (the cursor follows it), the names, the status
+enumerations and the dates that say what the record is (``hire_date``, ``start_date``, a day of
+attendance), the record it belongs to (an interview's ``candidate_id``), and ``email`` where the
+contract lists one for the person (employees, candidates). Optional: fields the contract marks
+"(optional)", fields null by meaning (``manager_id`` of the top manager, ``end_date`` of a
+running employment, ``check_out_time`` of a day without check-out, ``approved_by`` and
+``approved_at`` of a pending request, an interview's outcome before it is held, an
+``interviewer_email`` before an interviewer is assigned), and descriptive attributes a real
+record may lack (phone, location, job title...): quarantining a whole employee for a missing
+phone would lose more than it keeps. Every record the mock HRMS generates validates
+(``test_sync_edges_records.py`` checks a few thousand employees and their records).
 """
 
 from __future__ import annotations
@@ -30,6 +45,17 @@ def _email(value: Optional[str]) -> Optional[str]:
 
 
 Email = Annotated[Optional[str], AfterValidator(_email)]
+RequiredEmail = Annotated[str, AfterValidator(_email)]
+
+
+def _code(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a business key must not be blank")
+    return value
+
+
+# a business key (EMP-000001): required and not blank
+Code = Annotated[str, AfterValidator(_code)]
 
 
 def _sane(value):
@@ -51,7 +77,7 @@ class CanonicalRecord(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
-    updated_at: Optional[Timestamp] = None
+    updated_at: Timestamp
 
     @field_validator("id", mode="before")
     @classmethod
@@ -68,15 +94,15 @@ class CanonicalRecord(BaseModel):
 
 
 class Employee(CanonicalRecord):
-    employee_id: Optional[str] = None
+    employee_id: Code
     first_name: str
     last_name: str
-    email: Email = None
+    email: RequiredEmail
     phone: Optional[str] = None
     department: Optional[str] = None
     job_title: Optional[str] = None
     manager_id: Optional[str] = None
-    hire_date: Optional[Date] = None
+    hire_date: Date
     employment_status: Literal["active", "inactive", "on_leave", "terminated"]
     location: Optional[str] = None
     work_type: Optional[Literal["full_time", "part_time", "contract", "intern"]] = None
@@ -93,7 +119,7 @@ class Employee(CanonicalRecord):
 
 
 class Department(CanonicalRecord):
-    department_id: Optional[str] = None
+    department_id: Code
     name: str
     head_id: Optional[str] = None
     head_name: Optional[str] = None
@@ -120,7 +146,7 @@ class Employment(CanonicalRecord):
 
 
 class JobRequisition(CanonicalRecord):
-    requisition_id: Optional[str] = None
+    requisition_id: Code
     title: str
     department: Optional[str] = None
     hiring_manager_id: Optional[str] = None
@@ -135,10 +161,10 @@ class JobRequisition(CanonicalRecord):
 
 
 class Candidate(CanonicalRecord):
-    candidate_id: Optional[str] = None
+    candidate_id: Code
     first_name: str
     last_name: str
-    email: Email = None
+    email: RequiredEmail
     phone: Optional[str] = None
     current_stage: Literal[
         "applied", "screening", "technical_interview", "onsite", "offer", "hired", "rejected", "withdrawn"
@@ -151,7 +177,7 @@ class Candidate(CanonicalRecord):
 
 
 class Interview(CanonicalRecord):
-    interview_id: Optional[str] = None
+    interview_id: Code
     candidate_id: str
     candidate_name: Optional[str] = None
     job_id: Optional[str] = None
@@ -179,7 +205,7 @@ class Interview(CanonicalRecord):
 
 
 class LeaveRequest(CanonicalRecord):
-    leave_request_id: Optional[str] = None
+    leave_request_id: Code
     employee_id: str
     employee_name: Optional[str] = None
     leave_type: Literal["annual", "sick", "casual", "maternity", "paternity", "unpaid"]
@@ -201,6 +227,7 @@ class LeaveRequest(CanonicalRecord):
 class LeaveBalance(CanonicalRecord):
     """One row per employee, year and leave type (the API nests them per employee)."""
 
+    updated_at: Optional[Timestamp] = None  # the balance endpoint has none
     employee_id: str
     year: int
     leave_type: str

@@ -20,17 +20,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Literal
 
 import orjson
+import sqlalchemy as sa
 from pydantic import ValidationError
 
 from harvey_pipelines import settings
 from harvey_pipelines.org_settings import publication
 from harvey_pipelines.organizations import Organization
+from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.records import entity as entity_spec
 from harvey_pipelines.sources import FanOutPage, FetchContext, PagingState, UnreadableResponse, adapter_for
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sources.paging import parse_timestamp
 from harvey_pipelines.warehouse import BatchCounts, Quarantined, SyncRun, Warehouse
 from harvey_pipelines.warehouse.dialects import LockTimeout
+from harvey_pipelines.warehouse.schema import record_columns
 
 Mode = Literal["incremental", "full", "reconcile"]
 MODES = ("incremental", "full", "reconcile")
@@ -167,16 +170,20 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     engine = adapter.engine()
     unidentified = 0  # listed records without an id: a reconciliation cannot tell what is gone
 
+    submitted = 0  # records in the batches handed to the loader
+
     def flush() -> None:
-        nonlocal batch, synced_at
+        nonlocal batch, synced_at, submitted
         # a keyset walk reads in updated_at order, so every batch is a safe checkpoint;
         # a backward walk (server ignores updated_since) is safe only once complete
         checkpoint = spec.incremental and not state.server_ignores_since and newest is not None
         if len(batch) or batch.answered:
+            submitted += len(batch)
+            # fetched as of this batch, so that a killed run's saved counts add up
             loader.submit(
                 batch, cursor=newest.isoformat() if checkpoint else None,
                 server_ignores_since=state.server_ignores_since,
-                progress={"fetched": result.fetched, "api_calls": engine.api_calls},
+                progress={"fetched": submitted, "api_calls": engine.api_calls},
                 answered=(batch.parent_entity, batch.answered) if batch.answered else None,
             )
         batch = _Batch()
@@ -195,17 +202,20 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
             for raw in page:
                 result.fetched += 1
                 record, payload, sha, problem = _prepare(adapter, spec, entity_name, raw)
-                stamp = record.updated_at if record is not None else (
-                    parse_timestamp(raw.get("updated_at")) if isinstance(raw, dict) else None)
-                if stamp is not None and (newest is None or stamp > newest):
-                    newest = stamp
                 if record is None:
+                    # it does not move the cursor (a sentinel updated_at would carry it past every
+                    # later change); the cursor is held where the next syncs meet it again
                     source_id = raw.get("id") if isinstance(raw, dict) else None
                     if source_id in (None, ""):
                         unidentified += 1
-                    batch.quarantined.append(
-                        Quarantined(sha, payload, problem, None if source_id in (None, "") else str(source_id)))
+                    stamp = parse_timestamp(raw.get("updated_at")) if isinstance(raw, dict) else None
+                    batch.quarantined.append(Quarantined(
+                        sha, payload, problem, None if source_id in (None, "") else str(source_id),
+                        resume_from=stamp or _place(state, since, newest)))
                     continue
+                stamp = record.updated_at
+                if stamp is not None and (newest is None or stamp > newest):
+                    newest = stamp
                 if record.id in batch.ids:
                     if fan_out:  # two answers (or one twice) name the same child: the first stands
                         batch.quarantined.append(Quarantined(
@@ -227,7 +237,9 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         if isinstance(exc, UnreadableResponse) and exc.body:
             body = exc.body.decode("utf-8", "replace")
-            batch.quarantined.append(Quarantined(hashlib.sha256(exc.body).hexdigest(), body, f"unreadable page: {exc}"))
+            result.fetched += 1  # the page counts as one quarantined record
+            batch.quarantined.append(Quarantined(hashlib.sha256(exc.body).hexdigest(), body, f"unreadable page: {exc}",
+                                                 resume_from=_place(state, since, newest)))
         try:
             flush()
             loader.finish()
@@ -254,11 +266,14 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     result.status = "success"
     result.duration_seconds = time.monotonic() - started
     result.notes = state.notes
-    result.cursor_after = final_cursor or run.cursor_before
+    # fan-outs of changed parents only re-read some records; every other sync read all from `since`
+    partial = bool(spec.refetch_when_changed and mode == "incremental" and run.cursor_before)
     result.deleted += warehouse.finish_run(
         run, status="success", values=_final_values(result), cursor=final_cursor,
         server_ignores_since=state.server_ignores_since, flag_deletes=flag_deletes, notes=result.notes,
+        reread=not partial, reread_since=since,
     )
+    result.cursor_after = run.cursor_after
     return result
 
 
@@ -330,23 +345,46 @@ class _BackgroundLoader:
 
 
 def _prepare(adapter, spec, entity_name, raw):
-    """(record, payload JSON, sha256, problem): record is None when it must be quarantined."""
+    """(record, payload JSON as sent, version key, problem): record is None when it must be
+    quarantined. The version key of a record is the SHA-256 of its payload with its timestamps
+    and dates as instants, so a payload re-sent with another offset or format is no change; a
+    quarantined payload's is the SHA-256 of the payload as sent."""
     try:
         payload = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     except TypeError as exc:
         payload = repr(raw).encode()
         return None, payload.decode(), hashlib.sha256(payload).hexdigest(), f"not JSON-serializable: {exc}"
-    sha = hashlib.sha256(payload).hexdigest()
     text = payload.decode()
     if not isinstance(raw, dict):
-        return None, text, sha, f"record is a {type(raw).__name__}, not an object"
+        return None, text, hashlib.sha256(payload).hexdigest(), f"record is a {type(raw).__name__}, not an object"
     try:
-        return spec.model.model_validate(adapter.to_canonical(entity_name, raw)), text, sha, None
+        record = spec.model.model_validate(adapter.to_canonical(entity_name, raw))
     except ValidationError as exc:
         reasons = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}" for err in exc.errors()
         )
-        return None, text, sha, reasons
+        return None, text, hashlib.sha256(payload).hexdigest(), reasons
+    # the validated values of the declared timestamp and date fields only (cheap: a few per record);
+    # every other field, unknown extra ones too, counts as sent
+    values = record.__dict__
+    instants = {name: value.timestamp() if isinstance(value, dt.datetime) else value
+                for name in _INSTANT_FIELDS[spec.name] if name in raw and (value := values[name]) is not None}
+    key = orjson.dumps({**raw, **instants}, option=orjson.OPT_SORT_KEYS) if instants else payload
+    return record, text, hashlib.sha256(key).hexdigest(), None
+
+
+# per entity, the record fields holding a timestamp or a date (the warehouse's typing of them)
+_INSTANT_FIELDS = {
+    spec.name: tuple(c.name for c in record_columns(spec) if isinstance(c.type, (sa.DateTime, sa.Date)))
+    for spec in ENTITIES
+}
+
+
+def _place(state: PagingState, since: dt.datetime | None, newest: dt.datetime | None) -> dt.datetime | None:
+    """Where in the list a record without a readable updated_at was met: a keyset walk reads in
+    updated_at order, so at or after the newest read before it; a backward walk keeps such
+    records whatever its filter, so from where it started (None: from the beginning)."""
+    return since if state.server_ignores_since else (newest or since)
 
 
 def _apply(result: SyncResult, totals: BatchCounts, engine) -> None:

@@ -25,11 +25,14 @@ sync_entity(org, "employees", Warehouse(sys.argv[2]), batch_size=100)
 """
 
 
+COUNTS = ("fetched", "inserted", "updated", "unchanged", "quarantined", "raw_versions")
+
+
 def _progress(warehouse, org_id):
     runs = schema.sync_runs
     with warehouse.writer() as conn:
         return conn.execute(
-            sa.select(runs.c.status, runs.c.fetched).where(runs.c.organization_id == org_id)
+            sa.select(runs.c.status, *[runs.c[name] for name in COUNTS]).where(runs.c.organization_id == org_id)
             .order_by(runs.c.started_at)
         ).all()
 
@@ -66,3 +69,14 @@ def test_killed_sync_resumes_without_duplicates(make_org, control, warehouse):
     assert differences(control, warehouse, org.id, entities={"employees"}) == {}
     employees = len(control.records(org.id, "employees"))
     assert raw_version_count(warehouse, org.id) == employees, "each payload version stored once"
+
+    # the killed run's counts were saved with each of its batches: with its resumption's they
+    # add up to what was loaded
+    killed, resumed = _progress(warehouse, org.id)
+    assert killed.inserted > 0 and killed.raw_versions == killed.inserted
+    for run in (killed, resumed):
+        assert run.fetched == run.inserted + run.updated + run.unchanged + run.quarantined, run
+    assert killed.inserted + resumed.inserted == employees
+    assert killed.updated + resumed.updated == 0
+    assert killed.raw_versions + resumed.raw_versions == employees
+    assert resumed.fetched == result.fetched and resumed.inserted == result.inserted

@@ -48,6 +48,7 @@ _TABLE_META = {
     "attendance": ("", None, None),
 }
 INVALID_ENTITIES = ("employees", "candidates", "leave_requests")
+_TIMESTAMPS = {"updated_at", "created_at", "approved_at", "scheduled_date", "check_in_time", "check_out_time"}
 _ORG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # fields a control update may not touch (ids and the keys the tenant indexes on)
 _FROZEN_FIELDS = {"id", "updated_at", "created_at"}
@@ -69,6 +70,10 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     "attendance": (("employee_id", "employees"),),
     "leave_balances": (("employee_id", "employees"),),
 }
+
+
+def _utc(stamp: str) -> str:
+    return dt.datetime.fromisoformat(stamp).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 class ApiError(Exception):
@@ -155,6 +160,8 @@ class FaultConfig:
     ignore_updated_since: bool = False
     # N stable real records of each INVALID_ENTITIES list served with "id": null (still in total)
     null_id_records: int = 0
+    corrupt_once: str = ""  # "<record id>:<field>": the next list page serving it sends that field null
+    utc_timestamps: bool = False  # list pages send timestamps in UTC ("...T03:30:00.000Z"): same instants
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -169,6 +176,9 @@ class FaultConfig:
             if kind in ("bool", bool):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be a boolean")
+            elif kind in ("str", str):
+                if not isinstance(value, str) or (value and ":" not in value):
+                    raise ValueError(f"{key} must be a string '<record id>:<field>'")
             elif kind in ("float", float):
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                     raise ValueError(f"{key} must be a number >= 0")
@@ -465,7 +475,23 @@ class Tenant:
                     if rec.get("id") in nulls:
                         data[j] = {**rec, "id": None}
                         self.stats["faults_fired"]["null_id_records"] += 1
+            if self.faults.corrupt_once or self.faults.utc_timestamps:
+                data = self._in_transit(data)
             return {"data": data, "total": total, "page": page, "page_size": page_size}
+
+    def _in_transit(self, data: list[Record]) -> list[Record]:
+        """Faults of the answer only: the records at the source stay as they are."""
+        rid, _, field_ = self.faults.corrupt_once.rpartition(":")
+        out = []
+        for rec in data:
+            if rid and rec.get("id") == rid:
+                rec, self.faults.corrupt_once = {**rec, field_: None}, ""
+                fired = self.stats["faults_fired"]
+                fired["corrupt_once"] = fired.get("corrupt_once", 0) + 1
+            if self.faults.utc_timestamps:
+                rec = {k: _utc(v) if k in _TIMESTAMPS and v else v for k, v in rec.items()}
+            out.append(rec)
+        return out
 
     def records(self, entity: str) -> list[Record]:
         """All current records in list order as the list serves them (no invalid records, real

@@ -55,7 +55,8 @@ def _core_table(spec: EntitySpec) -> sa.Table:
             sa.Column(c.name, c.type, primary_key=c.name == "source_id", nullable=c.name != "source_id")
             for c in record_columns(spec)
         ],
-        sa.Column("record_hash", sa.Text, nullable=False, comment="SHA-256 of the raw payload"),
+        sa.Column("record_hash", sa.Text, nullable=False,
+                  comment="version key: SHA-256 of the payload with its timestamps and dates as instants"),
         sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, comment="when this version was loaded"),
         sa.Column("first_synced_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sync_run_id", sa.Text, nullable=False),
@@ -83,8 +84,9 @@ payload_versions = sa.Table(
     sa.Column("organization_id", sa.Text, primary_key=True),
     sa.Column("entity", sa.Text, primary_key=True),
     sa.Column("source_id", sa.Text, primary_key=True),
-    sa.Column("payload_sha256", sa.Text, primary_key=True),
-    sa.Column("payload", PAYLOAD_TEXT, nullable=False, comment="the record as the source sent it (JSON)"),
+    sa.Column("payload_sha256", sa.Text, primary_key=True, comment="the version key (core record_hash)"),
+    sa.Column("payload", PAYLOAD_TEXT, nullable=False,
+              comment="the record as the source sent it (JSON), the first time this version came"),
     sa.Column("source_updated_at", sa.DateTime(timezone=True)),
     sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sync_run_id", sa.Text, nullable=False),
@@ -152,8 +154,19 @@ quarantine = sa.Table(
     sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("times_seen", sa.BigInteger, nullable=False, server_default="1"),
-    sa.Column("sync_run_id", sa.Text, nullable=False),
+    sa.Column("sync_run_id", sa.Text, nullable=False, comment="the last sync run that received it"),
+    sa.Column("resume_from", sa.DateTime(timezone=True),
+              comment="where a sync reads from to meet it again: its updated_at, else the newest read before it"),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), comment="empty while the record is still to be had"),
+    sa.Column("resolved_by_sync_run_id", sa.Text),
+    sa.Column("resolution", sa.Text,
+              comment="loaded (a later sync loaded the record) | not served again (a complete re-read from "
+                      "resume_from did not meet this payload: fixed, deleted or broken only in transit)"),
     schema=SYNC,
+)
+ADDED_COLUMNS += (
+    (quarantine, "resume_from", "TIMESTAMP WITH TIME ZONE"), (quarantine, "resolved_at", "TIMESTAMP WITH TIME ZONE"),
+    (quarantine, "resolved_by_sync_run_id", "TEXT"), (quarantine, "resolution", "TEXT"),
 )
 
 seen_ids = sa.Table(

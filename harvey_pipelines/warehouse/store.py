@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import ClassVar
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -23,6 +24,10 @@ from harvey_pipelines.warehouse import schema
 from harvey_pipelines.warehouse.dialects import Dialect, create_engine, dialect_for, to_arrow
 
 _created: set[str] = set()
+# A quarantined record is read again by the syncs that follow until it loads, unless the source
+# has sent the very same broken payload this many times: broken at the source, re-reading does
+# not help, and once it is fixed its updated_at moves and an incremental sync meets it anyway.
+QUARANTINE_READS = 3
 
 
 def utcnow() -> dt.datetime:
@@ -42,6 +47,9 @@ class SyncRun:
     started_at: dt.datetime
     cursor_before: str | None
     server_ignores_since: bool
+    cursor_after: str | None = None  # the cursor stored last
+    open_quarantine: bool = False  # quarantine rows still to be had when the run started
+    quarantined: bool = False  # this run quarantined something
 
 
 @dataclass
@@ -67,10 +75,14 @@ class Quarantined:
     payload: str
     reason: str
     source_id: str | None = None
+    # where a sync reads from to meet the record again (see schema.quarantine)
+    resume_from: dt.datetime | None = None
 
 
 @dataclass
 class BatchCounts:
+    NAMES: ClassVar[tuple[str, ...]] = ("inserted", "updated", "unchanged", "quarantined", "raw_versions",
+                                        "deleted")
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -79,7 +91,7 @@ class BatchCounts:
     deleted: int = 0  # children a parent's fan-out answer no longer lists
 
     def add(self, other: "BatchCounts") -> None:
-        for name in ("inserted", "updated", "unchanged", "quarantined", "raw_versions", "deleted"):
+        for name in self.NAMES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -197,11 +209,16 @@ class Warehouse:
                     cursors.c.organization_id == organization_id, cursors.c.entity == entity_name
                 )
             ).first()
+            q = schema.quarantine
             run = SyncRun(
                 id=uuid.uuid4().hex, organization_id=organization_id, entity=entity_name, mode=mode,
                 started_at=now, cursor_before=row.cursor_value if row else None,
                 server_ignores_since=bool(row.server_ignores_since) if row else False,
+                open_quarantine=conn.execute(sa.select(sa.exists().where(
+                    q.c.organization_id == organization_id, q.c.entity == entity_name,
+                    q.c.resolved_at.is_(None)))).scalar(),
             )
+            run.cursor_after = run.cursor_before
             conn.execute(runs.insert().values(
                 id=run.id, organization_id=organization_id, entity=entity_name, mode=mode, trigger=trigger,
                 triggered_by=triggered_by, dagster_run_id=dagster_run_id, status="running", started_at=now,
@@ -228,6 +245,9 @@ class Warehouse:
         counts = BatchCounts(quarantined=len(quarantined))
         now = utcnow()
         with self.writer(hold=True) as conn:
+            if quarantined:  # first: a record loaded later in this batch resolves it below
+                self._quarantine(conn, run, quarantined, now, track_seen_ids)
+                run.quarantined = True
             stage = None
             if batch is not None and batch.num_rows:
                 stage = self.dialect.stage(conn, "harvey_stage", table.staging, batch)
@@ -244,17 +264,21 @@ class Warehouse:
                             f"INSERT INTO {schema.SYNC}.seen_ids (sync_run_id, source_id) "
                             f"SELECT DISTINCT sync_run_id, source_id FROM {stage} ON CONFLICT DO NOTHING"
                         )
+                    if run.open_quarantine or run.quarantined:
+                        self._resolve_loaded(conn, run, stage, now)
                 if answered and answered[1]:
                     counts.deleted = self._replace_children(conn, run, stage, quarantined, *answered, now)
             finally:
                 if stage is not None:
                     self.dialect.unstage(conn, stage)
-            if quarantined:
-                self._quarantine(conn, run, quarantined, now, track_seen_ids)
+            if cursor is not None:
+                cursor = self._held(conn, run, cursor)
             if cursor is not None:
                 self._move_cursor(conn, run, cursor, server_ignores_since, now)
-            if progress is not None:
-                conn.execute(schema.sync_runs.update().where(schema.sync_runs.c.id == run.id).values(**progress))
+            # the batch's counts commit with it: a killed run's row says what it loaded
+            runs = schema.sync_runs
+            conn.execute(runs.update().where(runs.c.id == run.id).values(
+                **(progress or {}), **{name: runs.c[name] + getattr(counts, name) for name in BatchCounts.NAMES}))
         return counts
 
     def _replace_children(self, conn, run, stage, quarantined, parent_entity, parent_ids, now) -> int:
@@ -281,13 +305,15 @@ class Warehouse:
         stmt = _upsert(q).values([
             dict(organization_id=run.organization_id, entity=run.entity, payload_sha256=i.payload_sha256,
                  source_id=i.source_id, payload=i.payload, reason=i.reason, first_seen_at=now,
-                 last_seen_at=now, times_seen=1, sync_run_id=run.id)
+                 last_seen_at=now, times_seen=1, sync_run_id=run.id, resume_from=i.resume_from)
             for i in unique.values()
         ])
-        stmt = stmt.on_conflict_do_update(
+        stmt = stmt.on_conflict_do_update(  # met again: open again, until it loads
             index_elements=["organization_id", "entity", "payload_sha256"],
             set_=dict(last_seen_at=stmt.excluded.last_seen_at, reason=stmt.excluded.reason,
-                      sync_run_id=stmt.excluded.sync_run_id, times_seen=q.c.times_seen + 1),
+                      sync_run_id=stmt.excluded.sync_run_id, times_seen=q.c.times_seen + 1,
+                      resume_from=stmt.excluded.resume_from, resolved_at=None, resolved_by_sync_run_id=None,
+                      resolution=None),
         )
         conn.execute(stmt)
         ids = {i.source_id for i in unique.values() if i.source_id}
@@ -298,7 +324,47 @@ class Warehouse:
             )
             conn.execute(seen.on_conflict_do_nothing())
 
+    def _resolve_loaded(self, conn, run, stage, now):
+        """Open quarantine rows of records this batch loaded in a version at least as new."""
+        conn.execute(sa.text(
+            f"UPDATE {schema.SYNC}.quarantine SET resolved_at = :now, resolved_by_sync_run_id = :run, "
+            "resolution = 'loaded' WHERE organization_id = :org AND entity = :entity AND resolved_at IS NULL "
+            f"AND EXISTS (SELECT 1 FROM {stage} s WHERE s.source_id = {schema.SYNC}.quarantine.source_id "
+            f"AND (s.updated_at IS NULL OR {schema.SYNC}.quarantine.resume_from IS NULL "
+            f"OR s.updated_at >= {schema.SYNC}.quarantine.resume_from))"
+        ), dict(now=now, run=run.id, org=run.organization_id, entity=run.entity))
+
+    def _resolve_unseen(self, conn, run, since, now):
+        """After a successful sync that read everything from ``since`` (all when None) again: open
+        rows it did not meet are no longer served (fixed, deleted, or broken only in transit)."""
+        q = schema.quarantine
+        stmt = q.update().where(q.c.organization_id == run.organization_id, q.c.entity == run.entity,
+                                q.c.resolved_at.is_(None), q.c.sync_run_id != run.id)
+        if since is not None:
+            stmt = stmt.where(q.c.resume_from >= since)
+        conn.execute(stmt.values(resolved_at=now, resolved_by_sync_run_id=run.id, resolution="not served again"))
+
+    def _held(self, conn, run, cursor: str) -> str | None:
+        """The cursor to store: never past a record this run quarantined that is to be read
+        again; where it is when such a record's place in the list is unknown."""
+        if not run.quarantined or not entity(run.entity).incremental:
+            return cursor
+        q = schema.quarantine
+        unplaced, oldest = conn.execute(
+            sa.select(sa.func.count().filter(q.c.resume_from.is_(None)), sa.func.min(q.c.resume_from))
+            .where(q.c.organization_id == run.organization_id, q.c.entity == run.entity,
+                   q.c.sync_run_id == run.id, q.c.resolved_at.is_(None), q.c.times_seen < QUARANTINE_READS)
+        ).one()
+        if unplaced:
+            return run.cursor_after
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.timezone.utc)
+            if oldest < dt.datetime.fromisoformat(cursor):
+                return oldest.isoformat()
+        return cursor
+
     def _move_cursor(self, conn, run, cursor, server_ignores_since, now):
+        run.cursor_after = cursor
         c = schema.cursors
         stmt = _upsert(c).values(
             organization_id=run.organization_id, entity=run.entity, cursor_value=cursor,
@@ -329,10 +395,12 @@ class Warehouse:
     def finish_run(
         self, run: SyncRun, *, status: str, values: dict, cursor: str | None = None,
         server_ignores_since: bool = False, flag_deletes: bool = False, notes: list[str] | None = None,
+        reread: bool = False, reread_since: dt.datetime | None = None,
     ) -> int:
         """Close the run; ``flag_deletes``: flag what this reconciliation did not see as deleted.
         Returns the rows flagged here; ``values["deleted"]`` (flagged by batches) adds to the
-        run's count."""
+        run's count. ``reread``: the run read every record from ``reread_since`` (all when None)
+        again, so open quarantine rows from there that it did not meet are resolved."""
         deleted = 0
         now = utcnow()
         values = dict(values)
@@ -343,12 +411,16 @@ class Warehouse:
                     is_deleted=True, deleted_at=now)).rowcount
             if run.mode == "reconcile":
                 conn.execute(schema.seen_ids.delete().where(schema.seen_ids.c.sync_run_id == run.id))
+            if status == "success" and reread:
+                self._resolve_unseen(conn, run, reread_since, now)
+            if cursor is not None:
+                cursor = self._held(conn, run, cursor)
             if cursor is not None:
                 self._move_cursor(conn, run, cursor, server_ignores_since, now)
             conn.execute(
                 schema.sync_runs.update().where(schema.sync_runs.c.id == run.id).values(
                     status=status, finished_at=now, deleted=values.pop("deleted", 0) + deleted,
-                    cursor_after=cursor or run.cursor_before, notes="\n".join(notes) if notes else None,
+                    cursor_after=run.cursor_after, notes="\n".join(notes) if notes else None,
                     **values,
                 )
             )
