@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pydantic import ValidationError
+
 from harvey_pipelines import settings
-from harvey_pipelines.organizations import Organization, OrganizationRegistry, RegistryError
+from harvey_pipelines.organizations import Organization, OrganizationRegistry, RegistryError, describe
+
+# registry fields the `orgs add` / `orgs set` options of the same name set directly
+_SETTINGS = ("timezone", "work_start", "grace_minutes", "standard_hours", "max_daily_overtime_hours")
+_UNSETTABLE = ("rate_limit_per_second", "work_start", "grace_minutes", "standard_hours", "max_daily_overtime_hours",
+               "weekend_days", "holidays", "leave_policy")
 
 
 def _orgs(args) -> int:
@@ -19,15 +26,55 @@ def _orgs(args) -> int:
             state = "enabled" if o.enabled else "disabled"
             print(f"{o.id:<20} {state:<9} {o.hrms_type:<8} {o.timezone:<16} {o.base_url}  (credential: ${o.credential_env})")
         return 0
+    if args.orgs_command == "show":
+        import yaml
+
+        print(yaml.safe_dump(registry.get(args.id).model_dump(mode="json", exclude_none=True), sort_keys=False), end="")
+        return 0
     if args.orgs_command == "add":
-        org = Organization(
-            id=args.id, name=args.name or args.id, hrms_type=args.hrms_type, base_url=args.base_url,
-            credential_env=args.credential_env, timezone=args.timezone, enabled=not args.disabled,
-            rate_limit_per_second=args.rate_limit,
-        )
+        values = dict(id=args.id, name=args.name or args.id, hrms_type=args.hrms_type, base_url=args.base_url,
+                      credential_env=args.credential_env, enabled=not args.disabled,
+                      rate_limit_per_second=args.rate_limit, **_settings_changes(args, None))
+        try:
+            org = Organization.model_validate({k: v for k, v in values.items() if v is not None})
+        except ValidationError as exc:
+            raise RegistryError(f"organization {args.id!r}: {describe(exc)}") from None
         registry.add(org, replace=args.replace)
         print(f"added {org.id}; its partition appears through the organizations_registry sensor "
               "or at once with `harvey orgs sync-partitions`")
+        return 0
+    if args.orgs_command == "set":
+        current = registry.get(args.id)
+        changes = {k: v for k, v in dict(name=args.name, base_url=args.base_url, credential_env=args.credential_env,
+                                         rate_limit_per_second=args.rate_limit).items() if v is not None}
+        changes |= _settings_changes(args, current)
+        for name in args.unset:
+            if name.startswith("leave_policy."):
+                policy = dict(changes.get("leave_policy", current.leave_policy) or {})
+                if policy.pop(name.split(".", 1)[1], None) is None:
+                    raise RegistryError(f"{args.id} has no leave policy for {name.split('.', 1)[1]!r}")
+                changes["leave_policy"] = policy or None
+            elif name not in _UNSETTABLE:
+                raise RegistryError(f"--unset {name!r}: one of {', '.join(_UNSETTABLE)} or leave_policy.<type>")
+        unset = tuple(n for n in args.unset if n in _UNSETTABLE)
+        if not changes and not unset:
+            raise RegistryError("nothing to change: give at least one option (see `harvey orgs set --help`)")
+        org = registry.update(args.id, unset=unset, **{k: v for k, v in changes.items() if k not in unset})
+        print(f"updated {org.id}; the next sync publishes it for the marts, or now: "
+              f"`harvey orgs publish-settings {org.id}`")
+        return 0
+    if args.orgs_command == "publish-settings":
+        from harvey_pipelines.sync import publish_settings
+        from harvey_pipelines.warehouse import Warehouse
+
+        orgs = [registry.get(i) for i in args.ids] if args.ids else registry.load()
+        warehouse = Warehouse()
+        try:
+            for org in orgs:
+                print(f"{org.id}: {'published' if publish_settings(org, warehouse) else 'unchanged'}")
+        finally:
+            warehouse.dispose()
+        print(f"written to {warehouse}; the marts use them from their next build")
         return 0
     if args.orgs_command in ("disable", "enable"):
         org = registry.set_enabled(args.id, args.orgs_command == "enable")
@@ -42,6 +89,41 @@ def _orgs(args) -> int:
         print(f"added partitions: {', '.join(added) or 'none'}")
         return 0
     raise AssertionError(args.orgs_command)
+
+
+def _settings_changes(args, current: Organization | None) -> dict:
+    """Registry values from the settings options; ``current``: the entry they change."""
+    changes = {name: getattr(args, name) for name in _SETTINGS if getattr(args, name) is not None}
+    if args.weekend is not None:
+        changes["weekend_days"] = args.weekend
+    calendar = current.holidays.model_dump(mode="json") if current and current.holidays else {}
+    changed = dict(calendar, dates=dict(calendar.get("dates") or {}))
+    if args.holiday_country is not None:
+        changed["country"] = args.holiday_country or None  # '': no country calendar
+    if args.holiday_subdivision is not None:
+        changed["subdivision"] = args.holiday_subdivision or None
+    for item in args.holiday:
+        day, _, name = item.partition("=")
+        changed["dates"][day.strip()] = name.strip() or "Holiday"
+    for day in getattr(args, "remove_holiday", None) or []:
+        if changed["dates"].pop(day.strip(), None) is None:
+            raise RegistryError(f"{current.id if current else 'the organization'} has no holiday on {day}")
+    if changed != dict(calendar, dates=calendar.get("dates") or {}):
+        # nothing left: no calendar of its own (the default holidays apply again)
+        changes["holidays"] = changed if changed.get("country") or changed["dates"] else None
+    if args.leave_policy:
+        policy = {k: v.model_dump() for k, v in (current.leave_policy or {}).items()} if current else {}
+        for item in args.leave_policy:
+            parts = item.split(":")
+            if len(parts) not in (2, 3) or not parts[0]:
+                raise RegistryError(f"--leave-policy {item!r}: expected TYPE:DAYS[:NOTICE_DAYS], e.g. annual:24:7")
+            rule = dict(policy.get(parts[0], {}))
+            for field, text in zip(("allocation_days", "min_notice_days"), parts[1:]):
+                if text.strip():
+                    rule[field] = text.strip()
+            policy[parts[0]] = rule
+        changes["leave_policy"] = policy
+    return changes
 
 
 def _sync(args) -> int:
@@ -149,10 +231,26 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--hrms-type", default="custom")
     add.add_argument("--base-url", required=True)
     add.add_argument("--credential-env", required=True, help="name of the environment variable holding its token")
-    add.add_argument("--timezone", default="Asia/Kolkata")
     add.add_argument("--rate-limit", type=float, help="calls per second its HRMS accepts (default: adapter's)")
     add.add_argument("--disabled", action="store_true")
     add.add_argument("--replace", action="store_true", help="overwrite an existing entry")
+    _settings_options(add)
+    edit = orgs_sub.add_parser("set", help="change an organization's entry (written atomically, validated first)")
+    edit.add_argument("id")
+    edit.add_argument("--name")
+    edit.add_argument("--base-url")
+    edit.add_argument("--credential-env")
+    edit.add_argument("--rate-limit", type=float)
+    _settings_options(edit)
+    edit.add_argument("--remove-holiday", action="append", default=[], metavar="DATE",
+                      help="drop an explicit holiday (repeatable)")
+    edit.add_argument("--unset", action="append", default=[], metavar="FIELD",
+                      help=f"back to the default: {', '.join(_UNSETTABLE)}, or leave_policy.<type> (repeatable)")
+    show = orgs_sub.add_parser("show", help="an organization's entry, as the registry holds it")
+    show.add_argument("id")
+    publish = orgs_sub.add_parser(
+        "publish-settings", help="write organization settings to the warehouse for the marts now (a sync does it too)")
+    publish.add_argument("ids", nargs="*", help="organizations (default: every one in the registry)")
     for verb in ("disable", "enable"):
         p = orgs_sub.add_parser(verb, help=f"{verb} an organization (its data is kept)")
         p.add_argument("id")
@@ -188,6 +286,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep-mock", action="store_true", help="leave the mock HRMS running afterwards")
     demo.set_defaults(func=_demo)
     return parser
+
+
+def _settings_options(parser: argparse.ArgumentParser) -> None:
+    """What the marts assume of an organization; left out: the dbt seed's `_default`."""
+    group = parser.add_argument_group("organization settings (marts)")
+    group.add_argument("--timezone", help="IANA time zone of the working day (default Asia/Kolkata)")
+    group.add_argument("--work-start", dest="work_start", metavar="HH:MM", help="start of the working day")
+    group.add_argument("--grace-minutes", type=int, metavar="N", help="minutes after work start before 'late'")
+    group.add_argument("--standard-hours", type=float, metavar="H", help="hours of a standard day")
+    group.add_argument("--max-overtime-hours", dest="max_daily_overtime_hours", type=float, metavar="H",
+                       help="overtime a day may carry before it is flagged")
+    group.add_argument("--weekend", metavar="DAYS", help="non-working days, e.g. sat,sun or fri,sat ('' for none)")
+    group.add_argument("--holiday-country", metavar="CC", help="public holidays of a country (ISO code, e.g. NL, IN)")
+    group.add_argument("--holiday-subdivision", metavar="CODE", help="state/province of the country, e.g. MH")
+    group.add_argument("--holiday", action="append", default=[], metavar="DATE[=NAME]",
+                       help="an extra non-working day, e.g. 2027-01-27=Company day (repeatable)")
+    group.add_argument("--leave-policy", action="append", default=[], metavar="TYPE:DAYS[:NOTICE]",
+                       help="days per year and days of notice of a leave type, e.g. annual:24:7, sick:12 (repeatable)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from dagster import DynamicPartitionsDefinition
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harvey_pipelines import settings
+from harvey_pipelines.org_settings import LEAVE_TYPE, HolidayCalendar, LeaveRule, parse_hhmm, parse_weekdays
 
 ORGANIZATIONS_PARTITION = "organizations"
 organizations_partitions = DynamicPartitionsDefinition(name=ORGANIZATIONS_PARTITION)
@@ -47,6 +48,15 @@ class Organization(BaseModel):
     # calls per second this organization's HRMS accepts from us (all entities together);
     # empty: the adapter's default
     rate_limit_per_second: float | None = None
+    # working-time rules, holidays and leave policy of the marts (org_settings.py publishes
+    # them for dbt); empty: the `_default` row of the dbt seed of the same name
+    work_start: str | None = Field(default=None, description="start of the working day, local HH:MM")
+    grace_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    standard_hours: float | None = Field(default=None, gt=0, le=24)
+    max_daily_overtime_hours: float | None = Field(default=None, ge=0, le=24)
+    weekend_days: tuple[str, ...] | None = Field(default=None, description="e.g. [sat, sun]; [] for none")
+    holidays: HolidayCalendar | None = None
+    leave_policy: dict[str, LeaveRule] | None = Field(default=None, description="leave type: rule")
 
     @field_validator("id")
     @classmethod
@@ -81,6 +91,26 @@ class Organization(BaseModel):
             raise ValueError(f"unknown timezone {value!r}") from exc
         return value
 
+    @field_validator("work_start", mode="before")
+    @classmethod
+    def _hhmm(cls, value):
+        return None if value is None else parse_hhmm(value)
+
+    @field_validator("weekend_days", mode="before")
+    @classmethod
+    def _weekdays(cls, value):
+        return None if value is None else parse_weekdays(value)
+
+    @field_validator("leave_policy")
+    @classmethod
+    def _leave_types(cls, value):
+        if value is None:
+            return None
+        for leave_type in value:
+            if not LEAVE_TYPE.match(leave_type):
+                raise ValueError(f"leave type {leave_type!r} must be lowercase (a-z, 0-9, _), as leave requests name it")
+        return dict(sorted(value.items()))
+
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -109,7 +139,13 @@ class OrganizationRegistry:
         if not self.path.exists():
             return []
         raw = yaml.safe_load(self.path.read_text()) or {}
-        orgs = [Organization(**item) for item in raw.get("organizations", [])]
+        orgs = []
+        for number, item in enumerate(raw.get("organizations") or [], 1):
+            try:
+                orgs.append(Organization.model_validate(item))
+            except ValidationError as exc:
+                name = item.get("id") if isinstance(item, dict) else None
+                raise RegistryError(f"{self.path}: organization {name or f'#{number}'!r}: {describe(exc)}") from None
         ids = [o.id for o in orgs]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -134,18 +170,33 @@ class OrganizationRegistry:
             self._write(orgs)
 
     def set_enabled(self, org_id: str, enabled: bool) -> Organization:
+        return self.update(org_id, enabled=enabled)
+
+    def update(self, org_id: str, *, unset: tuple[str, ...] = (), **changes) -> Organization:
+        """Change fields of one entry (``unset``: back to their default), validated as a whole;
+        the file changes only if the result is valid."""
         with self._locked():
             orgs = self.load()
-            if not any(o.id == org_id for o in orgs):
+            current = next((o for o in orgs if o.id == org_id), None)
+            if current is None:
                 raise RegistryError(f"organization {org_id!r} is not in the registry {self.path}")
-            orgs = [o.model_copy(update={"enabled": enabled}) if o.id == org_id else o for o in orgs]
-            self._write(orgs)
-            return next(o for o in orgs if o.id == org_id)
+            values = current.model_dump()
+            for name in unset:
+                if name not in Organization.model_fields or Organization.model_fields[name].is_required():
+                    raise RegistryError(f"{name!r} is not an optional field of an organization")
+                values.pop(name)
+            try:
+                updated = Organization.model_validate({**values, **changes, "id": org_id})
+            except ValidationError as exc:
+                raise RegistryError(f"organization {org_id!r}: {describe(exc)}") from None
+            self._write([updated if o.id == org_id else o for o in orgs])
+            return updated
 
     def _write(self, orgs: list[Organization]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         body = yaml.safe_dump(
-            {"organizations": [o.model_dump() for o in sorted(orgs, key=lambda o: o.id)]},
+            # unset optional fields are left out: the file shows what was chosen
+            {"organizations": [o.model_dump(mode="json", exclude_none=True) for o in sorted(orgs, key=lambda o: o.id)]},
             sort_keys=False,
         )
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".organizations.")
@@ -159,6 +210,14 @@ class OrganizationRegistry:
         with open(self.path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
+
+
+def describe(exc: ValidationError) -> str:
+    """pydantic's errors as one line: ``field: message; ...``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg'].removeprefix('Value error, ')}"
+        for err in exc.errors()
+    )
 
 
 def sync_partitions(instance, registry: OrganizationRegistry | None = None) -> list[str]:

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from harvey_pipelines import settings
+from harvey_pipelines.org_settings import publication
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.records import entity as entity_spec
@@ -141,6 +142,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     result = SyncResult(run.id, org.id, entity_name, mode, "running", cursor_before=run.cursor_before)
     try:
         adapter = adapter_for(org, retry=retry)  # reads the credential; fails clearly if unset
+        publish_settings(org, warehouse)  # what the marts of this data assume; usually unchanged
     except Exception as exc:  # noqa: BLE001 - a misconfigured organization is a recorded failure
         result.status, result.error = "failed", first_line(exc)
         warehouse.finish_run(run, status="failed", values=_final_values(result))
@@ -300,6 +302,12 @@ def _deletes_safe(warehouse: Warehouse, run: SyncRun, state: PagingState, uniden
             "`harvey sync --mode reconcile --confirm-deletes` or run config confirm_deletes: true")
         return False
     return True
+
+
+def publish_settings(org: Organization, warehouse: Warehouse) -> bool:
+    """Write the organization's settings from the registry (time zone, working hours,
+    holidays, leave policy) where dbt reads them; False when they were published already."""
+    return warehouse.publish_organization_settings(**vars(publication(org)))
 
 
 class _BackgroundLoader:

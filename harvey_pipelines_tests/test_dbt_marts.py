@@ -6,7 +6,8 @@ salary_change event of the employee timeline.
 
 Organization settings: the `_default` row (Asia/Kolkata, work starts 09:00, 8 standard
 hours, 2 h overtime limit, weekend sat,sun); holidays 2026-12-25 and 2027-01-01. Leave
-policies `_default`: annual 20 days (7 days notice), sick 10 (0), casual 7 (1).
+policies `_default`: annual 20 days (7 days notice), sick 10 (0), casual 7 (1); globex's
+registry entry, published as a sync does, gives annual leave 22 days and 1 day of notice.
 
 As in test_dbt_models, `acme-bk` and `acme-mix` are acme again with references holding
 business keys (EMP-001, REQ-1, CAND-c1), all or every other row: acme's answers hold for them.
@@ -19,7 +20,9 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from harvey_pipelines.sync import sync_entity
+from harvey_pipelines.organizations import Organization
+from harvey_pipelines.records import ENTITIES
+from harvey_pipelines.sync import publish_settings, sync_entity
 from harvey_pipelines.warehouse import Warehouse
 from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.helpers import REFERENCE_STYLES, tenant_options
@@ -48,6 +51,9 @@ EMPLOYEES = [
     dict(organization_id="acme", id="emp-3", employee_id="EMP-003", first_name="Dana", last_name="Gone",
          hire_date=D("2018-01-01"), employment_status="active", is_deleted=True,
          deleted_at=dt.datetime(2026, 12, 30, tzinfo=UTC)),
+    # Eli left in 2025: balances for 2025 only, whatever the HRMS still lists for later years
+    dict(organization_id="acme", id="emp-4", employee_id="EMP-004", first_name="Eli", last_name="Left",
+         hire_date=D("2019-01-01"), termination_date=D("2025-06-30"), employment_status="terminated"),
     dict(organization_id="globex", id="emp-1", employee_id="G-1", first_name="Gita", last_name="Sen",
          hire_date=D("2025-06-01"), employment_status="active"),
 ]
@@ -78,8 +84,11 @@ LEAVE_REQUESTS = [
     _leave("acme", "lr-9", "emp-2", "casual", "2026-11-02", "2026-11-02", "pending", "2026-11-02"),
     # the deleted employee's leave: nowhere
     _leave("acme", "lr-10", "emp-3", "annual", "2026-12-21", "2026-12-21", "approved", "2026-11-01"),
-    # globex's emp-1 with a request id acme also has: nothing may mix
+    # globex's emp-1 with a request id acme also has: nothing may mix (1 day of notice:
+    # enough by globex's policy)
     _leave("globex", "lr-1", "emp-1", "annual", "2026-12-21", "2026-12-22", "approved", "2026-12-20"),
+    # Eli's last leave, Mon 3 .. Wed 5 March 2025
+    _leave("acme", "lr-11", "emp-4", "annual", "2025-03-03", "2025-03-05", "approved", "2025-02-01"),
 ]
 
 
@@ -90,11 +99,21 @@ def _balance(org, emp, leave_type, year, allocated, used, pending, available):
 
 
 LEAVE_BALANCES = [
-    _balance("acme", "emp-1", "annual", 2026, 20.0, 8.0, 1.0, 11.0),  # agrees
+    # the HRMS grants 24 (the policy says 20): its allocation counts, and it agrees
+    _balance("acme", "emp-1", "annual", 2026, 24.0, 8.0, 1.0, 15.0),
     _balance("acme", "emp-1", "sick", 2026, 10.0, 10.0, 0.0, 0.0),  # the HRMS stopped at 10: mismatch
     _balance("acme", "emp-2", "annual", 2026, 20.0, 0.0, 0.0, 20.0),  # no requests: still a row
-    _balance("globex", "emp-1", "annual", 2026, 20.0, 2.0, 0.0, 18.0),
+    # no allocation reported: globex's own policy (22 days) counts
+    _balance("globex", "emp-1", "annual", 2026, None, 2.0, 0.0, 20.0),
+    # Eli: pro-rated for the half year he worked; the HRMS still lists 2026
+    _balance("acme", "emp-4", "annual", 2025, 10.0, 3.0, 0.0, 7.0),
+    _balance("acme", "emp-4", "annual", 2026, 24.0, 0.0, 0.0, 24.0),
 ]
+
+# globex's registry entry: its leave policy, published as every sync of it does
+GLOBEX = Organization(id="globex", name="Globex", base_url="http://hrms.invalid/globex",
+                      credential_env="HARVEY_GLOBEX_TOKEN", leave_policy={"annual": {"allocation_days": 22,
+                                                                                     "min_notice_days": 1}})
 
 
 
@@ -190,16 +209,17 @@ INTERVIEWS = [
 
 # -- the expected answers ----------------------------------------------------------------
 
-# (org, employee, leave type, year) -> allocation, used, pending, available, exceeded_on,
-#                                       has_reported, reported_used, reported_available, mismatch
+# (org, employee, leave type, year) -> allocation, allocation_source, policy allocation, used,
+#       pending, available, exceeded_on, has_reported, reported_used, reported_available, mismatch
 EXPECTED_BALANCES = {
-    ("acme", "emp-1", "annual", 2026): (20, 8, 1, 11, None, True, 8, 11, False),
-    ("acme", "emp-1", "annual", 2027): (20, 5, 0, 15, None, False, None, None, False),
-    ("acme", "emp-1", "sick", 2026): (10, 12, 0, -2, "2026-06-01", True, 10, 0, True),
-    ("acme", "emp-1", "unpaid", 2026): (None, 2, 0, None, None, False, None, None, False),
-    ("acme", "emp-2", "annual", 2026): (20, 0, 0, 20, None, True, 0, 20, False),
-    ("acme", "emp-2", "casual", 2026): (7, 0, 1, 6, None, False, None, None, False),
-    ("globex", "emp-1", "annual", 2026): (20, 2, 0, 18, None, True, 2, 18, False),
+    ("acme", "emp-1", "annual", 2026): (24, "hrms", 20, 8, 1, 15, None, True, 8, 15, False),
+    ("acme", "emp-1", "annual", 2027): (20, "policy", 20, 5, 0, 15, None, False, None, None, False),
+    ("acme", "emp-1", "sick", 2026): (10, "hrms", 10, 12, 0, -2, "2026-06-01", True, 10, 0, True),
+    ("acme", "emp-1", "unpaid", 2026): (None, None, None, 2, 0, None, None, False, None, None, False),
+    ("acme", "emp-2", "annual", 2026): (20, "hrms", 20, 0, 0, 20, None, True, 0, 20, False),
+    ("acme", "emp-2", "casual", 2026): (7, "policy", 7, 0, 1, 6, None, False, None, None, False),
+    ("acme", "emp-4", "annual", 2025): (10, "hrms", 20, 3, 0, 7, None, True, 3, 7, False),
+    ("globex", "emp-1", "annual", 2026): (22, "policy", 22, 2, 0, 20, None, True, 2, 20, False),
 }
 
 # (org, employee, rule, occurred_on) -> severity, evidence
@@ -217,8 +237,6 @@ EXPECTED_VIOLATIONS = {
         "low", "lr-3 applied 2026-12-30 for annual leave from 2026-12-31: 1 days of notice, policy 7"),
     ("acme", "emp-2", "short_notice_leave", "2026-11-02"): (
         "low", "lr-9 applied 2026-11-02 for casual leave from 2026-11-02: 0 days of notice, policy 1"),
-    ("globex", "emp-1", "short_notice_leave", "2026-12-20"): (
-        "low", "lr-1 applied 2026-12-20 for annual leave from 2026-12-21: 1 days of notice, policy 7"),
 }
 
 # (org, entity) -> last success, last failure, last error, success rate 7d, records 24h,
@@ -265,6 +283,7 @@ def load_history(url: str) -> None:
                 table = schema.CORE_TABLES[entity]
                 conn.execute(table.insert(), [_core_row(table, r) for r in rows])
             conn.execute(schema.sync_runs.insert(), SYNC_RUNS)
+        assert publish_settings(GLOBEX, warehouse)
     finally:
         warehouse.dispose()
 
@@ -296,7 +315,8 @@ def check_leave_balances(url: str) -> None:
     rows = read(url, "select * from marts.leave_balances")
     actual = {
         (r["organization_id"], r["employee_id"], r["leave_type"], r["balance_year"]): (
-            number(r["allocation_days"]), number(r["used_days"]), number(r["pending_days"]),
+            number(r["allocation_days"]), r["allocation_source"], number(r["policy_allocation_days"]),
+            number(r["used_days"]), number(r["pending_days"]),
             number(r["available_days"]), _date(r["exceeded_on"]), bool(r["has_reported_balance"]),
             number(r["reported_used"]), number(r["reported_available"]), bool(r["balance_mismatch"]))
         for r in rows
@@ -422,3 +442,56 @@ def test_raise_becomes_one_salary_change(make_org, control, warehouse, tmp_path,
     assert event["effective_date"].isoformat() == new_row["start_date"]
     assert float(event["amount"]) == pytest.approx(500.0)
     assert float(event["percentage"]) == pytest.approx(round(500 / old_salary * 100, 2), abs=0.006)
+
+
+# -- end to end: an HRMS at +01:00 that grants 24/12/6 days, registered as such ----------------
+
+def test_an_amsterdam_hrms_is_read_in_its_own_time_and_leave_rules(make_org, control, warehouse, tmp_path):
+    """The mock HRMS serves an organization in Europe/Amsterdam whose allocations are 24/12/6
+    (the seed's policy says 20/10/7); its registry entry says Europe/Amsterdam and nothing
+    else. Synced and built: local check-in times are the HRMS's own wall-clock times, lateness
+    follows from them, no check-in or check-out is outside shift hours, balances agree,
+    and leavers of earlier years (whose balances the HRMS still lists) have none. (Before,
+    every check-in was read 4.5 hours late and every balance mismatched.)"""
+    tenant = make_org(size=60, seed=7, timezone="Europe/Amsterdam",  # seed 7: two leavers of 2025
+                      leave_allocations={"annual": 24, "sick": 12, "casual": 6})
+    org = Organization.model_validate({**tenant.model_dump(), "timezone": "Europe/Amsterdam"})
+    for spec in ENTITIES:
+        assert sync_entity(org, spec.name, warehouse).status == "success", spec.name
+    warehouse.engine.dispose()
+    with warehouse.for_other_process():
+        result = dbt("build", "--select", "+leave_balances +compliance_violations", "--indirect-selection", "cautious",
+                     env=dbt_env(warehouse.url, tmp_path), tmp_path=tmp_path)
+    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    where = f"where organization_id = '{org.id}'"
+
+    served: dict[tuple, dt.datetime] = {}  # first check-in per employee and day, as the HRMS wrote it
+    for r in control.records(org.id, "attendance"):
+        if r.get("check_in_time"):
+            stamp = dt.datetime.fromisoformat(r["check_in_time"])
+            key = (r["employee_id"], r["date"])
+            served[key] = min(served.get(key, stamp), stamp)
+    assert {s.utcoffset() for s in served.values()} <= {dt.timedelta(hours=1), dt.timedelta(hours=2)}
+    days = read(warehouse.url, f"select * from marts.attendance_daily {where} and check_in_local is not null")
+    assert len(days) > 20
+    for day in days:
+        wall = served[(day["employee_id"], day["attendance_date"].isoformat())]
+        assert day["check_in_local"] == wall.replace(tzinfo=None), day
+        assert bool(day["is_late"]) == (wall.hour * 3600 + wall.minute * 60 + wall.second > (9 * 60 + 15) * 60), day
+    rules = {r["rule"] for r in read(warehouse.url, f"select distinct rule from marts.compliance_violations {where}")}
+    assert "outside_shift_hours" not in rules
+
+    balances = read(warehouse.url, f"select * from marts.leave_balances {where}")
+    # the mock charges every weekday; we do not charge the organization's holidays (the
+    # `_default` Christmas and New Year): only a request over one of them may disagree
+    over_holidays = {(d["employee_id"], d["leave_type"], d["leave_year"]) for d in read(
+        warehouse.url, f"select * from intermediate.int_leave_request_days {where} and is_holiday")}
+    mismatched = {(b["employee_id"], b["leave_type"], b["balance_year"]) for b in balances if b["balance_mismatch"]}
+    assert len(balances) > 100 and mismatched <= over_holidays, mismatched - over_holidays
+    assert {number(b["allocation_days"]) for b in balances if b["allocation_source"] == "hrms"} >= {24.0, 12.0, 6.0}
+    employees = {e["id"]: e for e in control.records(org.id, "employees")}
+    leavers = {(b["employee_id"], b["year"]) for b in control.records(org.id, "leave_balances")
+               if employees[b["employee_id"]].get("termination_date")
+               and employees[b["employee_id"]]["termination_date"] < f"{b['year']}-01-01"}
+    assert leavers, "the HRMS lists balances of people who left in an earlier year"
+    assert not {(b["employee_id"], b["balance_year"]) for b in balances} & leavers

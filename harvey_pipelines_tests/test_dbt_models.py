@@ -622,3 +622,122 @@ def test_dbt_parse_needs_no_database(tmp_path):
     for model, column, _ in judged:
         columns = manifest["nodes"][f"model.harvey.{model}"]["columns"]
         assert f"{column}_ref" in columns, (model, column)
+
+
+# -- organization settings from the registry ---------------------------------------------
+#
+# Two organizations configured in the registry and published to the warehouse (as a sync
+# does): kolkata (Asia/Kolkata, +05:30, the public holidays of India) and amsterdam
+# (Europe/Amsterdam, +01:00 in winter, 7.5 standard hours, a company day as its only holiday).
+# Work starts 09:00 with 15 minutes grace for both (the seed's `_default`).
+#
+#   Jan 2027  [Fr 1: New Year, a `_default` holiday; amsterdam has a calendar of its own]
+#             Mo 25  [Tu 26: Republic Day in India]  [We 27: amsterdam's company day]
+
+def local(day: str, hhmm: str, zone: str) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+REGISTRY_ORGS = [
+    dict(id="kolkata", name="Kolkata", base_url="http://hrms.invalid/kolkata", credential_env="HARVEY_KOLKATA_TOKEN",
+         timezone="Asia/Kolkata", holidays={"country": "IN"}),
+    dict(id="amsterdam", name="Amsterdam", base_url="http://hrms.invalid/amsterdam",
+         credential_env="HARVEY_AMSTERDAM_TOKEN", timezone="Europe/Amsterdam", standard_hours=7.5,
+         holidays={"dates": {"2027-01-27": "Company day"}}),
+]
+
+
+def _local_attendance(org, zone, day, check_in, check_out):
+    return dict(organization_id=org, id=f"att-{day}", employee_id="emp-1", date=D(day),
+                check_in_time=local(day, check_in, zone), check_out_time=local(day, check_out, zone))
+
+
+SETTINGS_EMPLOYEES = [
+    dict(organization_id=org, id="emp-1", employee_id="E-1", first_name="A", last_name=org, hire_date=D("2020-01-06"),
+         employment_status="active") for org in ("kolkata", "amsterdam")
+]
+SETTINGS_ATTENDANCE = [
+    _local_attendance("kolkata", "Asia/Kolkata", "2027-01-25", "09:10", "17:10"),
+    _local_attendance("kolkata", "Asia/Kolkata", "2027-01-26", "09:00", "17:00"),  # Republic Day
+    _local_attendance("kolkata", "Asia/Kolkata", "2027-01-27", "09:20", "17:20"),  # late
+    _local_attendance("amsterdam", "Europe/Amsterdam", "2027-01-01", "09:10", "17:10"),
+    _local_attendance("amsterdam", "Europe/Amsterdam", "2027-01-25", "09:10", "17:10"),
+    _local_attendance("amsterdam", "Europe/Amsterdam", "2027-01-27", "09:00", "12:00"),  # company day
+]
+
+
+def _build_settings_marts(url: str, tmp_path: Path) -> None:
+    result = dbt("build", "--select", "+attendance_daily +compliance_violations", "--indirect-selection",
+                 "cautious", env=dbt_env(url, tmp_path), tmp_path=tmp_path)
+    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    assert "WARN=0" in result.stdout and "ERROR=0" in result.stdout, result.stdout[-3000:]
+
+
+def _attendance_rows(url: str) -> dict[tuple, dict]:
+    rows = read(url, "select * from marts.attendance_daily")
+    return {(r["organization_id"], r["attendance_date"].isoformat()): r for r in rows}
+
+
+def test_settings_come_from_the_registry(warehouse_url, tmp_path, monkeypatch, capsys):
+    from harvey_pipelines.cli import main
+    from harvey_pipelines.organizations import Organization, OrganizationRegistry
+    from harvey_pipelines.sync import publish_settings
+
+    registry = OrganizationRegistry(tmp_path / "organizations.yaml")
+    for values in REGISTRY_ORGS:
+        registry.add(Organization(**values))
+    warehouse = Warehouse(warehouse_url)
+    try:
+        warehouse.create_all()
+        with warehouse.engine.begin() as conn:
+            for entity, rows in (("employees", SETTINGS_EMPLOYEES), ("attendance", SETTINGS_ATTENDANCE)):
+                conn.execute(schema.CORE_TABLES[entity].insert(),
+                             [_core_row(schema.CORE_TABLES[entity], r) for r in rows])
+        assert [publish_settings(org, warehouse) for org in registry.load()] == [True, True]
+    finally:
+        warehouse.dispose()
+    _build_settings_marts(warehouse_url, tmp_path)
+
+    # (a) 09:10 local is on time in both organizations, shown as 09:10, within shift hours
+    before = _attendance_rows(warehouse_url)
+    day = {k: (r["status"], r["check_in_local"].strftime("%H:%M"), bool(r["is_late"]), number(r["worked_hours"]),
+               number(r["overtime_hours"]), r["timezone"]) for k, r in before.items() if r["status"] != "absent"}
+    assert day == {
+        ("kolkata", "2027-01-25"): ("present", "09:10", False, 8.0, 0.0, "Asia/Kolkata"),
+        ("kolkata", "2027-01-27"): ("present", "09:20", True, 8.0, 0.0, "Asia/Kolkata"),
+        # amsterdam's 7.5 standard hours: 30 minutes overtime; New Year is a working day there
+        ("amsterdam", "2027-01-01"): ("present", "09:10", False, 8.0, 0.5, "Europe/Amsterdam"),
+        ("amsterdam", "2027-01-25"): ("present", "09:10", False, 8.0, 0.5, "Europe/Amsterdam"),
+    }
+    # amsterdam's range Jan 1 .. 27 has 19 weekdays, one its holiday, two worked: 16 absences
+    assert sum(r["status"] == "absent" for k, r in before.items() if k[0] == "amsterdam") == 16
+    assert read(warehouse_url, "select * from marts.compliance_violations") == []
+
+    # (e) holidays: India's Republic Day from the country code, amsterdam's explicit date;
+    # neither is a working day, and the `_default` New Year does not apply to amsterdam
+    calendar = {(r["organization_id"], r["calendar_date"].isoformat()): r
+                for r in read(warehouse_url, "select * from intermediate.int_calendar_days")}
+    assert {k: (r["is_working_day"], r["holiday_name"]) for k, r in calendar.items() if r["is_holiday"]} == {
+        ("kolkata", "2027-01-26"): (False, "Republic Day"), ("amsterdam", "2027-01-27"): (False, "Company day")}
+    assert calendar[("amsterdam", "2027-01-01")]["is_working_day"]
+
+    # (b) amsterdam moves to Asia/Dubai (+04:00) in the registry: published, rebuilt, only
+    # amsterdam's local times and lateness change
+    path = str(registry.path)
+    monkeypatch.setenv("HARVEY_WAREHOUSE_URL", warehouse_url)
+    assert main(["--registry", path, "orgs", "set", "amsterdam", "--timezone", "Asia/Dubai"]) == 0
+    assert main(["--registry", path, "orgs", "publish-settings"]) == 0
+    assert "amsterdam: published" in capsys.readouterr().out
+    assert registry.get("kolkata").timezone == "Asia/Kolkata"
+    _build_settings_marts(warehouse_url, tmp_path)
+    after = _attendance_rows(warehouse_url)
+    assert set(after) == set(before)
+    for key in after:
+        if key[0] == "kolkata":
+            assert after[key] == before[key], key
+    moved = after[("amsterdam", "2027-01-25")]
+    assert moved["timezone"] == "Asia/Dubai" and moved["check_in_local"] == dt.datetime(2027, 1, 25, 12, 10)
+    assert moved["is_late"] and moved["late_minutes"] == 190
+    assert moved["check_in_at"] == before[("amsterdam", "2027-01-25")]["check_in_at"], "the instant stays"

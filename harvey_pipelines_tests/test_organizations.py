@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import subprocess
+import sys
+
 import pytest
+import sqlalchemy as sa
+import yaml
 from dagster import DagsterInstance
 
 from harvey_pipelines.cli import main
-from harvey_pipelines.organizations import Organization, OrganizationRegistry, sync_partitions
+from harvey_pipelines.organizations import Organization, OrganizationRegistry, RegistryError, sync_partitions
+from harvey_pipelines.sync import sync_entity
+from harvey_pipelines.warehouse import schema
 
 
 def test_cli_adds_lists_and_disables(tmp_path, capsys):
@@ -52,3 +60,143 @@ def test_missing_credential_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("HARVEY_NOT_SET_TOKEN", raising=False)
     with pytest.raises(ValueError, match="HARVEY_NOT_SET_TOKEN"):
         org.credential()
+
+
+# -- organization settings: validation, the CLI, publication by the sync ---------------------
+
+BASE = dict(id="acme", name="Acme", base_url="http://x", credential_env="X")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("timezone", "Mars/Olympus", "unknown timezone 'Mars/Olympus'"),
+    ("work_start", "9am", "work_start '9am' must be a time of day as HH:MM"),
+    ("work_start", "24:00", "must be a time of day as HH:MM"),
+    ("work_start", "09:60", "must be a time of day as HH:MM"),
+    ("work_start", 630, "quote the time"),  # what YAML makes of an unquoted 10:30
+    ("weekend_days", "sat,sunday,funday", "unknown weekday 'funday'"),
+    ("grace_minutes", -5, "greater than or equal to 0"),
+    ("standard_hours", 0, "greater than 0"),
+    ("max_daily_overtime_hours", -1, "greater than or equal to 0"),
+    ("holidays", {"country": "XX"}, "Country XX not available"),
+    ("holidays", {"country": "NL", "subdivision": "ZZ"}, "does not have subdivision ZZ"),
+    ("holidays", {"subdivision": "MH"}, "holidays.subdivision needs holidays.country"),
+    ("holidays", {"dates": {"2027-02-30": "x"}}, "valid date"),
+    ("leave_policy", {"annual": {"allocation_days": -1}}, "greater than or equal to 0"),
+    ("leave_policy", {"annual": {"min_notice_days": -2}}, "greater than or equal to 0"),
+    ("leave_policy", {"Annual Leave": {"allocation_days": 20}}, "must be lowercase"),
+    ("leave_policy", {"annual": {"days": 20}}, "Extra inputs are not permitted"),
+])
+def test_settings_are_validated(tmp_path, field, value, message):
+    path = tmp_path / "orgs.yaml"
+    path.write_text(yaml.safe_dump({"organizations": [{**BASE, field: value}]}))
+    with pytest.raises(RegistryError) as error:
+        OrganizationRegistry(path).load()
+    assert "organization 'acme'" in str(error.value) and field in str(error.value)
+    assert message in str(error.value)
+
+
+def test_settings_are_normalized_and_optional(tmp_path):
+    org = Organization(**BASE, work_start="8:30", weekend_days="Friday, sat", holidays={"country": "in"},
+                       leave_policy={"sick": {"allocation_days": 12}})
+    assert (org.work_start, org.weekend_days, org.holidays.country) == ("08:30", ("fri", "sat"), "IN")
+    assert Organization(**BASE, weekend_days=[]).weekend_days == ()  # no weekend at all
+    plain = Organization(**BASE)
+    assert (plain.timezone, plain.work_start, plain.holidays, plain.leave_policy) == ("Asia/Kolkata", None, None, None)
+    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
+    registry.add(plain)
+    # unset values are not written: the file shows what was chosen
+    assert "work_start" not in registry.path.read_text() and registry.get("acme") == plain
+
+
+def test_cli_adds_and_sets_settings(tmp_path, capsys):
+    path = str(tmp_path / "orgs.yaml")
+    assert main(["--registry", path, "orgs", "add", "acme", "--base-url", "http://x", "--credential-env", "X",
+                 "--timezone", "Europe/Amsterdam", "--work-start", "08:30", "--grace-minutes", "10",
+                 "--weekend", "sat,sun", "--holiday-country", "NL", "--holiday", "2027-01-27=Company day",
+                 "--leave-policy", "annual:24:7", "--leave-policy", "sick:12"]) == 0
+    org = OrganizationRegistry(path).get("acme")
+    assert (org.timezone, org.work_start, org.grace_minutes, org.weekend_days) == \
+        ("Europe/Amsterdam", "08:30", 10, ("sat", "sun"))
+    assert org.holidays.country == "NL" and org.holidays.dates == {dt.date(2027, 1, 27): "Company day"}
+    assert org.leave_policy["annual"].model_dump() == {"allocation_days": 24.0, "min_notice_days": 7}
+
+    assert main(["--registry", path, "orgs", "set", "acme", "--timezone", "Asia/Dubai", "--standard-hours", "7.5",
+                 "--leave-policy", "annual::5", "--remove-holiday", "2027-01-27", "--unset", "grace_minutes",
+                 "--unset", "leave_policy.sick"]) == 0
+    org = OrganizationRegistry(path).get("acme")
+    assert (org.timezone, org.work_start, org.grace_minutes, org.standard_hours) == ("Asia/Dubai", "08:30", None, 7.5)
+    assert org.holidays.model_dump() == {"country": "NL", "subdivision": None, "dates": None}
+    assert {k: v.model_dump() for k, v in org.leave_policy.items()} == {
+        "annual": {"allocation_days": 24.0, "min_notice_days": 5}}
+    assert main(["--registry", path, "orgs", "show", "acme"]) == 0
+    assert "timezone: Asia/Dubai" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--work-start", "25:00"], "work_start '25:00' must be a time of day"),
+    (["--timezone", "Europe/Atlantis"], "unknown timezone"),
+    (["--weekend", "sat,sunday,caturday"], "unknown weekday 'caturday'"),
+    (["--grace-minutes", "-1"], "grace_minutes"),
+    (["--leave-policy", "annual"], "expected TYPE:DAYS[:NOTICE_DAYS]"),
+    (["--unset", "base_url"], "--unset 'base_url'"),
+    ([], "nothing to change"),
+])
+def test_a_bad_set_changes_nothing(tmp_path, capsys, args, message):
+    path = tmp_path / "orgs.yaml"
+    OrganizationRegistry(path).add(Organization(**BASE, work_start="09:30"))
+    before = path.read_bytes()
+    assert main(["--registry", str(path), "orgs", "set", "acme", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
+def test_set_of_an_unknown_organization(tmp_path, capsys):
+    assert main(["--registry", str(tmp_path / "orgs.yaml"), "orgs", "set", "nope", "--work-start", "09:00"]) == 2
+    assert "'nope' is not in the registry" in capsys.readouterr().err
+
+
+def _published(warehouse, org_id):
+    with warehouse.writer() as conn:
+        settings = conn.execute(sa.select(schema.organization_settings).where(
+            schema.organization_settings.c.organization_id == org_id)).mappings().one()
+        holidays = {r.holiday_date: (r.name, r.source) for r in conn.execute(sa.select(
+            schema.organization_holidays).where(schema.organization_holidays.c.organization_id == org_id))}
+        policies = {r.leave_type: (r.annual_allocation_days, r.min_notice_days) for r in conn.execute(sa.select(
+            schema.organization_leave_policies).where(schema.organization_leave_policies.c.organization_id == org_id))}
+    return settings, holidays, policies
+
+
+def test_a_sync_publishes_the_settings(make_org, warehouse):
+    plain = make_org(size=5)
+    org = Organization.model_validate({
+        **plain.model_dump(), "timezone": "Europe/Amsterdam", "work_start": "08:30", "weekend_days": ["fri", "sat"],
+        "holidays": {"country": "NL", "dates": {"2026-12-24": "Christmas Eve"}},
+        "leave_policy": {"annual": {"allocation_days": 24}, "sick": {"min_notice_days": 0}}})
+    assert sync_entity(org, "departments", warehouse).status == "success"
+    settings, holidays, policies = _published(warehouse, org.id)
+    assert (settings["timezone"], settings["work_start"], settings["weekend_days"], settings["grace_minutes"],
+            settings["holiday_country"], settings["has_own_calendar"]) == \
+        ("Europe/Amsterdam", "08:30", "fri,sat", None, "NL", True)
+    this_year = dt.date.today().year
+    assert holidays[dt.date(2026, 12, 24)] == ("Christmas Eve", "registry")
+    assert [source for day, (name, source) in holidays.items() if day.year == this_year and name == "King's Day"] \
+        == ["country"]
+    assert min(holidays).year == this_year - 5 and max(holidays).year == this_year + 2
+    assert {k: (None if a is None else float(a), n) for k, (a, n) in policies.items()} == {
+        "annual": (24.0, None), "sick": (None, 0)}
+
+    # unchanged: not written again; changed: replaced as a whole
+    assert sync_entity(org, "departments", warehouse).status == "success"
+    assert _published(warehouse, org.id)[0]["published_at"] == settings["published_at"]
+    assert sync_entity(plain, "departments", warehouse).status == "success"
+    settings, holidays, policies = _published(warehouse, org.id)
+    assert (settings["timezone"], settings["work_start"], settings["weekend_days"], settings["has_own_calendar"]) == \
+        ("Asia/Kolkata", None, None, False)
+    assert holidays == {} and policies == {}
+
+
+def test_settings_import_no_dagster():
+    """The sync reads organization settings; they must not pull Dagster in on their own."""
+    code = ("import sys, harvey_pipelines.org_settings; "
+            "assert not [m for m in sys.modules if m.startswith(('dagster', 'holidays'))], 'imported'")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0

@@ -59,6 +59,7 @@ def with_findings(result: AssetCheckResult, warehouse) -> AssetCheckResult:
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, name="harvey_dbt_models")
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     os.environ.update(settings.dbt_env())
+    warehouse.get().create_all()  # a warehouse older than a source table (sync.organization_*) gains it
     # a run of a subset (marts_after_syncs) runs only tests whose models are all in it;
     # dbt's default would also run tests that read models left out of it
     invocation = dbt.cli(["build", "--indirect-selection", "cautious"], context=context, raise_on_error=False)

@@ -3,7 +3,8 @@
 Three namespaces:
 - ``raw``  every distinct payload version a source sent (history; timelines rebuild from it)
 - ``core`` one table per entity, the current canonical record per (organization, source id)
-- ``sync`` bookkeeping: sync runs, cursors, quarantine, ids seen by a reconciliation
+- ``sync`` bookkeeping: sync runs, cursors, quarantine, ids seen by a reconciliation, and the
+  organization settings the registry holds, published for dbt
 """
 
 from __future__ import annotations
@@ -194,6 +195,50 @@ dead_letters = sa.Table(
     sa.Column("resolved_at", sa.DateTime(timezone=True), comment="when a later sync succeeded"),
     schema=SYNC,
     comment="Syncs that failed for good after every retry; one row per failure chain",
+)
+
+# The registry's organization settings as dbt reads them (org_settings.publication); an
+# empty cell means "the seed's `_default`". Written whole per organization, at every sync.
+organization_settings = sa.Table(
+    "organization_settings",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("timezone", sa.Text, nullable=False, comment="IANA time zone"),
+    sa.Column("work_start", sa.Text, comment="local HH:MM"),
+    sa.Column("grace_minutes", sa.BigInteger),
+    sa.Column("standard_hours", sa.Numeric(6, 2)),
+    sa.Column("max_daily_overtime_hours", sa.Numeric(6, 2)),
+    sa.Column("weekend_days", sa.Text, comment="comma list of mon..sun; empty text: no weekend"),
+    sa.Column("holiday_country", sa.Text, comment="ISO 3166-1 alpha-2 code of the public holidays"),
+    sa.Column("holiday_subdivision", sa.Text),
+    sa.Column("has_own_calendar", sa.Boolean, nullable=False,
+              comment="a country or dates are set: the seed's `_default` holidays do not apply"),
+    sa.Column("fingerprint", sa.Text, nullable=False, comment="SHA-256 of what was published"),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    schema=SYNC,
+    comment="Organization settings from the registry, one row per organization",
+)
+
+organization_holidays = sa.Table(
+    "organization_holidays",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("holiday_date", sa.Date, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False, comment="country (public holidays) | registry (explicit date)"),
+    schema=SYNC,
+    comment="An organization's own holidays, published with its settings",
+)
+
+organization_leave_policies = sa.Table(
+    "organization_leave_policies",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("leave_type", sa.Text, primary_key=True),
+    sa.Column("annual_allocation_days", sa.Numeric(8, 2)),
+    sa.Column("min_notice_days", sa.BigInteger),
+    schema=SYNC,
+    comment="An organization's leave policy per type, published with its settings",
 )
 
 

@@ -469,6 +469,44 @@ class Warehouse:
                 ).values(resolved_at=now))
         return deleted
 
+    # -- organization settings -----------------------------------------------------------
+    def publish_organization_settings(
+        self, organization_id: str, settings: dict, holidays: list[tuple[dt.date, str, str]],
+        leave_policies: list[tuple[str, float | None, int | None]], fingerprint: str,
+    ) -> bool:
+        """Write one organization's settings, holidays and leave policy (an
+        ``org_settings.Publication``) in one transaction, replacing what was published before;
+        False when the warehouse already holds exactly that (nothing is written)."""
+        self.create_all()
+        s, h, p = schema.organization_settings, schema.organization_holidays, schema.organization_leave_policies
+        with self.writer(hold=True) as conn:  # a sync goes on with this connection
+            if conn.execute(sa.select(s.c.fingerprint).where(s.c.organization_id == organization_id)).scalar() \
+                    == fingerprint:
+                return False
+            row = dict(organization_id=organization_id, **settings, fingerprint=fingerprint, published_at=utcnow())
+            stmt = _upsert(s).values(**row)
+            # first, so that it locks the organization's row: concurrent publishers take turns
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["organization_id"], set_={k: stmt.excluded[k] for k in row if k != "organization_id"}))
+            # rows no longer published go; the rest are upserted (no delete and re-insert of
+            # one key in a transaction, which DuckDB's constraint check may refuse)
+            for table, key, rows in (
+                (h, "holiday_date", [dict(organization_id=organization_id, holiday_date=day, name=name, source=source)
+                                     for day, name, source in holidays]),
+                (p, "leave_type", [dict(organization_id=organization_id, leave_type=leave_type,
+                                        annual_allocation_days=days, min_notice_days=notice)
+                                   for leave_type, days, notice in leave_policies]),
+            ):
+                keep = [r[key] for r in rows]
+                conn.execute(table.delete().where(table.c.organization_id == organization_id,
+                                                  *([table.c[key].not_in(keep)] if keep else [])))
+                if rows:
+                    stmt = _upsert(table).values(rows)
+                    conn.execute(stmt.on_conflict_do_update(
+                        index_elements=["organization_id", key],
+                        set_={c: stmt.excluded[c] for c in rows[0] if c not in ("organization_id", key)}))
+        return True
+
     # -- retries and dead letters ---------------------------------------------------------
     def failure_chains(self, window: dt.timedelta = dt.timedelta(days=2)) -> list[FailureChain]:
         """Every organization and entity whose latest sync failed, with the failures since its

@@ -1,7 +1,8 @@
 -- One row per organization and calendar day of its attendance range: from the first to
 -- the last attendance date the organization has (deleted records left out). Days
 -- outside it are not reported (no data says whether anyone worked then). Marks weekends
--- (organization_settings.weekend_days) and holidays (the organization's own and `_default`).
+-- (int_organization_settings.weekend_days) and holidays (int_organization_holidays: the
+-- organization's own calendar, or the seed's `_default` rows when it has none).
 with attendance as (
     select organization_id, attendance_date
     from {{ ref('stg_attendance') }}
@@ -49,27 +50,6 @@ organization_days as (
         on named_days.calendar_date between ranges.first_date and ranges.last_date
 ),
 
-holidays as (
-    select organization_id, cast(date as date) as holiday_date, name
-    from {{ ref('holidays') }}
-),
-
-day_holidays as (
-    -- an organization's own holiday name wins over a `_default` one on the same day
-    select
-        organization_days.organization_id,
-        organization_days.calendar_date,
-        coalesce(
-            max(case when holidays.organization_id = organization_days.organization_id then holidays.name end),
-            max(case when holidays.organization_id = '_default' then holidays.name end)
-        ) as holiday_name
-    from organization_days
-    inner join holidays
-        on holidays.holiday_date = organization_days.calendar_date
-        and holidays.organization_id in (organization_days.organization_id, '_default')
-    group by organization_days.organization_id, organization_days.calendar_date
-),
-
 marked as (
     select
         organization_days.organization_id,
@@ -77,13 +57,13 @@ marked as (
         organization_days.iso_day_of_week,
         organization_days.day_name,
         {{ is_weekend_day('settings.weekend_days', 'organization_days.day_name') }} as is_weekend,
-        day_holidays.holiday_name
+        holidays.holiday_name
     from organization_days
     inner join {{ ref('int_organization_settings') }} as settings
         on settings.organization_id = organization_days.organization_id
-    left join day_holidays
-        on day_holidays.organization_id = organization_days.organization_id
-        and day_holidays.calendar_date = organization_days.calendar_date
+    left join {{ ref('int_organization_holidays') }} as holidays
+        on holidays.organization_id = organization_days.organization_id
+        and holidays.holiday_date = organization_days.calendar_date
 )
 
 select

@@ -1,21 +1,29 @@
--- The leave rules of every organization that has data (int_organization_settings), one
--- row per leave type: the `_default` rows of the leave_policies seed, an organization's own
--- row replacing (and filling its empty cells from) the `_default` row of the same type,
--- plus leave types only the organization has.
+-- The leave rules of every organization in int_organization_settings, one row per leave
+-- type: the `_default` rows of the leave_policies seed, the organization's published policy
+-- of a type (its registry entry's leave_policy) replacing the `_default` row of that type
+-- (empty cells filled from it), plus leave types only the organization has.
 with organizations as (
     select organization_id from {{ ref('int_organization_settings') }}
 ),
 
-policies as (
+defaults as (
     select * from {{ ref('leave_policies') }}
+    where organization_id = '_default'
+),
+
+published as (
+    select * from {{ ref('stg_organization_leave_policies') }}
 ),
 
 leave_types as (
-    select organizations.organization_id, policies.leave_type
+    select organizations.organization_id, defaults.leave_type
     from organizations
-    inner join policies
-        on policies.organization_id in (organizations.organization_id, '_default')
-    group by organizations.organization_id, policies.leave_type
+    cross join defaults
+    union
+    select organizations.organization_id, published.leave_type
+    from organizations
+    inner join published
+        on published.organization_id = organizations.organization_id
 )
 
 select
@@ -26,9 +34,8 @@ select
     cast(coalesce(own.min_notice_days, defaults.min_notice_days) as integer) as min_notice_days,
     own.organization_id is not null as has_own_policy
 from leave_types
-left join policies as own
+left join published as own
     on own.organization_id = leave_types.organization_id
     and own.leave_type = leave_types.leave_type
-left join policies as defaults
-    on defaults.organization_id = '_default'
-    and defaults.leave_type = leave_types.leave_type
+left join defaults
+    on defaults.leave_type = leave_types.leave_type

@@ -1,6 +1,6 @@
 -- One row per day of every approved or pending leave request (not deleted), with whether
 -- the day is a working day of the organization (not a weekend day of its settings, not a
--- holiday of its own or `_default`). Unlike int_approved_leave_days it is not limited to
+-- holiday of int_organization_holidays). Unlike int_approved_leave_days it is not limited to
 -- the attendance range: leave balances count every day of a request, in whatever year.
 -- Requests whose employee resolves to no employee are left out (references_resolve judges them).
 with requests as (
@@ -16,11 +16,6 @@ with requests as (
     where not is_deleted
       and employee_id is not null
       and status in ('approved', 'pending')
-),
-
-holidays as (
-    select organization_id, cast(date as date) as holiday_date
-    from {{ ref('holidays') }}
 ),
 
 request_dates as (
@@ -43,9 +38,9 @@ request_days as (
         {{ is_weekend_day('settings.weekend_days', 'request_dates.day_name') }} as is_weekend,
         exists (
             select 1
-            from holidays
-            where holidays.holiday_date = request_dates.leave_date
-              and holidays.organization_id in (request_dates.organization_id, '_default')
+            from {{ ref('int_organization_holidays') }} as holidays
+            where holidays.organization_id = request_dates.organization_id
+              and holidays.holiday_date = request_dates.leave_date
         ) as is_holiday
     from request_dates
     inner join {{ ref('int_organization_settings') }} as settings

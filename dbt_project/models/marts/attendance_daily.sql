@@ -1,6 +1,6 @@
 -- One row per employee and working day of the organization's attendance range.
 --   days      the organization's calendar from its first to its last attendance date,
---             weekends (organization_settings.weekend_days) and holidays left out
+--             weekends (int_organization_settings.weekend_days) and holidays left out
 --   employees not deleted, employed that day: hire_date <= day <= termination_date
 --             (an open end when either is null)
 --   status    present     checked in, and every record with a check-in has a check-out
@@ -13,7 +13,7 @@
 --             (an attendance record wins over leave and status: whoever checked in worked
 --             that day; approved leave wins over the status)
 --   employee status  int_employee_status_periods: from the day Harvey first saw a status
--- Local times use the organization's time zone (organization_settings.timezone).
+-- Local times use the organization's time zone (int_organization_settings.timezone).
 with calendar as (
     select *
     from {{ ref('int_calendar_days') }}

@@ -1,15 +1,23 @@
--- Per organization, employee, leave type and calendar year: the allocation of the leave
--- policy, working days used (approved) and pending, what is left, and the balance the
--- HRMS reports (stg_leave_balances), where synced, with balance_mismatch when they differ.
+-- Per organization, employee, leave type and calendar year: the allocation, working days
+-- used (approved) and pending, what is left, and the balance the HRMS reports
+-- (stg_leave_balances), where synced, with balance_mismatch when they differ.
 --   rows      every (employee, leave type, year) with approved or pending leave days or a
---             reported balance; employees and requests deleted at the source left out
+--             reported balance, of an employee employed in that year (hired by Dec 31, not
+--             terminated before Jan 1); employees and requests deleted at the source left out
+--   allocation  the HRMS's own total_allocated for the employee, type and year where it
+--             reports one (it knows pro-rating, carry-over, seniority); else the leave policy
+--             (int_leave_policies: the registry's, else the seed's `_default`)
 --   days      working days only (int_leave_request_days: weekends and holidays of the
 --             organization do not count); a request over New Year counts in both years
---   available allocation - used - pending (null when the leave type has no policy)
+--   available allocation - used - pending (null when there is no allocation)
 --   exceeded_on  the leave day (approved or pending, in date order) on which the days
 --             counted in the year first went above the allocation
 with employees as (
-    select organization_id, employee_id
+    select
+        organization_id,
+        employee_id,
+        cast(extract(year from hire_date) as integer) as hire_year,
+        cast(extract(year from termination_date) as integer) as termination_year
     from {{ ref('stg_employees') }}
     where not is_deleted
 ),
@@ -34,12 +42,51 @@ reported as (
     where not is_deleted
 ),
 
-keys as (
+all_keys as (
     select organization_id, employee_id, leave_type, leave_year as balance_year
     from request_days
     union
     select organization_id, employee_id, leave_type, balance_year
     from reported
+),
+
+keys as (
+    -- a leaver has no balance for the years after leaving (nor a new hire before joining)
+    select all_keys.*
+    from all_keys
+    inner join employees
+        on employees.organization_id = all_keys.organization_id
+        and employees.employee_id = all_keys.employee_id
+    where (employees.hire_year is null or employees.hire_year <= all_keys.balance_year)
+      and (employees.termination_year is null or employees.termination_year >= all_keys.balance_year)
+),
+
+allocations as (
+    select
+        keys.organization_id,
+        keys.employee_id,
+        keys.leave_type,
+        keys.balance_year,
+        policies.annual_allocation_days as policy_allocation_days,
+        reported.total_allocated as reported_allocated,
+        coalesce(reported.total_allocated, policies.annual_allocation_days) as allocation_days,
+        case
+            when reported.total_allocated is not null then 'hrms'
+            when policies.annual_allocation_days is not null then 'policy'
+        end as allocation_source,
+        reported.balance_year is not null as has_reported_balance,
+        reported.used as reported_used,
+        reported.pending as reported_pending,
+        reported.available as reported_available
+    from keys
+    left join {{ ref('int_leave_policies') }} as policies
+        on policies.organization_id = keys.organization_id
+        and policies.leave_type = keys.leave_type
+    left join reported
+        on reported.organization_id = keys.organization_id
+        and reported.employee_id = keys.employee_id
+        and reported.leave_type = keys.leave_type
+        and reported.balance_year = keys.balance_year
 ),
 
 counted as (
@@ -78,50 +125,43 @@ exceeded as (
         running.leave_year as balance_year,
         min(running.leave_date) as exceeded_on
     from running
-    inner join {{ ref('int_leave_policies') }} as policies
-        on policies.organization_id = running.organization_id
-        and policies.leave_type = running.leave_type
-    where running.days_so_far > policies.annual_allocation_days
+    inner join allocations
+        on allocations.organization_id = running.organization_id
+        and allocations.employee_id = running.employee_id
+        and allocations.leave_type = running.leave_type
+        and allocations.balance_year = running.leave_year
+    where running.days_so_far > allocations.allocation_days
     group by running.organization_id, running.employee_id, running.leave_type, running.leave_year
 ),
 
 balances as (
     select
-        keys.organization_id,
-        keys.employee_id,
-        keys.leave_type,
-        keys.balance_year,
-        policies.annual_allocation_days as allocation_days,
+        allocations.organization_id,
+        allocations.employee_id,
+        allocations.leave_type,
+        allocations.balance_year,
+        allocations.allocation_days,
+        allocations.allocation_source,
+        allocations.policy_allocation_days,
         cast(coalesce(counted.used_days, 0) as {{ dbt.type_numeric() }}) as used_days,
         cast(coalesce(counted.pending_days, 0) as {{ dbt.type_numeric() }}) as pending_days,
         exceeded.exceeded_on,
-        reported.balance_year is not null as has_reported_balance,
-        reported.total_allocated as reported_allocated,
-        reported.used as reported_used,
-        reported.pending as reported_pending,
-        reported.available as reported_available
-    from keys
-    inner join employees
-        on employees.organization_id = keys.organization_id
-        and employees.employee_id = keys.employee_id
-    left join {{ ref('int_leave_policies') }} as policies
-        on policies.organization_id = keys.organization_id
-        and policies.leave_type = keys.leave_type
+        allocations.has_reported_balance,
+        allocations.reported_allocated,
+        allocations.reported_used,
+        allocations.reported_pending,
+        allocations.reported_available
+    from allocations
     left join counted
-        on counted.organization_id = keys.organization_id
-        and counted.employee_id = keys.employee_id
-        and counted.leave_type = keys.leave_type
-        and counted.balance_year = keys.balance_year
+        on counted.organization_id = allocations.organization_id
+        and counted.employee_id = allocations.employee_id
+        and counted.leave_type = allocations.leave_type
+        and counted.balance_year = allocations.balance_year
     left join exceeded
-        on exceeded.organization_id = keys.organization_id
-        and exceeded.employee_id = keys.employee_id
-        and exceeded.leave_type = keys.leave_type
-        and exceeded.balance_year = keys.balance_year
-    left join reported
-        on reported.organization_id = keys.organization_id
-        and reported.employee_id = keys.employee_id
-        and reported.leave_type = keys.leave_type
-        and reported.balance_year = keys.balance_year
+        on exceeded.organization_id = allocations.organization_id
+        and exceeded.employee_id = allocations.employee_id
+        and exceeded.leave_type = allocations.leave_type
+        and exceeded.balance_year = allocations.balance_year
 ),
 
 computed as (
@@ -137,6 +177,8 @@ select
     leave_type,
     balance_year,
     allocation_days,
+    allocation_source,
+    policy_allocation_days,
     used_days,
     pending_days,
     available_days,
