@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from aiosmtpd.controller import Controller
 
-from harvey_pipelines_tests.processes import free_port
+from harvey_pipelines_tests.processes import LoopbackHttpServer, free_port
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackHttpServer):
     def __init__(self):
         self.messages: list[dict] = []
         receiver = self
@@ -27,17 +26,8 @@ class WebhookReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/alerts"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url = f"{self.origin}/hooks/alerts"
 
 
 class MailReceiver:

@@ -6,7 +6,9 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+from http.server import ThreadingHTTPServer
 
 import httpx
 
@@ -15,6 +17,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class LoopbackHttpServer:
+    """A real HTTP server on 127.0.0.1 in a thread, answering with ``handler`` (a
+    ``BaseHTTPRequestHandler``); ``origin`` is its http://host:port. Use it as a context."""
+
+    def __init__(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def wait_http(url: str, timeout: float = 120, process: subprocess.Popen | None = None) -> None:

@@ -692,9 +692,9 @@ def test_settings_come_from_the_registry(warehouse_url, tmp_path, monkeypatch, c
     try:
         warehouse.create_all()
         with warehouse.engine.begin() as conn:
-            for entity, rows in (("employees", SETTINGS_EMPLOYEES), ("attendance", SETTINGS_ATTENDANCE)):
-                conn.execute(schema.CORE_TABLES[entity].insert(),
-                             [_core_row(schema.CORE_TABLES[entity], r) for r in rows])
+            for name, rows in (("employees", SETTINGS_EMPLOYEES), ("attendance", SETTINGS_ATTENDANCE)):
+                conn.execute(schema.CORE_TABLES[name].insert(),
+                             [_core_row(schema.CORE_TABLES[name], r) for r in rows])
         assert [publish_settings(org, warehouse) for org in registry.load()] == [True, True]
     finally:
         warehouse.dispose()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -15,6 +14,7 @@ from harvey_pipelines.sources import FetchContext, PagingState
 from harvey_pipelines.sources.custom import CustomHrmsAdapter
 from harvey_pipelines.sources.http import BearerAuth, CircuitBreaker, HttpEngine, RetryPolicy, Secret
 from harvey_pipelines_tests.conftest import DEMO_TOKEN
+from harvey_pipelines_tests.processes import LoopbackHttpServer, free_port
 
 
 def engine_for(url, sleeps, **kw):
@@ -56,14 +56,7 @@ def test_a_wrong_path_fails_once_with_a_configuration_message(make_org):
     assert error.value.status == 404 and engine.api_calls == 1 and sleeps == []
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 nothing listens on: connecting is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LocalServer:
+class LocalServer(LoopbackHttpServer):
     """A real HTTP server on loopback whose answers a test decides: ``answer(path) -> status``
     (200 answers ``{"data": []}``; anything else a JSON error)."""
 
@@ -89,23 +82,13 @@ class LocalServer:
                 pass
 
         lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url = self.origin
 
 
 def test_a_dead_host_fails_naming_the_host_and_the_refusal():
     sleeps = []
-    port = closed_port()
+    port = free_port()  # nothing listens on it: connecting is refused at once
     # credentials in the base URL must not show; the host and path must
     engine = engine_for(f"http://svc:hunter2@127.0.0.1:{port}/orgs/acme", sleeps, retry=RetryPolicy(max_attempts=3))
     with engine:
