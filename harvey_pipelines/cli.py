@@ -133,7 +133,7 @@ def _sync(args) -> int:
 
     registry = OrganizationRegistry(args.registry)
     org = registry.get(args.org)
-    names = [s.name for s in ENTITIES] if args.entity == "all" else args.entity.split(",")
+    names = [s.name for s in ENTITIES] if args.entity == "all" else _entity_names(args.entity)
     warehouse = Warehouse()
     if args.confirm_deletes and args.mode != "reconcile":
         print("error: --confirm-deletes goes with --mode reconcile", file=sys.stderr)
@@ -171,7 +171,7 @@ def _backfill(args) -> int:
     from harvey_pipelines.assets.entities import entity_key
     from harvey_pipelines.assets.jobs import run_config, run_tags, sync_organization_job
     from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION
-    from harvey_pipelines.records import ENTITIES, entity
+    from harvey_pipelines.records import ENTITIES
 
     registry = OrganizationRegistry(args.registry)
     if args.all_orgs:
@@ -182,10 +182,14 @@ def _backfill(args) -> int:
         for org_id in orgs:
             if org_id not in known:
                 raise RegistryError(f"organization {org_id!r} is not in the registry {registry.path}")
-    entities = [s.name for s in ENTITIES] if args.all_entities else [entity(e).name for e in args.entity.split(",")]
+    entities = [s.name for s in ENTITIES] if args.all_entities else _entity_names(args.entity)
     if not orgs:
         print(f"error: no enabled organizations in {registry.path}", file=sys.stderr)
         return 2
+    if problem := _webserver_problem(args.url):
+        print(f"error: no Dagster webserver answers at {args.url} ({problem}); start it (`make dev`) or pass "
+              "--url (default $HARVEY_DAGSTER_UI_URL)", file=sys.stderr)
+        return 1
     url = urlparse(args.url)
     client = DagsterGraphQLClient(url.hostname, port_number=url.port, use_https=url.scheme == "https")
     backfill_id = uuid.uuid4().hex[:12]
@@ -202,13 +206,40 @@ def _backfill(args) -> int:
                     asset_selection=[list(entity_key(name).path)],
                 )
             except DagsterGraphQLClientError as exc:
-                print(f"{org_id}/{name}: not submitted: {exc}", file=sys.stderr)
+                # its message is the whole GraphQL query: show what went wrong instead
+                cause = exc.__cause__ or exc
+                print(f"{org_id}/{name}: not submitted: {str(cause).strip().splitlines()[0][:300]}", file=sys.stderr)
                 return 1
             submitted += 1
             print(f"queued {org_id}/{name} ({mode}): run {run_id}")
     print(f"backfill {backfill_id}: {submitted} runs queued on {args.url} "
           f"(partitions dimension: {ORGANIZATIONS_PARTITION}); follow them in the UI")
     return 0
+
+
+def _entity_names(text: str) -> list[str]:
+    """A comma list of entity names; a name that is none raises ValueError naming the known ones."""
+    from harvey_pipelines.records import ENTITIES_BY_NAME
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ENTITIES_BY_NAME]
+    if unknown or not names:
+        raise ValueError(f"unknown entity {', '.join(map(repr, unknown)) or repr(text)}; known: "
+                         f"{', '.join(ENTITIES_BY_NAME)}")
+    return names
+
+
+def _webserver_problem(url: str) -> str | None:
+    """Why the Dagster webserver at ``url`` does not answer, in one line; None when it does."""
+    import httpx
+
+    try:
+        httpx.get(f"{url.rstrip('/')}/server_info", timeout=10).raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        return f"HTTP {exc.response.status_code} on /server_info: is it a Dagster webserver?"
+    except httpx.HTTPError as exc:
+        return " ".join(str(exc).split())[:200] or type(exc).__name__
+    return None
 
 
 def _demo(args) -> int:

@@ -124,7 +124,8 @@ class Organization(BaseModel):
         if not value:
             raise RegistryError(
                 f"organization {self.id!r}: environment variable {self.credential_env} "
-                "(its HRMS credential) is not set"
+                f"(its HRMS credential) is not set; set {self.credential_env} in the environment of the "
+                "process that syncs (the Dagster code server and daemon, or your shell for harvey sync)"
             )
         return value
 

@@ -19,16 +19,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Literal
 
+import httpx
 import orjson
 import sqlalchemy as sa
 from pydantic import ValidationError
 
 from harvey_pipelines import settings
 from harvey_pipelines.org_settings import publication
-from harvey_pipelines.organizations import Organization
+from harvey_pipelines.organizations import Organization, RegistryError
 from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.records import entity as entity_spec
 from harvey_pipelines.sources import FanOutPage, FetchContext, PagingState, UnreadableResponse, adapter_for
+from harvey_pipelines.sources.errors import SourceError
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sources.paging import parse_timestamp
 from harvey_pipelines.warehouse import BatchCounts, Quarantined, SyncRun, Warehouse
@@ -70,6 +72,8 @@ class SyncResult:
     cursor_before: str | None = None
     cursor_after: str | None = None
     error: str | None = None
+    # configuration | credential | transient | data (sources.errors.FAILURE_KINDS); None on success
+    failure_kind: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -122,7 +126,7 @@ def sync_entity(
     except LockTimeout as exc:
         raise SyncFailed(
             f"{org.id}/{entity_name}: another sync of it is still running ({exc})",
-            SyncResult("", org.id, entity_name, mode, "failed", error=str(exc)),
+            SyncResult("", org.id, entity_name, mode, "failed", error=str(exc), failure_kind="transient"),
         ) from None
 
 
@@ -144,7 +148,9 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
         adapter = adapter_for(org, retry=retry)  # reads the credential; fails clearly if unset
         publish_settings(org, warehouse)  # what the marts of this data assume; usually unchanged
     except Exception as exc:  # noqa: BLE001 - a misconfigured organization is a recorded failure
-        result.status, result.error = "failed", first_line(exc)
+        result.status, result.failure_kind = "failed", failure_kind(exc, before_fetch=True)
+        # these errors name the organization only: add the entity and the HR system's address
+        result.error = f"{entity_name} from {_address(org)}: {first_line(exc)}"
         warehouse.finish_run(run, status="failed", values=_final_values(result))
         raise SyncFailed(f"{org.id}/{entity_name}: {result.error}", result) from exc
     state = PagingState(server_ignores_since=run.server_ignores_since)
@@ -248,6 +254,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
         _apply(result, loader.totals, engine)
         result.status = "failed"
         result.error = first_line(exc)
+        result.failure_kind = failure_kind(exc)
         result.duration_seconds = time.monotonic() - started
         result.notes = state.notes
         warehouse.finish_run(run, status="failed", values=_final_values(result), notes=result.notes)
@@ -398,7 +405,7 @@ def _final_values(result: SyncResult) -> dict:
     return {
         name: getattr(result, name)
         for name in ("fetched", "inserted", "updated", "unchanged", "quarantined", "deleted", "raw_versions",
-                     "api_calls", "duration_seconds", "error")
+                     "api_calls", "duration_seconds", "error", "failure_kind")
     }
 
 
@@ -413,6 +420,26 @@ def _covered_marks(cursor: str, entities: tuple[str, ...], overlap: dt.timedelta
         return {name: dt.datetime.fromisoformat(stamp) if stamp else None for name, stamp in marks.items()}
     start = dt.datetime.fromisoformat(cursor) - overlap
     return dict.fromkeys(entities, start)
+
+
+def failure_kind(exc: BaseException, before_fetch: bool = False) -> str:
+    """What a person must do about a failed sync (sources.errors.FAILURE_KINDS): a missing
+    credential and a bad organization setting fail before anything is fetched and need a fix;
+    the HR system's answers carry their own kind; anything else (the warehouse, a crash) may
+    pass on a retry."""
+    if isinstance(exc, RegistryError):
+        return "credential"  # the organization's credential variable is not set
+    if isinstance(exc, SourceError):
+        return exc.kind
+    if before_fetch and isinstance(exc, ValueError):
+        return "configuration"
+    return "transient"
+
+
+def _address(org: Organization) -> str:
+    """The HR system's base URL as errors may show it (no userinfo, no query)."""
+    url = httpx.URL(org.base_url)
+    return str(url.copy_with(username=None, password=None, query=None, fragment=None)).rstrip("/")
 
 
 def first_line(exc: BaseException) -> str:

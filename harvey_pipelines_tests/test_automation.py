@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,9 +16,22 @@ from harvey_pipelines.automation.retries import sync_retry_sensor
 from harvey_pipelines.automation.schedules import schedules
 from harvey_pipelines.definitions import defs
 from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION, Organization, OrganizationRegistry
+from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.alert_receivers import MailReceiver, WebhookReceiver
+from harvey_pipelines_tests.test_http_engine import LocalServer
+
+QUICK_RETRY = RetryPolicy(max_attempts=2, backoff_base=0.001, backoff_max=0.001)
+
+
+def _unavailable(path):
+    return 503
+
+
+def _down(org: Organization, server: LocalServer) -> Organization:
+    """The organization with its base_url on a server that answers 503 to everything."""
+    return org.model_copy(update={"base_url": f"{server.url}/orgs/{org.id}"})
 
 EXPECTED_CRON = {
     "interviews_every_30_minutes": ("*/30 * * * *", {"interviews"}),
@@ -107,9 +121,10 @@ def _evaluate(warehouse, instance):
 
 
 def test_retry_sensor_backs_off_then_dead_letters_and_alerts_once(make_org, warehouse, monkeypatch):
-    org = make_org(size=10)
-    monkeypatch.setenv(org.credential_env, "a-wrong-token-for-this-test")
-    with WebhookReceiver() as hook, MailReceiver() as mail, instance_for_test() as instance:
+    org = make_org(size=10)  # its credential is the mock's token: the success at the end uses it
+    with WebhookReceiver() as hook, MailReceiver() as mail, instance_for_test() as instance, \
+            LocalServer(_unavailable) as server:
+        down = _down(org, server)
         instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [org.id])
         monkeypatch.setenv("HARVEY_ALERT_WEBHOOK_URL", hook.url)
         monkeypatch.setenv("HARVEY_SMTP_HOST", "127.0.0.1")
@@ -118,8 +133,9 @@ def test_retry_sensor_backs_off_then_dead_letters_and_alerts_once(make_org, ware
         monkeypatch.setenv("HARVEY_ALERT_EMAIL_TO", "oncall@example.org")
 
         def fail(trigger):
-            with pytest.raises(SyncFailed):
-                sync_entity(org, "employees", warehouse, trigger=trigger)
+            with pytest.raises(SyncFailed) as failed:
+                sync_entity(down, "employees", warehouse, trigger=trigger, retry=QUICK_RETRY)
+            assert failed.value.result.failure_kind == "transient"
 
         fail("schedule")
         assert _evaluate(warehouse, instance) == [], "no retry before 5 minutes"
@@ -142,16 +158,96 @@ def test_retry_sensor_backs_off_then_dead_letters_and_alerts_once(make_org, ware
         assert len(letters) == 1 and letters[0]["attempts"] == 4 and letters[0]["alerted_at"] is not None
         assert len(hook.messages) == 1 and len(mail.messages) == 1
         text = hook.messages[0]["text"]
-        assert org.id in text and "employees" in text and "attempts: 4" in text and "refused the credential" in text
-        assert "a-wrong-token-for-this-test" not in text + mail.messages[0]["body"]
+        assert org.id in text and "employees" in text and "attempts: 4" in text and "HTTP 503" in text
+        assert server.url in text and "kind: transient" in text and "Sync failed for good" in text
+        assert os.environ[org.credential_env] not in text + mail.messages[0]["body"]
         assert mail.messages[0]["to"] == ["oncall@example.org"]
+        assert _alerts(warehouse) == [(org.id, "employees", "transient", "webhook,email")]
 
-        monkeypatch.setenv(org.credential_env, "mock-hrms-token-12345")
         assert sync_entity(org, "employees", warehouse, trigger="manual").status == "success"
         with warehouse.writer() as conn:
             assert conn.execute(sa.select(dead.c.resolved_at)).scalar_one() is not None
         assert _evaluate(warehouse, instance) == []
         assert len(hook.messages) == 1 and len(mail.messages) == 1
+
+
+def _alerts(warehouse):
+    a = schema.alerts
+    with warehouse.writer() as conn:
+        return [tuple(r) for r in conn.execute(
+            sa.select(a.c.organization_id, a.c.entity, a.c.failure_kind, a.c.delivered_to).order_by(a.c.raised_at))]
+
+
+def _failure_kinds(warehouse, org_id):
+    runs = schema.sync_runs
+    with warehouse.writer() as conn:
+        return [r.failure_kind for r in conn.execute(
+            sa.select(runs.c.failure_kind).where(runs.c.organization_id == org_id).order_by(runs.c.started_at))]
+
+
+def test_a_refused_credential_is_not_retried_and_alerts_once_with_the_fix(make_org, warehouse, monkeypatch):
+    org = make_org(size=10)
+    monkeypatch.setenv(org.credential_env, "a-wrong-token-for-this-test")
+    with WebhookReceiver() as hook, MailReceiver() as mail, instance_for_test() as instance:
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [org.id])
+        monkeypatch.setenv("HARVEY_ALERT_WEBHOOK_URL", hook.url)
+        monkeypatch.setenv("HARVEY_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("HARVEY_SMTP_PORT", str(mail.port))
+        monkeypatch.setenv("HARVEY_ALERT_EMAIL_TO", "oncall@example.org")
+        with pytest.raises(SyncFailed) as failed:
+            sync_entity(org, "employees", warehouse, trigger="schedule")
+        assert failed.value.result.failure_kind == "credential"
+        assert _evaluate(warehouse, instance) == [], "no retry"
+        assert len(hook.messages) == 1 and len(mail.messages) == 1, "alerted at once, without waiting for retries"
+        text = hook.messages[0]["text"]
+        assert text.startswith("*Sync needs a fix*") and "kind: credential: not retried" in text
+        assert org.id in text and "employees" in text and org.base_url in text and "HTTP 401" in text
+        assert f"check the environment variable {org.credential_env}" in text, "the fix"
+        assert "a-wrong-token-for-this-test" not in text + mail.messages[0]["body"]
+
+        for minutes in (6, 15, 30):  # later ticks, and the next scheduled sync failing the same way
+            _backdate(warehouse, org.id, minutes)
+            assert _evaluate(warehouse, instance) == []
+            with pytest.raises(SyncFailed):
+                sync_entity(org, "employees", warehouse, trigger="schedule")
+        assert _evaluate(warehouse, instance) == []
+        assert len(hook.messages) == 1 and len(mail.messages) == 1, "once"
+        assert _alerts(warehouse) == [(org.id, "employees", "credential", "webhook,email")]
+        assert _failure_kinds(warehouse, org.id) == ["credential"] * 4
+
+        monkeypatch.setenv(org.credential_env, "mock-hrms-token-12345")
+        assert sync_entity(org, "employees", warehouse, trigger="schedule").status == "success"
+        dead = schema.dead_letters
+        with warehouse.writer() as conn:
+            (letter,) = conn.execute(sa.select(dead)).mappings().all()
+        assert letter["resolved_at"] is not None and letter["failure_kind"] == "credential"
+        assert _failure_kinds(warehouse, org.id)[-1] is None
+
+
+def test_a_missing_credential_variable_alerts_once_in_sync_alerts_without_a_channel(make_org, warehouse,
+                                                                                       monkeypatch):
+    org = make_org(size=10)
+    monkeypatch.delenv(org.credential_env)
+    for name in ("HARVEY_ALERT_WEBHOOK_URL", "HARVEY_SMTP_HOST", "HARVEY_ALERT_EMAIL_TO"):
+        monkeypatch.delenv(name, raising=False)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [org.id])
+        with pytest.raises(SyncFailed) as failed:
+            sync_entity(org, "employees", warehouse, trigger="schedule")
+        error = failed.value.result.error
+        assert f"employees from {org.base_url}: organization {org.id!r}" in error, error
+        assert f"set {org.credential_env} in the environment" in error, error
+        for _ in range(2):
+            _backdate(warehouse, org.id, 30)
+            assert _evaluate(warehouse, instance) == [], "no retry"
+        a = schema.alerts
+        with warehouse.writer() as conn:
+            (alert,) = conn.execute(sa.select(a)).mappings().all()
+        assert alert["delivered_to"] is None and alert["failure_kind"] == "credential"
+        assert alert["title"] == "Sync needs a fix" and f"set {org.credential_env}" in alert["message"]
+        with warehouse.writer() as conn:
+            assert conn.execute(sa.select(schema.dead_letters.c.alerted_at)).scalar_one() is not None
+        assert _failure_kinds(warehouse, org.id) == ["credential"]
 
 
 def test_a_success_in_between_resets_the_backoff(make_org, warehouse, monkeypatch):
@@ -172,10 +268,17 @@ def _materializations(instance, key, partition):
         AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=10).records)
 
 
+@pytest.fixture
+def unavailable_server():
+    with LocalServer(_unavailable) as server:
+        yield server
+
+
 def test_a_batch_run_materializes_each_partition_and_retries_a_failure_alone(make_org, warehouse, monkeypatch,
-                                                                              tmp_path):
+                                                                              tmp_path, unavailable_server):
     good, bad, also_good = make_org(size=12), make_org(size=12), make_org(size=12)
-    monkeypatch.setenv(bad.credential_env, "a-wrong-token")
+    monkeypatch.setenv(bad.credential_env, "a-secret-token")
+    bad = _down(bad, unavailable_server)
     registry = OrganizationRegistry(tmp_path / "orgs.yaml")
     for org in (good, bad, also_good):
         registry.add(org)
@@ -198,7 +301,7 @@ def test_a_batch_run_materializes_each_partition_and_retries_a_failure_alone(mak
             assert _materializations(instance, key, bad.id) == []
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
         assert "2 of 6 syncs failed" in failure.step_failure_data.error.message
-        assert "a-wrong-token" not in str(result.all_events)
+        assert "a-secret-token" not in str(result.all_events)
 
         _backdate(warehouse, bad.id, 6)
         requests = _evaluate(warehouse, instance)

@@ -8,6 +8,8 @@
 | HARVEY_SMTP_USER, HARVEY_SMTP_PASSWORD, HARVEY_SMTP_STARTTLS (0/1) | optional login |
 
 An alert carries identifiers, the first line of the error and a link, never a record or a secret.
+Every alert is also kept in the warehouse table ``sync.alerts`` (see automation/retries.py), so it
+is seen where no channel is configured.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from email.message import EmailMessage
 import httpx
 
 from harvey_pipelines import settings
+from harvey_pipelines.sources.errors import NOT_RETRIED
 
 log = logging.getLogger("harvey.alerts")
 
@@ -33,6 +36,7 @@ class Alert:
     error: str
     attempts: int
     run_id: str | None = None
+    failure_kind: str | None = None  # sources.errors.FAILURE_KINDS
 
     @property
     def partition(self) -> str:
@@ -43,7 +47,7 @@ class Alert:
         return f"{settings.dagster_ui_url()}/runs/{self.run_id}" if self.run_id else None
 
     def text(self) -> str:
-        first_line = (self.error or "").strip().splitlines()[0][:300] if self.error else "(no error message)"
+        first_line = (self.error or "").strip().splitlines()[0][:500] if self.error else "(no error message)"
         lines = [
             f"*{self.title}*",
             f"organization: {self.organization_id} (partition {self.partition})",
@@ -51,9 +55,22 @@ class Alert:
             f"attempts: {self.attempts}",
             f"error: {first_line}",
         ]
+        if self.failure_kind in NOT_RETRIED:
+            lines.append(f"kind: {self.failure_kind}: not retried, no retry can fix it; fix what the error "
+                         "names, the next successful sync resolves this")
+        elif self.failure_kind:
+            lines.append(f"kind: {self.failure_kind}")
         if self.run_id:
             lines.append(f"run: {self.run_id} <{self.run_url}>")
         return "\n".join(lines)
+
+
+def configured() -> list[str]:
+    """The channels the environment configures (none: alerts reach only sync.alerts and the log)."""
+    channels = ["webhook"] if os.environ.get("HARVEY_ALERT_WEBHOOK_URL") else []
+    if os.environ.get("HARVEY_SMTP_HOST") and os.environ.get("HARVEY_ALERT_EMAIL_TO"):
+        channels.append("email")
+    return channels
 
 
 def deliver(alert: Alert) -> list[str]:

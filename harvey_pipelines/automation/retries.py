@@ -5,7 +5,11 @@ what still fails: it reads the failure chains (failed syncs since the last succe
 the warehouse's sync_runs, so its state survives daemon restarts, and asks for one retry
 run per failure (run key = the failed sync run, so a retry is never requested twice).
 After the last delay's retry fails too, it records a dead letter and alerts on-call once.
-A later successful sync resolves the dead letter (warehouse.finish_run).
+A failure no retry can fix (failure_kind configuration or credential: a missing credential
+variable, 401/403, 404, unknown host, refused connection) is not retried: it is lettered and
+alerted at once, with the fix its error names. A later successful sync resolves the dead
+letter (warehouse.finish_run). Every alert is kept in sync.alerts; with no channel configured
+it is also logged as an error in the sensor's tick, which the UI shows.
 """
 
 import datetime as dt
@@ -15,8 +19,9 @@ from dagster import DefaultSensorStatus, RunsFilter, SensorEvaluationContext, Sk
 
 from harvey_pipelines.assets.jobs import sync_organization_job, sync_run_request
 from harvey_pipelines.assets.resources import WarehouseResource
-from harvey_pipelines.automation.alerts import Alert, deliver
+from harvey_pipelines.automation.alerts import Alert, configured, deliver
 from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION
+from harvey_pipelines.sources.errors import NOT_RETRIED
 
 RETRY_DELAYS = tuple(
     dt.timedelta(minutes=float(m)) for m in os.environ.get("HARVEY_RETRY_DELAYS_MINUTES", "5,10,20").split(",")
@@ -29,8 +34,10 @@ RETRY_DELAYS = tuple(
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING,
     description="Re-launches a failed sync of one organization and entity after 5, 10 and 20 minutes, "
-    "then records a dead letter (sync.dead_letters) and alerts on-call once. On by default: it only "
-    "acts on failures, and without it a failed sync waits for the next scheduled tick.",
+    "then records a dead letter (sync.dead_letters) and alerts on-call once. Configuration and credential "
+    "failures are not retried: lettered and alerted at once with the fix. Alerts are kept in sync.alerts "
+    "and, with no channel configured, logged here as errors. On by default: it only acts on failures, "
+    "and without it a failed sync waits for the next scheduled tick.",
 )
 def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
     wh = warehouse.get()
@@ -43,7 +50,12 @@ def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
     for chain in chains:
         if chain.dagster_run_ids[-1] in daemon_retries:
             continue  # Dagster's own run retry is on for that run: do not double it
-        if chain.attempts <= len(RETRY_DELAYS):
+        if chain.last_failure_kind in NOT_RETRIED:
+            if ((chain.organization_id, chain.entity, chain.sync_run_ids[0]) not in lettered
+                    and wh.open_dead_letter(chain)):
+                context.log.warning(f"{chain.organization_id}/{chain.entity}: {chain.last_failure_kind} failure, "
+                                    "not retried: dead letter")
+        elif chain.attempts <= len(RETRY_DELAYS):
             due = chain.last_failure_at + RETRY_DELAYS[chain.attempts - 1]
             if now >= due and chain.organization_id not in partitions:
                 context.log.warning(f"{chain.organization_id} is not a partition (any more): no retry run")
@@ -55,17 +67,25 @@ def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
         elif ((chain.organization_id, chain.entity, chain.sync_run_ids[0]) not in lettered
               and wh.open_dead_letter(chain)):
             context.log.warning(f"{chain.organization_id}/{chain.entity} failed {chain.attempts} times: dead letter")
+    channels = configured()
     for letter in wh.unalerted_dead_letters():  # also catches an alert that failed to go out
+        kind = letter["failure_kind"]
         alert = Alert(
-            title="Sync failed for good", organization_id=letter["organization_id"], entity=letter["entity"],
+            title="Sync needs a fix" if kind in NOT_RETRIED else "Sync failed for good",
+            organization_id=letter["organization_id"], entity=letter["entity"],
             error=letter["last_error"] or "", attempts=letter["attempts"],
-            run_id=(letter["dagster_run_ids"].split(",")[-1] or None),
+            run_id=(letter["dagster_run_ids"].split(",")[-1] or None), failure_kind=kind,
         )
-        if deliver(alert):
+        delivered = deliver(alert)
+        wh.record_alert(organization_id=alert.organization_id, entity_name=alert.entity,
+                        first_sync_run_id=letter["first_sync_run_id"], title=alert.title, failure_kind=kind,
+                        message=alert.text(), delivered_to=delivered)
+        if delivered or not channels:  # with no channel, sync.alerts and this log are where it is seen
             wh.mark_alerted(letter["organization_id"], letter["entity"], letter["first_sync_run_id"])
-        else:
-            context.log.error(f"could not alert on-call about {alert.organization_id}/{alert.entity}: "
-                              "no alert channel configured or reachable")
+        if not delivered:
+            context.log.error(f"{alert.text()}\n(" + (
+                "no alert channel configured: kept in sync.alerts)" if not channels
+                else f"could not reach {', '.join(channels)}: kept in sync.alerts, retried next tick)"))
     return requests or SkipReason("no failed sync is due for a retry")
 
 

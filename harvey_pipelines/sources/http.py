@@ -160,6 +160,7 @@ class CircuitBreaker:
         self.clock = clock
         self.failures = 0  # requests in a row that used every retry
         self.last_cause: str | None = None
+        self.last_kind = "transient"  # the failure kind of last_cause (errors.FAILURE_KINDS)
         self.opened_at: float | None = None
         self.times_opened = 0
         self._trial_out = False
@@ -176,7 +177,8 @@ class CircuitBreaker:
                 return True
             raise CircuitOpenError(
                 f"{where}: circuit open after {self.failures} request(s) in a row used every retry, "
-                f"the last on {self.last_cause}; not calling the HR system for {self.cooldown:.0f}s"
+                f"the last on {self.last_cause}; not calling the HR system for {self.cooldown:.0f}s",
+                kind=self.last_kind,
             )
 
     def answered(self, trial: bool) -> None:
@@ -185,10 +187,10 @@ class CircuitBreaker:
             if trial:
                 self._trial_out = False
 
-    def gave_up(self, cause: str, trial: bool) -> None:
+    def gave_up(self, cause: str, trial: bool, kind: str = "transient") -> None:
         with self._lock:
             self.failures += 1
-            self.last_cause = cause
+            self.last_cause, self.last_kind = cause, kind
             if trial:
                 self._trial_out = False
             if trial or (self.opened_at is None and self.failures >= self.threshold):
@@ -285,6 +287,7 @@ class HttpEngine:
         """GET and parse JSON, retrying what is transient; raises a SourceError otherwise."""
         refreshed = False
         last_problem = ""
+        unreachable = False  # the last attempt never reached the server (unknown host, refused)
         trial = False  # whether this request is the breaker's half-open trial
         try:
             for attempt in range(1, self.retry.max_attempts + 1):
@@ -293,10 +296,12 @@ class HttpEngine:
                 with self._count_lock:
                     self.api_calls += 1
                 retry_after = None
+                unreachable = False
                 try:
                     answer = self.client.get(path, params=params, headers=self.auth.headers())
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
                     last_problem = f"{self._cause(exc)} on GET {path}"
+                    unreachable = isinstance(exc, httpx.ConnectError)
                 else:
                     status = answer.status_code
                     if status == 200:
@@ -321,7 +326,7 @@ class HttpEngine:
                         self.breaker.answered(trial)  # the server answered; the breaker is for outages
                         trial = False
                         raise AuthenticationError(
-                            f"{self.name}: the HR system refused the credential (HTTP {status} on GET {path}); "
+                            f"{self.where}: the HR system refused the credential (HTTP {status} on GET {path}); "
                             f"check {self.credential_hint}"
                         )
                     elif status in RETRYABLE_STATUS:
@@ -332,7 +337,7 @@ class HttpEngine:
                         self.breaker.answered(trial)
                         trial = False
                         raise ConfigurationError(
-                            f"{self.name}: HTTP {status} on GET {path}: {_detail(answer)}; "
+                            f"{self.where}: HTTP {status} on GET {path}: {_detail(answer)}; "
                             "check the organization's base_url and the adapter's paths",
                             status=status,
                         )
@@ -340,9 +345,12 @@ class HttpEngine:
                     with self._count_lock:
                         self.retries += 1
                     self.sleep(self.retry.delay(attempt, retry_after))
-            self.breaker.gave_up(last_problem, trial)
+            kind = "configuration" if unreachable else "transient"
+            self.breaker.gave_up(last_problem, trial, kind)
             trial = False
-            raise TransientError(f"{self.where}: {last_problem}; gave up after {self.retry.max_attempts} attempts")
+            fix = "; check the organization's base_url and that the HR system is running" if unreachable else ""
+            raise TransientError(
+                f"{self.where}: {last_problem}; gave up after {self.retry.max_attempts} attempts{fix}", kind=kind)
         finally:
             self.breaker.abandon(trial)
 

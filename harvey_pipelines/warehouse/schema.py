@@ -124,10 +124,12 @@ sync_runs = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("notes", sa.Text, comment="what the run skipped or held back, one line each (e.g. a delete "
               "wave awaiting confirmation)"),
+    sa.Column("failure_kind", sa.Text, comment="of a failed run: configuration | credential (not retried: "
+              "they need a fix) | transient | data (retried)"),
     schema=SYNC,
 )
 # columns added after the first release: create_all adds them to an existing warehouse
-ADDED_COLUMNS = ((sync_runs, "notes", "TEXT"),)
+ADDED_COLUMNS = ((sync_runs, "notes", "TEXT"), (sync_runs, "failure_kind", "TEXT"))
 sa.Index("ix_sync_runs_org_entity", sync_runs.c.organization_id, sync_runs.c.entity, sync_runs.c.started_at)
 
 cursors = sa.Table(
@@ -193,8 +195,28 @@ dead_letters = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("alerted_at", sa.DateTime(timezone=True), comment="when on-call was told; empty: not yet"),
     sa.Column("resolved_at", sa.DateTime(timezone=True), comment="when a later sync succeeded"),
+    sa.Column("failure_kind", sa.Text, comment="of the last failure: configuration | credential (lettered at "
+              "once, never retried) | transient | data (lettered after every retry)"),
     schema=SYNC,
-    comment="Syncs that failed for good after every retry; one row per failure chain",
+    comment="Syncs that failed for good after every retry, or at once when no retry can fix them; "
+            "one row per failure chain",
+)
+ADDED_COLUMNS += ((dead_letters, "failure_kind", "TEXT"),)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("entity", sa.Text, primary_key=True),
+    sa.Column("first_sync_run_id", sa.Text, primary_key=True, comment="the dead letter (failure chain) it is about"),
+    sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("failure_kind", sa.Text),
+    sa.Column("message", sa.Text, nullable=False, comment="the alert as on-call gets it (never a secret)"),
+    sa.Column("delivered_to", sa.Text, comment="channels that took it (webhook, email); empty: none configured "
+              "or reachable, this row is the only trace"),
+    schema=SYNC,
+    comment="Every alert the retry sensor raised (one per dead letter), whether or not a channel took it",
 )
 
 # The registry's organization settings as dbt reads them (org_settings.publication); an

@@ -64,6 +64,8 @@ class FailureChain:
     first_failure_at: dt.datetime
     last_failure_at: dt.datetime
     last_error: str | None
+    # of the last failure (sources.errors.FAILURE_KINDS); None for an interrupted run
+    last_failure_kind: str | None = None
 
     @property
     def attempts(self) -> int:
@@ -519,7 +521,7 @@ class Warehouse:
         )
         query = (
             sa.select(runs.c.organization_id, runs.c.entity, runs.c.id, runs.c.dagster_run_id, runs.c.status,
-                      runs.c.started_at, runs.c.finished_at, runs.c.error)
+                      runs.c.started_at, runs.c.finished_at, runs.c.error, runs.c.failure_kind)
             .where(runs.c.started_at >= utcnow() - window, runs.c.status != "success", ~success_since)
             .order_by(runs.c.organization_id, runs.c.entity, runs.c.started_at)
         )
@@ -535,7 +537,7 @@ class Warehouse:
             out.append(FailureChain(
                 org, entity_name, [r.id for r in failed], [r.dagster_run_id or "" for r in failed],
                 failed[0].finished_at or failed[0].started_at, failed[-1].finished_at or failed[-1].started_at,
-                failed[-1].error,
+                failed[-1].error, failed[-1].failure_kind,
             ))
         return out
 
@@ -547,7 +549,7 @@ class Warehouse:
             first_failure_at=chain.first_failure_at,
             last_failure_at=chain.last_failure_at, attempts=chain.attempts, last_error=chain.last_error,
             sync_run_ids=",".join(chain.sync_run_ids), dagster_run_ids=",".join(chain.dagster_run_ids),
-            created_at=utcnow(),
+            created_at=utcnow(), failure_kind=chain.last_failure_kind,
         ).on_conflict_do_nothing()
         with self.writer() as conn:
             return conn.execute(stmt).rowcount == 1
@@ -572,6 +574,20 @@ class Warehouse:
                 dl.c.organization_id == organization_id, dl.c.entity == entity_name,
                 dl.c.first_sync_run_id == first_sync_run_id,
             ).values(alerted_at=utcnow()))
+
+    def record_alert(self, *, organization_id: str, entity_name: str, first_sync_run_id: str, title: str,
+                     failure_kind: str | None, message: str, delivered_to: list[str]) -> None:
+        """Keep a dead letter's alert in sync.alerts, where it can be read when no channel took
+        it; a later delivery of the same alert updates ``delivered_to``."""
+        a = schema.alerts
+        stmt = _upsert(a).values(
+            organization_id=organization_id, entity=entity_name, first_sync_run_id=first_sync_run_id,
+            raised_at=utcnow(), title=title, failure_kind=failure_kind, message=message,
+            delivered_to=",".join(delivered_to) or None)
+        with self.writer() as conn:
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["organization_id", "entity", "first_sync_run_id"],
+                set_={"delivered_to": stmt.excluded.delivered_to}))
 
     # -- reads -----------------------------------------------------------------------
     def row_counts(self) -> dict[tuple[str, str], int]:
