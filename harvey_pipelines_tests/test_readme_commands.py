@@ -1,0 +1,43 @@
+"""The README's `harvey orgs` commands run as written, in their order, on a fresh data dir
+(no DAGSTER_HOME set: the CLI finds the local instance itself)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from harvey_pipelines import settings
+from harvey_pipelines.cli import main
+from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_commands(prefix: str) -> list[list[str]]:
+    """The README's bash-block lines starting with ``prefix`` (continuations joined, comments
+    dropped), as argument lists after the executable."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if words[:len(prefix.split())] == prefix.split():
+                commands.append(words[1:])
+    return commands
+
+
+def test_the_readme_orgs_commands_run_as_written(tmp_path, monkeypatch, capsys):
+    for name in ("DAGSTER_HOME", "HARVEY_WAREHOUSE_URL", "HARVEY_ORGANIZATIONS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HARVEY_DATA_DIR", str(tmp_path))
+    commands = readme_commands(".venv/bin/harvey orgs")
+    verbs = [c[1] for c in commands]
+    assert {"add", "list", "show", "set", "publish-settings", "disable", "sync-partitions"} <= set(verbs), verbs
+    for argv in commands:
+        assert main(argv) == 0, (argv, capsys.readouterr().err)
+    assert "added partitions: acme" in capsys.readouterr().out
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        assert instance.get_dynamic_partitions(ORGANIZATIONS_PARTITION) == ["acme"]
+    assert settings.dagster_home() == tmp_path / "dagster_home"
