@@ -120,11 +120,11 @@ class Organization(BaseModel):
 
     def credential(self) -> str:
         """The secret itself, read at the moment of use; never stored or logged."""
-        value = os.environ.get(self.credential_env)
+        value = os.environ.get(self.credential_env) or settings.local_env().get(self.credential_env)
         if not value:
             raise RegistryError(
                 f"organization {self.id!r}: environment variable {self.credential_env} "
-                "(its HRMS credential) is not set"
+                f"(its HRMS credential) is not set (nor in {settings.local_env_file()})"
             )
         return value
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -41,3 +42,23 @@ def test_the_readme_orgs_commands_run_as_written(tmp_path, monkeypatch, capsys):
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         assert instance.get_dynamic_partitions(ORGANIZATIONS_PARTITION) == ["acme"]
     assert settings.dagster_home() == tmp_path / "dagster_home"
+
+
+def test_a_cli_sync_after_the_demo_finds_the_token_the_demo_left(make_org, tmp_path, monkeypatch, capsys):
+    """The demo's token lived only in the demo's process; now data/local.env keeps it, so
+    `harvey sync` (and the UI's runs) work without exports. The environment still wins."""
+    monkeypatch.setenv("HARVEY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HARVEY_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    monkeypatch.delenv("HARVEY_ORGANIZATIONS_FILE", raising=False)
+    org = make_org(size=10)
+    token = os.environ[org.credential_env]
+    monkeypatch.delenv(org.credential_env)
+    main(["orgs", "add", org.id, "--name", org.name, "--base-url", org.base_url, "--credential-env", org.credential_env])
+    argv = ["sync", "--org", org.id, "--entity", "departments", "--mode", "full"]
+    assert main(argv) == 1
+    assert f"{org.credential_env} (its HRMS credential) is not set" in capsys.readouterr().err
+    settings.remember_local_env(org.credential_env, token)
+    assert main(argv) == 0, capsys.readouterr().err
+    assert f"{org.id}/departments: fetched" in capsys.readouterr().out
+    monkeypatch.setenv(org.credential_env, "wrong-token")  # the environment wins
+    assert main(argv) == 1
