@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -62,3 +64,36 @@ def test_a_cli_sync_after_the_demo_finds_the_token_the_demo_left(make_org, tmp_p
     assert f"{org.id}/departments: fetched" in capsys.readouterr().out
     monkeypatch.setenv(org.credential_env, "wrong-token")  # the environment wins
     assert main(argv) == 1
+
+
+def readme_dagster_commands() -> list[str]:
+    """The README's `dagster` CLI commands (bash blocks and inline code), as shell lines."""
+    text = README.read_text()
+    lines = [line for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+             for line in block.replace("\\\n", " ").splitlines()]
+    lines += re.findall(r"`([^`\n]*\.venv/bin/dagster [^`\n]*)`", text)
+    return [line.split(" #")[0].strip() for line in lines if ".venv/bin/dagster " in line and "/srv/" not in line]
+
+
+def test_the_readme_dagster_commands_run_as_written(tmp_path, monkeypatch):
+    """Run from a folder laid out like the repo root (its .venv and workspace.yaml), whose
+    data/ is the test's, so that `$PWD/data/dagster_home` is the instance the CLI uses."""
+    for name in ("DAGSTER_HOME", "HARVEY_WAREHOUSE_URL", "HARVEY_ORGANIZATIONS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HARVEY_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / ".venv").symlink_to(README.parent / ".venv")
+    shutil.copy(README.parent / "workspace.yaml", tmp_path / "workspace.yaml")
+    for org_id in ("acme", "globex"):
+        assert main(["orgs", "add", org_id, "--base-url", f"http://127.0.0.1:9/orgs/{org_id}",
+                     "--credential-env", "HARVEY_UNUSED_TOKEN"]) == 0
+    assert main(["orgs", "sync-partitions"]) == 0
+    commands = readme_dagster_commands()
+    assert any("job backfill" in c for c in commands) and any("schedule start" in c for c in commands), commands
+    for command in commands:
+        done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=dict(os.environ), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+    with DagsterInstance.from_config(str(tmp_path / "data" / "dagster_home")) as instance:
+        backfills = instance.get_backfills()
+        assert sorted(len(b.partition_names) for b in backfills) == [2, 2]  # --partitions acme,globex; --all
+        assert instance.all_instigator_state()
