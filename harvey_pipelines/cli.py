@@ -85,7 +85,9 @@ def _orgs(args) -> int:
 
         from harvey_pipelines.organizations import sync_partitions
 
-        added = sync_partitions(DagsterInstance.get(), registry)
+        # the local instance unless DAGSTER_HOME names another (settings decides, as for `make dev`)
+        with DagsterInstance.from_config(str(settings.dagster_home())) as instance:
+            added = sync_partitions(instance, registry)
         print(f"added partitions: {', '.join(added) or 'none'}")
         return 0
     raise AssertionError(args.orgs_command)

@@ -77,8 +77,9 @@ def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
         registry = OrganizationRegistry()
         for org_id, name, _, _, _, tz in DEMO_ORGS:
             env = f"HARVEY_{org_id.upper()}_HRMS_TOKEN"
-            # the mock's public demo token, unless the environment says otherwise
-            os.environ.setdefault(env, DEFAULT_TOKEN)
+            # the mock's public demo token (the environment wins), kept in data/local.env so that
+            # syncs from the CLI, the UI and the daemon work after the demo too
+            settings.remember_local_env(env, DEFAULT_TOKEN)
             registry.add(Organization(id=org_id, name=name, base_url=f"http://127.0.0.1:{port}/orgs/{org_id}",
                                       credential_env=env, timezone=tz, rate_limit_per_second=1000), replace=True)
         instance = DagsterInstance.get()

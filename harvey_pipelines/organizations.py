@@ -120,12 +120,13 @@ class Organization(BaseModel):
 
     def credential(self) -> str:
         """The secret itself, read at the moment of use; never stored or logged."""
-        value = os.environ.get(self.credential_env)
+        value = os.environ.get(self.credential_env) or settings.local_env().get(self.credential_env)
         if not value:
             raise RegistryError(
                 f"organization {self.id!r}: environment variable {self.credential_env} "
-                f"(its HRMS credential) is not set; set {self.credential_env} in the environment of the "
-                "process that syncs (the Dagster code server and daemon, or your shell for harvey sync)"
+                f"(its HRMS credential) is not set (nor in {settings.local_env_file()}); set "
+                f"{self.credential_env} in the environment of the process that syncs (the Dagster code "
+                "server and daemon, or your shell for harvey sync)"
             )
         return value
 

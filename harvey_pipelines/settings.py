@@ -66,6 +66,28 @@ def organizations_file() -> Path:
     return Path(os.environ.get("HARVEY_ORGANIZATIONS_FILE", data_dir() / "organizations.yaml"))
 
 
+def local_env_file() -> Path:
+    return data_dir() / "local.env"
+
+
+def local_env() -> dict[str, str]:
+    """Variables the demo leaves for what comes after it (the mock's public demo tokens), so the
+    CLI, the UI's runs and the daemon sync the demo organizations without exports. The
+    environment wins over it; real credentials belong in the environment, not here."""
+    from dotenv import dotenv_values
+
+    path = local_env_file()
+    return {k: v for k, v in dotenv_values(path).items() if v} if path.exists() else {}
+
+
+def remember_local_env(name: str, value: str) -> None:
+    from dotenv import set_key
+
+    path = local_env_file()
+    path.touch(mode=0o600, exist_ok=True)
+    set_key(path, name, value, quote_mode="never")
+
+
 def dagster_ui_url() -> str:
     return os.environ.get("HARVEY_DAGSTER_UI_URL", "http://127.0.0.1:3000")
 

@@ -15,14 +15,26 @@ from harvey_pipelines import settings
 from harvey_pipelines.assets.quality import reference_findings, reference_tolerance
 from harvey_pipelines.assets.resources import WarehouseResource
 
-dbt_project = DbtProject(project_dir=settings.dbt_project_dir(), profiles_dir=settings.dbt_project_dir())
-dbt_project.prepare_if_dev()  # under `dagster dev`: re-parse when models change
-
-
 def dbt_executable() -> str:
     # the venv's dbt, also when the venv is not activated
     local = Path(sys.executable).parent / "dbt"
     return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
+
+
+def _prepare_if_dev(project: DbtProject) -> None:
+    """Under `dagster dev`, re-parse when models change. dagster-dbt's preparer runs `dbt`
+    from PATH, which holds no venv unless it is activated: put the venv's dbt first."""
+    if not os.environ.get("DAGSTER_IS_DEV_CLI"):  # dagster-dbt's own test of `dagster dev`
+        return
+    venv_bin = str(Path(dbt_executable()).parent)
+    path = os.environ.get("PATH", "")
+    if os.path.isabs(venv_bin) and venv_bin not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join(filter(None, [venv_bin, path]))
+    project.prepare_if_dev()
+
+
+dbt_project = DbtProject(project_dir=settings.dbt_project_dir(), profiles_dir=settings.dbt_project_dir())
+_prepare_if_dev(dbt_project)
 
 
 def dbt_resource() -> DbtCliResource:
