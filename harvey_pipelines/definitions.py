@@ -3,7 +3,7 @@
 from dagster import Definitions
 
 from harvey_pipelines.assets.batches import sync_organizations
-from harvey_pipelines.assets.dbt import dbt_models, dbt_resource
+from harvey_pipelines.assets.dbt import dbt_models, dbt_resource, dbt_source_assets
 from harvey_pipelines.assets.entities import entity_assets, record_keys_asset
 from harvey_pipelines.assets.quality import quality_checks
 from harvey_pipelines.assets.jobs import build_marts_job, sync_organization_job
@@ -15,7 +15,7 @@ from harvey_pipelines.automation.retries import sync_retry_sensor
 from harvey_pipelines.automation.schedules import schedules
 
 defs = Definitions(
-    assets=[*entity_assets, record_keys_asset, dbt_models],
+    assets=[*entity_assets, record_keys_asset, *dbt_source_assets(), dbt_models],
     asset_checks=quality_checks,
     jobs=[sync_organization_job, sync_organizations, build_marts_job],
     schedules=schedules,

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _SPACE = re.compile(r"\s")
 EARLIEST = dt.date(1900, 1, 1)
@@ -76,8 +76,9 @@ class CanonicalRecord(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    id: str
-    updated_at: Timestamp
+    id: str = Field(description="The record's id in the source HR system (stored as source_id).")
+    updated_at: Timestamp = Field(
+        description="When the source last changed the record; incremental syncs follow it.")
 
     @field_validator("id", mode="before")
     @classmethod
@@ -94,23 +95,26 @@ class CanonicalRecord(BaseModel):
 
 
 class Employee(CanonicalRecord):
-    employee_id: Code
-    first_name: str
-    last_name: str
-    email: RequiredEmail
-    phone: Optional[str] = None
-    department: Optional[str] = None
-    job_title: Optional[str] = None
-    manager_id: Optional[str] = None
-    hire_date: Date
-    employment_status: Literal["active", "inactive", "on_leave", "terminated"]
-    location: Optional[str] = None
-    work_type: Optional[Literal["full_time", "part_time", "contract", "intern"]] = None
-    salary_band: Optional[str] = None
-    salary: Optional[float] = None
-    currency: Optional[str] = None
-    termination_date: Optional[Date] = None
-    created_at: Optional[Timestamp] = None
+    employee_id: Code = Field(description="The HR employee number (business key, e.g. EMP-000001).")
+    first_name: str = Field(description="First name.")
+    last_name: str = Field(description="Last name.")
+    email: RequiredEmail = Field(description="Work email address.")
+    phone: Optional[str] = Field(None, description="Phone number.")
+    department: Optional[str] = Field(None, description="Department name as the source gives it.")
+    job_title: Optional[str] = Field(None, description="Current job title.")
+    manager_id: Optional[str] = Field(
+        None, description="The manager's id or employee number; empty for the top manager.")
+    hire_date: Date = Field(description="First working day.")
+    employment_status: Literal["active", "inactive", "on_leave", "terminated"] = Field(
+        description="Status now: active, inactive, on_leave or terminated.")
+    location: Optional[str] = Field(None, description="Work location.")
+    work_type: Optional[Literal["full_time", "part_time", "contract", "intern"]] = Field(
+        None, description="full_time, part_time, contract or intern.")
+    salary_band: Optional[str] = Field(None, description="Salary band label.")
+    salary: Optional[float] = Field(None, description="Current salary, in currency.")
+    currency: Optional[str] = Field(None, description="ISO 4217 currency code of the salary.")
+    termination_date: Optional[Date] = Field(None, description="Last working day, once terminated.")
+    created_at: Optional[Timestamp] = Field(None, description="When the source created the record.")
 
     @model_validator(mode="after")
     def _dates(self):
@@ -119,25 +123,26 @@ class Employee(CanonicalRecord):
 
 
 class Department(CanonicalRecord):
-    department_id: Code
-    name: str
-    head_id: Optional[str] = None
-    head_name: Optional[str] = None
-    employee_count: Optional[int] = None
-    location: Optional[str] = None
+    department_id: Code = Field(description="The department code (business key).")
+    name: str = Field(description="Department name.")
+    head_id: Optional[str] = Field(None, description="The head's employee id or employee number.")
+    head_name: Optional[str] = Field(None, description="The head's name as the source gives it.")
+    employee_count: Optional[int] = Field(None, description="Headcount the source reports.")
+    location: Optional[str] = Field(None, description="Main location.")
 
 
 class Employment(CanonicalRecord):
-    employee_id: str
-    start_date: Date
-    end_date: Optional[Date] = None
-    contract_type: Optional[Literal["permanent", "fixed_term", "internship", "freelance"]] = None
-    hours_per_week: Optional[float] = None
-    salary: Optional[float] = None
-    salary_period: Optional[Literal["month", "year", "hour"]] = None
-    currency: Optional[str] = None
-    job_title: Optional[str] = None
-    department: Optional[str] = None
+    employee_id: str = Field(description="The employee's id or employee number.")
+    start_date: Date = Field(description="First day this contract version holds.")
+    end_date: Optional[Date] = Field(None, description="Last day it holds; empty while it runs.")
+    contract_type: Optional[Literal["permanent", "fixed_term", "internship", "freelance"]] = Field(
+        None, description="permanent, fixed_term, internship or freelance.")
+    hours_per_week: Optional[float] = Field(None, description="Contracted hours per week.")
+    salary: Optional[float] = Field(None, description="Salary per salary_period, in currency.")
+    salary_period: Optional[Literal["month", "year", "hour"]] = Field(None, description="month, year or hour.")
+    currency: Optional[str] = Field(None, description="ISO 4217 currency code of the salary.")
+    job_title: Optional[str] = Field(None, description="Job title under this contract version.")
+    department: Optional[str] = Field(None, description="Department name under this contract version.")
 
     @model_validator(mode="after")
     def _dates(self):
@@ -146,55 +151,62 @@ class Employment(CanonicalRecord):
 
 
 class JobRequisition(CanonicalRecord):
-    requisition_id: Code
-    title: str
-    department: Optional[str] = None
-    hiring_manager_id: Optional[str] = None
-    hiring_manager_name: Optional[str] = None
-    status: Literal["open", "on_hold", "filled", "closed"]
-    headcount: Optional[int] = None
-    filled_positions: Optional[int] = None
-    location: Optional[str] = None
-    job_type: Optional[str] = None
-    created_date: Optional[Date] = None
-    target_hire_date: Optional[Date] = None
+    requisition_id: Code = Field(description="The requisition code (business key).")
+    title: str = Field(description="Job title sought.")
+    department: Optional[str] = Field(None, description="Department name.")
+    hiring_manager_id: Optional[str] = Field(
+        None, description="The hiring manager's employee id or employee number.")
+    hiring_manager_name: Optional[str] = Field(
+        None, description="The hiring manager's name as the source gives it.")
+    status: Literal["open", "on_hold", "filled", "closed"] = Field(description="open, on_hold, filled or closed.")
+    headcount: Optional[int] = Field(None, description="Positions to fill.")
+    filled_positions: Optional[int] = Field(None, description="Positions filled so far.")
+    location: Optional[str] = Field(None, description="Work location.")
+    job_type: Optional[str] = Field(None, description="Kind of job (full time, contract...).")
+    created_date: Optional[Date] = Field(None, description="Day the requisition was opened.")
+    target_hire_date: Optional[Date] = Field(None, description="Day the hire is wanted by.")
 
 
 class Candidate(CanonicalRecord):
-    candidate_id: Code
-    first_name: str
-    last_name: str
-    email: RequiredEmail
-    phone: Optional[str] = None
+    candidate_id: Code = Field(description="The candidate code (business key).")
+    first_name: str = Field(description="First name.")
+    last_name: str = Field(description="Last name.")
+    email: RequiredEmail = Field(description="Email address.")
+    phone: Optional[str] = Field(None, description="Phone number.")
     current_stage: Literal[
         "applied", "screening", "technical_interview", "onsite", "offer", "hired", "rejected", "withdrawn"
-    ]
-    applied_for_job_id: Optional[str] = None
-    applied_for_job_title: Optional[str] = None
-    source: Optional[str] = None
-    application_date: Optional[Date] = None
-    status: Literal["active", "hired", "rejected", "withdrawn"]
+    ] = Field(
+        description="Pipeline stage: applied, screening, technical_interview, onsite, offer, hired, "
+        "rejected or withdrawn.")
+    applied_for_job_id: Optional[str] = Field(
+        None, description="The requisition applied for (its id or requisition code).")
+    applied_for_job_title: Optional[str] = Field(None, description="Title of the requisition applied for.")
+    source: Optional[str] = Field(None, description="Where the candidate came from (referral, job board...).")
+    application_date: Optional[Date] = Field(None, description="Day of the application.")
+    status: Literal["active", "hired", "rejected", "withdrawn"] = Field(
+        description="active, hired, rejected or withdrawn.")
 
 
 class Interview(CanonicalRecord):
-    interview_id: Code
-    candidate_id: str
-    candidate_name: Optional[str] = None
-    job_id: Optional[str] = None
-    job_title: Optional[str] = None
-    interviewer_id: Optional[str] = None
-    interviewer_name: Optional[str] = None
-    interviewer_email: Email = None
-    scheduled_date: Optional[Timestamp] = None
-    duration_minutes: Optional[int] = None
+    interview_id: Code = Field(description="The interview code (business key).")
+    candidate_id: str = Field(description="The candidate's id or candidate code.")
+    candidate_name: Optional[str] = Field(None, description="The candidate's name as the source gives it.")
+    job_id: Optional[str] = Field(None, description="The requisition's id or requisition code.")
+    job_title: Optional[str] = Field(None, description="Title of the requisition.")
+    interviewer_id: Optional[str] = Field(None, description="The interviewer's employee id or employee number.")
+    interviewer_name: Optional[str] = Field(None, description="The interviewer's name.")
+    interviewer_email: Email = Field(None, description="The interviewer's email address.")
+    scheduled_date: Optional[Timestamp] = Field(None, description="When the interview is or was scheduled.")
+    duration_minutes: Optional[int] = Field(None, description="Planned length in minutes.")
     interview_type: Optional[
         Literal["screening", "technical", "system_design", "behavioral", "onsite", "final"]
-    ] = None
-    status: Literal["scheduled", "completed", "cancelled", "no_show"]
-    meeting_link: Optional[str] = None
-    feedback: Optional[str] = None
-    rating: Optional[int] = None
-    recommendation: Optional[str] = None
+    ] = Field(None, description="screening, technical, system_design, behavioral, onsite or final.")
+    status: Literal["scheduled", "completed", "cancelled", "no_show"] = Field(
+        description="scheduled, completed, cancelled or no_show.")
+    meeting_link: Optional[str] = Field(None, description="Video meeting link.")
+    feedback: Optional[str] = Field(None, description="Interviewer feedback.")
+    rating: Optional[int] = Field(None, description="Rating from 1 to 5.")
+    recommendation: Optional[str] = Field(None, description="The interviewer's recommendation (hire, no hire...).")
 
     @field_validator("rating")
     @classmethod
@@ -205,18 +217,20 @@ class Interview(CanonicalRecord):
 
 
 class LeaveRequest(CanonicalRecord):
-    leave_request_id: Code
-    employee_id: str
-    employee_name: Optional[str] = None
-    leave_type: Literal["annual", "sick", "casual", "maternity", "paternity", "unpaid"]
-    start_date: Date
-    end_date: Date
-    total_days: Optional[float] = None
-    status: Literal["pending", "approved", "rejected", "cancelled"]
-    applied_date: Optional[Date] = None
-    approved_by: Optional[str] = None
-    approved_at: Optional[Timestamp] = None
-    reason: Optional[str] = None
+    leave_request_id: Code = Field(description="The leave request code (business key).")
+    employee_id: str = Field(description="The employee's id or employee number.")
+    employee_name: Optional[str] = Field(None, description="The employee's name as the source gives it.")
+    leave_type: Literal["annual", "sick", "casual", "maternity", "paternity", "unpaid"] = Field(
+        description="annual, sick, casual, maternity, paternity or unpaid.")
+    start_date: Date = Field(description="First day of leave.")
+    end_date: Date = Field(description="Last day of leave.")
+    total_days: Optional[float] = Field(None, description="Days of leave the source counts.")
+    status: Literal["pending", "approved", "rejected", "cancelled"] = Field(
+        description="pending, approved, rejected or cancelled.")
+    applied_date: Optional[Date] = Field(None, description="Day the request was made.")
+    approved_by: Optional[str] = Field(None, description="The approver's employee id or employee number.")
+    approved_at: Optional[Timestamp] = Field(None, description="When it was approved.")
+    reason: Optional[str] = Field(None, description="Reason given.")
 
     @model_validator(mode="after")
     def _dates(self):
@@ -227,29 +241,30 @@ class LeaveRequest(CanonicalRecord):
 class LeaveBalance(CanonicalRecord):
     """One row per employee, year and leave type (the API nests them per employee)."""
 
-    updated_at: Optional[Timestamp] = None  # the balance endpoint has none
-    employee_id: str
-    year: int
-    leave_type: str
-    total_allocated: Optional[float] = None
-    used: Optional[float] = None
-    pending: Optional[float] = None
-    available: Optional[float] = None
+    updated_at: Optional[Timestamp] = Field(
+        None, description="Empty: the balance endpoint gives no change time.")  # the balance endpoint has none
+    employee_id: str = Field(description="The employee's id or employee number.")
+    year: int = Field(description="Leave year.")
+    leave_type: str = Field(description="Leave type.")
+    total_allocated: Optional[float] = Field(None, description="Days allocated for the year.")
+    used: Optional[float] = Field(None, description="Days taken.")
+    pending: Optional[float] = Field(None, description="Days requested, not yet approved.")
+    available: Optional[float] = Field(None, description="Days left to take.")
 
 
 class Attendance(CanonicalRecord):
-    employee_id: str
-    date: Date
-    check_in_time: Optional[Timestamp] = None
-    check_in_location: Optional[str] = None
-    check_in_device: Optional[str] = None
-    check_out_time: Optional[Timestamp] = None
-    check_out_location: Optional[str] = None
-    check_out_device: Optional[str] = None
-    worked_hours: Optional[float] = None
-    status: Optional[str] = None
-    notes: Optional[str] = None
-    created_at: Optional[Timestamp] = None
+    employee_id: str = Field(description="The employee's id or employee number.")
+    date: Date = Field(description="Day of attendance.")
+    check_in_time: Optional[Timestamp] = Field(None, description="Check-in instant.")
+    check_in_location: Optional[str] = Field(None, description="Where the check-in happened.")
+    check_in_device: Optional[str] = Field(None, description="Device used to check in.")
+    check_out_time: Optional[Timestamp] = Field(None, description="Check-out instant; empty without check-out.")
+    check_out_location: Optional[str] = Field(None, description="Where the check-out happened.")
+    check_out_device: Optional[str] = Field(None, description="Device used to check out.")
+    worked_hours: Optional[float] = Field(None, description="Hours worked as the source computes them.")
+    status: Optional[str] = Field(None, description="Day status as the source gives it (present, absent...).")
+    notes: Optional[str] = Field(None, description="Free-text notes.")
+    created_at: Optional[Timestamp] = Field(None, description="When the source created the record.")
 
     @model_validator(mode="after")
     def _times(self):

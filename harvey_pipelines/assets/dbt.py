@@ -8,10 +8,11 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from dagster import AssetCheckResult, AssetExecutionContext
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster import AssetCheckResult, AssetExecutionContext, AssetsDefinition, AssetSpec
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from harvey_pipelines import settings
+from harvey_pipelines.assets.catalog import INGESTION_GROUP, OWNERS, column_schema, warehouse_kind
 from harvey_pipelines.assets.quality import reference_findings, reference_tolerance
 from harvey_pipelines.assets.resources import WarehouseResource
 
@@ -44,9 +45,8 @@ def dbt_resource() -> DbtCliResource:
 @cache
 def reference_tests() -> dict[str, tuple[str, str]]:
     """dbt's references_resolve tests by name: the entity and column each judges."""
-    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
     tests = {}
-    for node in manifest["nodes"].values():
+    for node in _manifest()["nodes"].values():
         test = node.get("test_metadata") or {}
         if node["resource_type"] == "test" and test.get("name") == "references_resolve":
             model = node["attached_node"].split(".")[-1]  # model.harvey.stg_attendance
@@ -68,7 +68,92 @@ def with_findings(result: AssetCheckResult, warehouse) -> AssetCheckResult:
                             severity=result.severity, metadata=metadata, description=result.description)
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, name="harvey_dbt_models")
+LAYERS = ("staging", "intermediate", "marts")
+
+
+class HarveyTranslator(DagsterDbtTranslator):
+    """dbt nodes grouped by layer (the folder under models/; seeds apart), owned by the team,
+    and tests described (from their YAML `description`, else from what they assert)."""
+
+    def get_group_name(self, dbt_resource_props) -> str:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        # the folder under models/: [harvey, marts, sync_health] -> marts (test_catalog checks
+        # that every model sits in one of LAYERS)
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+    def get_owners(self, dbt_resource_props) -> list[str]:
+        return OWNERS
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
+
+
+def describe_test(test: dict) -> str:
+    """A dbt test's description: its YAML `description`, else what a generic test asserts."""
+    if test.get("description"):
+        return " ".join(test["description"].split())
+    meta = test.get("test_metadata") or {}
+    kwargs = {k: v for k, v in meta.get("kwargs", {}).items() if k not in ("model", "column_name")}
+    model = test["attached_node"].split(".")[-1] if test.get("attached_node") else "?"
+    target = f"{model}.{test['column_name']}" if test.get("column_name") else model
+    said = {
+        "not_null": f"{target} is never null.",
+        "unique": f"{target} is unique.",
+        "not_negative": f"{target} is never negative.",
+        "accepted_values": f"{target} is one of: {', '.join(map(str, kwargs.get('values', [])))}.",
+        "unique_combination_of_columns":
+            f"One row of {model} per ({', '.join(kwargs.get('combination_of_columns', []))}).",
+        "relationship_within_organization":
+            f"{target} matches the {kwargs.get('field')} of a row of {_ref_name(kwargs.get('to'))} "
+            "in the same organization.",
+        "references_resolve":
+            f"{target} resolves to a record of {kwargs.get('to')}, but for the few late arrivals "
+            "var reference_tolerance allows per organization.",
+    }.get(meta.get("name"))
+    return said or f"dbt test {meta.get('name') or test['name']} on {target}."
+
+
+def _ref_name(ref) -> str:
+    # "{{ ref('stg_employees') }}" or "ref('stg_employees')" -> stg_employees
+    text = str(ref)
+    return text.split("'")[1] if "'" in text else text
+
+
+dbt_translator = HarveyTranslator()
+
+
+@cache
+def _manifest() -> dict:
+    return json.loads(Path(dbt_project.manifest_path).read_text())
+
+
+def dbt_source_assets() -> list[AssetsDefinition]:
+    """The dbt sources the sync writes besides the entity tables (raw.payload_versions,
+    sync.sync_runs, the published organization settings): described as dbt's YAML describes
+    them, columns as the warehouse's comments do. The core source's tables are the entity assets."""
+    from harvey_pipelines.warehouse.schema import metadata
+
+    specs = []
+    for unique_id, source in _manifest()["sources"].items():
+        if source["source_name"] == "core":
+            continue
+        key = dbt_translator.get_asset_spec(_manifest(), unique_id, dbt_project).key
+        table = metadata.tables[f"{source['schema']}.{source['name']}"]
+        specs.append(AssetSpec(
+            key=key, description=" ".join((source.get("description") or table.comment or "").split()),
+            group_name=INGESTION_GROUP, kinds={"python", warehouse_kind()}, owners=OWNERS,
+            metadata={"dagster/table_name": table.fullname, "dagster/column_schema": column_schema(table)},
+        ))
+    return [AssetsDefinition(specs=specs)]
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, name="harvey_dbt_models",
+            dagster_dbt_translator=dbt_translator)
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     os.environ.update(settings.dbt_env())
     warehouse.get().create_all()  # a warehouse older than a source table (sync.organization_*) gains it

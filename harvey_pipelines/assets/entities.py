@@ -11,12 +11,12 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     OpExecutionContext,
-    TableColumn,
     TableSchema,
     asset,
 )
 from pydantic import Field
 
+from harvey_pipelines.assets.catalog import INGESTION_GROUP, OWNERS, column_schema, warehouse_kind
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.organizations import Organization, organizations_partitions
 from harvey_pipelines.records import ENTITIES, REFERENCED_ENTITIES, EntitySpec
@@ -48,11 +48,10 @@ def entity_key(name: str) -> AssetKey:
 
 
 def table_schema(spec: EntitySpec) -> TableSchema:
+    """The core table's columns, described by the record's fields (records.py) as in the warehouse."""
     from harvey_pipelines.warehouse.schema import CORE_TABLES
 
-    return TableSchema(columns=[
-        TableColumn(c.name, str(c.type).lower(), description=c.comment) for c in CORE_TABLES[spec.name].columns
-    ])
+    return column_schema(CORE_TABLES[spec.name])
 
 
 def sync_metadata(result: SyncResult) -> dict:
@@ -100,7 +99,8 @@ def build_entity_asset(spec: EntitySpec) -> AssetsDefinition:
         group_name=spec.group,
         description=f"{spec.description} Synced from each organization's HR system into core.{spec.name}.",
         deps=[entity_key(name) for name in spec.upstream],
-        kinds={"python", "sql"},
+        kinds={"python", warehouse_kind()},
+        owners=OWNERS,
         tags={"harvey/entity": spec.name},
         metadata={"dagster/column_schema": schema, "dagster/table_name": f"core.{spec.name}"},
     )
@@ -134,6 +134,8 @@ record_keys_asset = AssetsDefinition(specs=[AssetSpec(
     description="Every key a reference may hold (a record's id or its business key), resolved to the "
     f"record's source id, for {', '.join(REFERENCED_ENTITIES)}: a view the sync keeps (Warehouse.create_all); "
     "dbt staging resolves references with it.",
-    kinds={"sql"},
+    group_name=INGESTION_GROUP,
+    kinds={"sql", warehouse_kind()},
+    owners=OWNERS,
     metadata={"dagster/table_name": "core.record_keys"},
 )])

@@ -20,6 +20,7 @@ from harvey_pipelines.records import ENTITIES, ENTITIES_BY_NAME, REFERENCED_ENTI
 from harvey_pipelines.warehouse.dialects import PAYLOAD_TEXT, keeps_indexes
 
 RAW, CORE, SYNC = "raw", "core", "sync"
+ORGANIZATION_ID = "the organization (tenant) in Harvey's registry the record belongs to"
 metadata = sa.MetaData()
 
 
@@ -39,9 +40,10 @@ def _column_type(annotation) -> sa.types.TypeEngine:
 
 
 def record_columns(spec: EntitySpec) -> list[sa.Column]:
-    """Columns of the canonical record; the source's ``id`` becomes ``source_id``."""
+    """Columns of the canonical record; the source's ``id`` becomes ``source_id``. Each column's
+    comment is the field's description in records.py (the asset's column schema reads it too)."""
     return [
-        sa.Column("source_id" if name == "id" else name, _column_type(info.annotation))
+        sa.Column("source_id" if name == "id" else name, _column_type(info.annotation), comment=info.description)
         for name, info in spec.model.model_fields.items()
     ]
 
@@ -50,18 +52,22 @@ def _core_table(spec: EntitySpec) -> sa.Table:
     table = sa.Table(
         spec.name,
         metadata,
-        sa.Column("organization_id", sa.Text, primary_key=True),
+        sa.Column("organization_id", sa.Text, primary_key=True, comment=ORGANIZATION_ID),
         *[
-            sa.Column(c.name, c.type, primary_key=c.name == "source_id", nullable=c.name != "source_id")
+            sa.Column(c.name, c.type, primary_key=c.name == "source_id", nullable=c.name != "source_id",
+                      comment=c.comment)
             for c in record_columns(spec)
         ],
         sa.Column("record_hash", sa.Text, nullable=False,
                   comment="version key: SHA-256 of the payload with its timestamps and dates as instants"),
         sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, comment="when this version was loaded"),
-        sa.Column("first_synced_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sync_run_id", sa.Text, nullable=False),
-        sa.Column("is_deleted", sa.Boolean, nullable=False, server_default=sa.false()),
-        sa.Column("deleted_at", sa.DateTime(timezone=True)),
+        sa.Column("first_synced_at", sa.DateTime(timezone=True), nullable=False,
+                  comment="when the record was first loaded"),
+        sa.Column("sync_run_id", sa.Text, nullable=False,
+                  comment="the sync run (sync.sync_runs.id) that loaded this version"),
+        sa.Column("is_deleted", sa.Boolean, nullable=False, server_default=sa.false(),
+                  comment="the record vanished at the source (found by a reconciling sync); the row is kept"),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), comment="when the record was flagged deleted"),
         schema=CORE,
         comment=spec.description,
     )
@@ -127,6 +133,7 @@ sync_runs = sa.Table(
     sa.Column("failure_kind", sa.Text, comment="of a failed run: configuration | credential (not retried: "
               "they need a fix) | transient | data (retried)"),
     schema=SYNC,
+    comment="One row per sync of one entity of one organization: trigger, status, times, record counts and error",
 )
 # columns added after the first release: create_all adds them to an existing warehouse
 ADDED_COLUMNS = ((sync_runs, "notes", "TEXT"), (sync_runs, "failure_kind", "TEXT"))
