@@ -13,6 +13,7 @@ import pytest
 
 from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.sync import sync_entity
+from harvey_pipelines.warehouse import Warehouse, store
 from harvey_pipelines_tests.test_dbt_models import dbt, dbt_env, read
 
 STYLES = ("id", "business_key", "mixed")
@@ -74,3 +75,15 @@ def test_marts_of_business_key_references_are_plausible(synced_styles, warehouse
     (balances,) = read(warehouse.url, "select count(*) as n from marts.leave_balances "
                                       f"where organization_id = '{org_id}'")
     assert balances["n"] > 0
+
+
+def test_a_sync_process_opens_a_warehouse_that_dbt_has_filled(synced_styles, warehouse):
+    """The next sync after a build (e.g. `harvey sync` after `make demo`) checks the schema in a
+    new process, within DuckDB's 40MB sync cache, beside dbt's dozens of models."""
+    store._created.discard(warehouse.url)
+    fresh = Warehouse(warehouse.url)
+    try:
+        fresh.create_all()
+        assert sync_entity(synced_styles["id"], "departments", fresh).status == "success"
+    finally:
+        fresh.dispose()

@@ -215,9 +215,15 @@ class Warehouse:
         with self.writer() as conn:
             self.dialect.create_schemas(conn, (schema.RAW, schema.CORE, schema.SYNC))
             schema.metadata.create_all(conn)
+            # looked up first: ALTER TABLE locks the table even when the column exists. One plain
+            # information_schema query: SQLAlchemy's reflection on DuckDB emulates pg_catalog and
+            # ran out of the sync's 40MB cache on a warehouse that dbt had filled with models
+            present = {(r.table_schema, r.table_name, r.column_name) for r in conn.execute(sa.text(
+                "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema IN :schemas").bindparams(
+                    sa.bindparam("schemas", sorted({t.schema for t, _, _ in schema.ADDED_COLUMNS}), expanding=True)))}
             for table, column, ddl in schema.ADDED_COLUMNS:
-                # looked up first: ALTER TABLE locks the table even when the column exists
-                if column not in {c["name"] for c in sa.inspect(conn).get_columns(table.name, table.schema)}:
+                if (table.schema, table.name, column) not in present:
                     conn.exec_driver_sql(f"ALTER TABLE {table.fullname} ADD COLUMN {column} {ddl}")
             conn.exec_driver_sql(schema.record_keys_view())
         _created.add(self.url)
