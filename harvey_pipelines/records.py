@@ -304,6 +304,11 @@ class EntitySpec:
     # changed rows (by their employee_id) say which parents to fetch again incrementally
     refetch_when_changed: tuple[str, ...] = ()
 
+    def reference_to(self, entity_name: str) -> str:
+        """The column through which this entity's records belong to ``entity_name``'s: the first
+        declared (leave requests' ``employee_id``, not ``approved_by``)."""
+        return next(r.column for r in self.references if r.entity == entity_name)
+
 
 ENTITIES: tuple[EntitySpec, ...] = (
     EntitySpec("employees", Employee, "Employees as the HRMS reports them now.", "people",

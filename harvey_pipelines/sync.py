@@ -19,7 +19,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Literal
 
-import httpx
 import orjson
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -31,7 +30,7 @@ from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.records import entity as entity_spec
 from harvey_pipelines.sources import FanOutPage, FetchContext, PagingState, UnreadableResponse, adapter_for
 from harvey_pipelines.sources.errors import SourceError
-from harvey_pipelines.sources.http import RetryPolicy
+from harvey_pipelines.sources.http import RetryPolicy, shown_url
 from harvey_pipelines.sources.paging import parse_timestamp
 from harvey_pipelines.warehouse import BatchCounts, Quarantined, SyncRun, Warehouse
 from harvey_pipelines.warehouse.dialects import LockTimeout
@@ -150,7 +149,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     except Exception as exc:  # noqa: BLE001 - a misconfigured organization is a recorded failure
         result.status, result.failure_kind = "failed", failure_kind(exc, before_fetch=True)
         # these errors name the organization only: add the entity and the HR system's address
-        result.error = f"{entity_name} from {_address(org)}: {first_line(exc)}"
+        result.error = f"{entity_name} from {shown_url(org.base_url)}: {first_line(exc)}"
         warehouse.finish_run(run, status="failed", values=_final_values(result))
         raise SyncFailed(f"{org.id}/{entity_name}: {result.error}", result) from exc
     state = PagingState(server_ignores_since=run.server_ignores_since)
@@ -434,12 +433,6 @@ def failure_kind(exc: BaseException, before_fetch: bool = False) -> str:
     if before_fetch and isinstance(exc, ValueError):
         return "configuration"
     return "transient"
-
-
-def _address(org: Organization) -> str:
-    """The HR system's base URL as errors may show it (no userinfo, no query)."""
-    url = httpx.URL(org.base_url)
-    return str(url.copy_with(username=None, password=None, query=None, fragment=None)).rstrip("/")
 
 
 def first_line(exc: BaseException) -> str:

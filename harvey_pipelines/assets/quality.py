@@ -26,9 +26,8 @@ from harvey_pipelines.assets.resources import WarehouseResource
 from harvey_pipelines.records import ENTITIES, EntitySpec
 from harvey_pipelines.warehouse import ReferenceTolerance, UnresolvedReferences
 
-# human codes unique per organization (besides the source id)
-CODES = {"employees": "employee_id", "departments": "department_id", "job_requisitions": "requisition_id",
-         "candidates": "candidate_id", "interviews": "interview_id", "leave_requests": "leave_request_id"}
+# human codes unique per organization (besides the source id): the business keys core.record_keys resolves
+CODES = {spec.name: spec.business_key for spec in ENTITIES if spec.business_key}
 ORDERED = [("hire_date", "termination_date"), ("start_date", "end_date"), ("check_in_time", "check_out_time")]
 EMAIL_REGEX = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[A-Za-z0-9-]{2,}$"
 EXAMPLES = 5

@@ -50,12 +50,13 @@ def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
     for chain in chains:
         if chain.dagster_run_ids[-1] in daemon_retries:
             continue  # Dagster's own run retry is on for that run: do not double it
-        if chain.last_failure_kind in NOT_RETRIED:
+        if chain.last_failure_kind in NOT_RETRIED or chain.attempts > len(RETRY_DELAYS):
             if ((chain.organization_id, chain.entity, chain.sync_run_ids[0]) not in lettered
                     and wh.open_dead_letter(chain)):
-                context.log.warning(f"{chain.organization_id}/{chain.entity}: {chain.last_failure_kind} failure, "
-                                    "not retried: dead letter")
-        elif chain.attempts <= len(RETRY_DELAYS):
+                why = (f"{chain.last_failure_kind} failure, not retried" if chain.last_failure_kind in NOT_RETRIED
+                       else f"failed {chain.attempts} times")
+                context.log.warning(f"{chain.organization_id}/{chain.entity}: {why}: dead letter")
+        else:
             due = chain.last_failure_at + RETRY_DELAYS[chain.attempts - 1]
             if now >= due and chain.organization_id not in partitions:
                 context.log.warning(f"{chain.organization_id} is not a partition (any more): no retry run")
@@ -64,9 +65,6 @@ def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
                     chain.organization_id, [chain.entity], trigger="retry", triggered_by="sensor:sync_retries",
                     run_key=f"retry:{chain.sync_run_ids[-1]}", **{"harvey/attempt": str(chain.attempts + 1)},
                 ))
-        elif ((chain.organization_id, chain.entity, chain.sync_run_ids[0]) not in lettered
-              and wh.open_dead_letter(chain)):
-            context.log.warning(f"{chain.organization_id}/{chain.entity} failed {chain.attempts} times: dead letter")
     channels = configured()
     for letter in wh.unalerted_dead_letters():  # also catches an alert that failed to go out
         kind = letter["failure_kind"]

@@ -234,6 +234,12 @@ def _tls_context(base_url: str) -> ssl.SSLContext | bool:
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
+def shown_url(base_url: str) -> str:
+    """How errors name an HR system: its base URL without credentials, query or fragment."""
+    url = httpx.URL(base_url)
+    return str(url.copy_with(username=None, password=None, query=None, fragment=None)).rstrip("/")
+
+
 class HttpEngine:
     """Synchronous, thread-safe for concurrent GETs (httpx.Client is)."""
 
@@ -252,10 +258,8 @@ class HttpEngine:
         credential_hint: str = "the organization's credential",
     ):
         self.name = name
-        url = httpx.URL(base_url)
-        self._password = url.password
-        # how errors name the HR system: never with the URL's credentials or query
-        self.host = str(url.copy_with(username=None, password=None, query=None, fragment=None)).rstrip("/")
+        self._password = httpx.URL(base_url).password
+        self.host = shown_url(base_url)
         self.where = f"{name} at {self.host}"
         self.credential_hint = credential_hint
         self.auth = auth

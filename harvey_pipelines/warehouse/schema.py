@@ -135,8 +135,15 @@ sync_runs = sa.Table(
     schema=SYNC,
     comment="One row per sync of one entity of one organization: trigger, status, times, record counts and error",
 )
+
+
+def _added(table: sa.Table, *names: str) -> tuple:
+    """(table, column, type) of columns added after the first release, typed as declared above."""
+    return tuple((table, name, table.c[name].type) for name in names)
+
+
 # columns added after the first release: create_all adds them to an existing warehouse
-ADDED_COLUMNS = ((sync_runs, "notes", "TEXT"), (sync_runs, "failure_kind", "TEXT"))
+ADDED_COLUMNS = _added(sync_runs, "notes", "failure_kind")
 sa.Index("ix_sync_runs_org_entity", sync_runs.c.organization_id, sync_runs.c.entity, sync_runs.c.started_at)
 
 cursors = sa.Table(
@@ -173,10 +180,7 @@ quarantine = sa.Table(
                       "resume_from did not meet this payload: fixed, deleted or broken only in transit)"),
     schema=SYNC,
 )
-ADDED_COLUMNS += (
-    (quarantine, "resume_from", "TIMESTAMP WITH TIME ZONE"), (quarantine, "resolved_at", "TIMESTAMP WITH TIME ZONE"),
-    (quarantine, "resolved_by_sync_run_id", "TEXT"), (quarantine, "resolution", "TEXT"),
-)
+ADDED_COLUMNS += _added(quarantine, "resume_from", "resolved_at", "resolved_by_sync_run_id", "resolution")
 
 seen_ids = sa.Table(
     "seen_ids",
@@ -208,7 +212,7 @@ dead_letters = sa.Table(
     comment="Syncs that failed for good after every retry, or at once when no retry can fix them; "
             "one row per failure chain",
 )
-ADDED_COLUMNS += ((dead_letters, "failure_kind", "TEXT"),)
+ADDED_COLUMNS += _added(dead_letters, "failure_kind")
 
 alerts = sa.Table(
     "alerts",

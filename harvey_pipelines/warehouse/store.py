@@ -222,9 +222,10 @@ class Warehouse:
                 "SELECT table_schema, table_name, column_name FROM information_schema.columns "
                 "WHERE table_schema IN :schemas").bindparams(
                     sa.bindparam("schemas", sorted({t.schema for t, _, _ in schema.ADDED_COLUMNS}), expanding=True)))}
-            for table, column, ddl in schema.ADDED_COLUMNS:
+            for table, column, kind in schema.ADDED_COLUMNS:
                 if (table.schema, table.name, column) not in present:
-                    conn.exec_driver_sql(f"ALTER TABLE {table.fullname} ADD COLUMN {column} {ddl}")
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {table.fullname} ADD COLUMN {column} {kind.compile(dialect=conn.dialect)}")
             conn.exec_driver_sql(schema.record_keys_view())
         _created.add(self.url)
 
@@ -318,8 +319,6 @@ class Warehouse:
                 if stage is not None:
                     self.dialect.unstage(conn, stage)
             if cursor is not None:
-                cursor = self._held(conn, run, cursor)
-            if cursor is not None:
                 self._move_cursor(conn, run, cursor, server_ignores_since, now)
             # the batch's counts commit with it: a killed run's row says what it loaded
             runs = schema.sync_runs
@@ -331,7 +330,7 @@ class Warehouse:
         """Flag deleted the live children of ``parent_ids`` that their answers (the staged rows,
         and the quarantined ones, which exist at the source) no longer hold."""
         table = self.tables[run.entity].table
-        column = next(r.column for r in entity(run.entity).references if r.entity == parent_entity)
+        column = entity(run.entity).reference_to(parent_entity)
         keys = schema.record_keys
         resolves = sa.select(keys.c.reference).where(
             keys.c.organization_id == run.organization_id, keys.c.entity == parent_entity,
@@ -410,6 +409,10 @@ class Warehouse:
         return cursor
 
     def _move_cursor(self, conn, run, cursor, server_ignores_since, now):
+        """Store the cursor, held back where a quarantined record is to be read again."""
+        cursor = self._held(conn, run, cursor)
+        if cursor is None:
+            return
         run.cursor_after = cursor
         c = schema.cursors
         stmt = _upsert(c).values(
@@ -459,8 +462,6 @@ class Warehouse:
                 conn.execute(schema.seen_ids.delete().where(schema.seen_ids.c.sync_run_id == run.id))
             if status == "success" and reread:
                 self._resolve_unseen(conn, run, reread_since, now)
-            if cursor is not None:
-                cursor = self._held(conn, run, cursor)
             if cursor is not None:
                 self._move_cursor(conn, run, cursor, server_ignores_since, now)
             conn.execute(
@@ -642,7 +643,7 @@ class Warehouse:
             parent_table.c.organization_id == organization_id, after(parent_table, parent, False))]
         for name in related:
             t = self.tables[name].table
-            column = next(r.column for r in entity(name).references if r.entity == parent)
+            column = entity(name).reference_to(parent)
             queries.append(
                 sa.select(keys.c.source_id.label("id"))
                 .join(t, sa.and_(keys.c.organization_id == t.c.organization_id, keys.c.reference == t.c[column]))
