@@ -20,6 +20,7 @@ from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.alert_receivers import MailReceiver, WebhookReceiver
+from harvey_pipelines_tests.conftest import DEMO_TOKEN
 from harvey_pipelines_tests.test_http_engine import LocalServer
 
 QUICK_RETRY = RetryPolicy(max_attempts=2, backoff_base=0.001, backoff_max=0.001)
@@ -215,7 +216,7 @@ def test_a_refused_credential_is_not_retried_and_alerts_once_with_the_fix(make_o
         assert _alerts(warehouse) == [(org.id, "employees", "credential", "webhook,email")]
         assert _failure_kinds(warehouse, org.id) == ["credential"] * 4
 
-        monkeypatch.setenv(org.credential_env, "mock-hrms-token-12345")
+        monkeypatch.setenv(org.credential_env, DEMO_TOKEN)
         assert sync_entity(org, "employees", warehouse, trigger="schedule").status == "success"
         dead = schema.dead_letters
         with warehouse.writer() as conn:
@@ -257,7 +258,7 @@ def test_a_success_in_between_resets_the_backoff(make_org, warehouse, monkeypatc
         monkeypatch.setenv(org.credential_env, "wrong")
         with pytest.raises(SyncFailed):
             sync_entity(org, "employees", warehouse)
-        monkeypatch.setenv(org.credential_env, "mock-hrms-token-12345")
+        monkeypatch.setenv(org.credential_env, DEMO_TOKEN)
         sync_entity(org, "employees", warehouse)
         _backdate(warehouse, org.id, 30)
         assert _evaluate(warehouse, instance) == []

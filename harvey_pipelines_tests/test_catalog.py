@@ -12,7 +12,7 @@ from harvey_pipelines.assets.catalog import OWNERS
 from harvey_pipelines.assets.entities import entity_key
 from harvey_pipelines.definitions import defs
 from harvey_pipelines.records import ENTITIES
-from harvey_pipelines_tests.test_dbt_models import dbt, dbt_env
+from harvey_pipelines_tests.test_dbt_models import dbt_build
 
 LAYERS = {"staging", "intermediate", "marts", "seeds"}
 
@@ -99,8 +99,7 @@ def test_core_tables_carry_the_descriptions_as_comments(warehouse, warehouse_url
 
 
 def test_dbt_persists_model_descriptions_as_comments(warehouse, warehouse_url, tmp_path):
-    result = dbt("build", "--select", "+sync_health", env=dbt_env(warehouse_url, tmp_path), tmp_path=tmp_path)
-    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    dbt_build(warehouse_url, tmp_path, "--select", "+sync_health")
     table, columns = _comments(warehouse_url, "marts", "sync_health")
     assert table and table.startswith("Per organization and entity, how its syncs are doing"), table
     assert columns["organization_id"], columns

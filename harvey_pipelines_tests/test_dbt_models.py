@@ -435,6 +435,13 @@ def dbt(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Completed
     return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
 
 
+def dbt_build(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`dbt build` with ``args`` against ``url``, asserted to succeed; its completed process."""
+    result = dbt("build", *args, env=dbt_env(url, tmp_path), tmp_path=tmp_path)
+    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    return result
+
+
 def read(url: str, sql: str) -> list[dict]:
     engine = sa.create_engine(url)
     try:
@@ -452,8 +459,7 @@ def number(value):
 def built(warehouse_url, tmp_path):
     """The history loaded and `dbt build` run; the warehouse URL."""
     load_history(warehouse_url)
-    result = dbt("build", env=dbt_env(warehouse_url, tmp_path), tmp_path=tmp_path)
-    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    result = dbt_build(warehouse_url, tmp_path)
     assert "WARN=0" in result.stdout and "ERROR=0" in result.stdout, result.stdout[-3000:]
     return warehouse_url
 
@@ -669,9 +675,8 @@ SETTINGS_ATTENDANCE = [
 
 
 def _build_settings_marts(url: str, tmp_path: Path) -> None:
-    result = dbt("build", "--select", "+attendance_daily +compliance_violations", "--indirect-selection",
-                 "cautious", env=dbt_env(url, tmp_path), tmp_path=tmp_path)
-    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    result = dbt_build(url, tmp_path, "--select", "+attendance_daily +compliance_violations",
+                       "--indirect-selection", "cautious")
     assert "WARN=0" in result.stdout and "ERROR=0" in result.stdout, result.stdout[-3000:]
 
 

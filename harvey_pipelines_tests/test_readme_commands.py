@@ -55,7 +55,8 @@ def test_a_cli_sync_after_the_demo_finds_the_token_the_demo_left(make_org, tmp_p
     org = make_org(size=10)
     token = os.environ[org.credential_env]
     monkeypatch.delenv(org.credential_env)
-    main(["orgs", "add", org.id, "--name", org.name, "--base-url", org.base_url, "--credential-env", org.credential_env])
+    assert main(["orgs", "add", org.id, "--name", org.name, "--base-url", org.base_url,
+                 "--credential-env", org.credential_env]) == 0, capsys.readouterr().err
     argv = ["sync", "--org", org.id, "--entity", "departments", "--mode", "full"]
     assert main(argv) == 1
     assert f"{org.credential_env} (its HRMS credential) is not set" in capsys.readouterr().err
@@ -64,6 +65,7 @@ def test_a_cli_sync_after_the_demo_finds_the_token_the_demo_left(make_org, tmp_p
     assert f"{org.id}/departments: fetched" in capsys.readouterr().out
     monkeypatch.setenv(org.credential_env, "wrong-token")  # the environment wins
     assert main(argv) == 1
+    assert "the HR system refused the credential" in capsys.readouterr().err
 
 
 def readme_dagster_commands() -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.sync import sync_entity
 from harvey_pipelines.warehouse import Warehouse, store
-from harvey_pipelines_tests.test_dbt_models import dbt, dbt_env, read
+from harvey_pipelines_tests.test_dbt_models import dbt_build, read
 
 STYLES = ("id", "business_key", "mixed")
 # sync_health describes the syncs themselves (times, calls), not the organization's data
@@ -44,8 +44,7 @@ def synced_styles(make_org, warehouse, tmp_path):
             assert result.status == "success" and result.quarantined == 0, result
     warehouse.engine.dispose()
     with warehouse.for_other_process():
-        built = dbt("build", env=dbt_env(warehouse.url, tmp_path), tmp_path=tmp_path)
-    assert built.returncode == 0, f"dbt build failed:\n{built.stdout[-6000:]}\n{built.stderr[-2000:]}"
+        dbt_build(warehouse.url, tmp_path)
     return orgs
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import socket
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +16,7 @@ from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.conftest import DEMO_TOKEN
 from harvey_pipelines_tests.helpers import differences
+from harvey_pipelines_tests.processes import free_port
 
 QUICK_RETRY = RetryPolicy(max_attempts=3, backoff_base=0.001, backoff_max=0.001)
 PAGED = ("employees", "employments")  # lists of several pages at this size
@@ -37,9 +37,7 @@ def list_calls(control, org_id, entity_name):
 
 
 def test_a_sync_of_a_dead_host_fails_naming_the_host_and_the_refusal(warehouse, monkeypatch):
-    with socket.socket() as sock:  # a port nothing listens on: connections are refused
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nothing listens on: connections are refused
     monkeypatch.setenv("HARVEY_TEST_DEAD_TOKEN", DEMO_TOKEN)
     org = Organization(id="deadco", name="Dead Co", base_url=f"http://127.0.0.1:{port}/orgs/deadco",
                        credential_env="HARVEY_TEST_DEAD_TOKEN")

@@ -18,7 +18,7 @@ from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION, Organization
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.helpers import differences, mock_rows, warehouse_rows
-from harvey_pipelines_tests.test_sync import FAST_RETRY
+from harvey_pipelines_tests.test_sync import FAST_RETRY, _deleted_rows
 
 LEAVE = ("employees", "leave_requests", "leave_balances")
 BALANCE_PATH = "GET /api/v1/employees/{id}/leave-balance"
@@ -41,12 +41,7 @@ def employee_key(control, org_id):
 
 
 def deleted_ids(warehouse, org_id, entity_name) -> set[str]:
-    table = schema.CORE_TABLES[entity_name]
-    with warehouse.writer() as conn:
-        rows = conn.execute(sa.select(table.c.source_id, table.c.deleted_at).where(
-            table.c.organization_id == org_id, table.c.is_deleted.is_(True))).all()
-    assert all(r.deleted_at is not None for r in rows)
-    return {r.source_id for r in rows}
+    return set(_deleted_rows(warehouse, org_id, entity_name))
 
 
 def run_row(warehouse, sync_run_id):

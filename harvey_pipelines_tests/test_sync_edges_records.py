@@ -200,6 +200,7 @@ def test_a_warehouse_from_before_gets_the_new_quarantine_columns(warehouse):
     from harvey_pipelines.warehouse import store
 
     added = [name for table, name, _ in schema.ADDED_COLUMNS if table is schema.quarantine]
+    assert added
     with warehouse.writer() as conn:
         for name in added:
             conn.exec_driver_sql(f"ALTER TABLE {schema.SYNC}.quarantine DROP COLUMN {name}")
