@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]}"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[mock,test]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -38,7 +38,7 @@ dev: $(STAMP) $(MANIFEST)
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/data/dagster_home} $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 bench: $(STAMP) $(MANIFEST)
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[mock,test,bench]'
 	$(BIN)/python -m harvey_pipelines_tests.bench.sync_benchmark $(BENCH_ARGS)
 
 fanout-bench: $(STAMP) $(MANIFEST)

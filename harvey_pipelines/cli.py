@@ -83,7 +83,7 @@ def _orgs(args) -> int:
     if args.orgs_command == "sync-partitions":
         from dagster import DagsterInstance
 
-        from harvey_pipelines.organizations import sync_partitions
+        from harvey_pipelines.assets.partitions import sync_partitions
 
         # the local instance unless DAGSTER_HOME names another (settings decides, as for `make dev`)
         with DagsterInstance.from_config(str(settings.dagster_home())) as instance:
@@ -172,7 +172,7 @@ def _backfill(args) -> int:
 
     from harvey_pipelines.assets.entities import entity_key
     from harvey_pipelines.assets.jobs import run_config, run_tags, sync_organization_job
-    from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION
+    from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
     from harvey_pipelines.records import ENTITIES
 
     registry = OrganizationRegistry(args.registry)
@@ -341,13 +341,18 @@ def _settings_options(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:2] == ["mock-hrms", "serve"]:  # its options belong to the mock's own parser
-        from harvey_pipelines.mock_hrms import main as mock_main
-
-        return mock_main(argv[2:]) or 0
-    args = build_parser().parse_args(argv)
     try:
+        if argv[:2] == ["mock-hrms", "serve"]:  # its options belong to the mock's own parser
+            from harvey_pipelines.mock_hrms import main as mock_main
+
+            return mock_main(argv[2:]) or 0
+        args = build_parser().parse_args(argv)
         return args.func(args)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("fastapi", "uvicorn"):  # the mock HRMS's extra, which says how to install it
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

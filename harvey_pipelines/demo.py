@@ -16,7 +16,7 @@ import time
 import httpx
 
 from harvey_pipelines import settings
-from harvey_pipelines.organizations import Organization, OrganizationRegistry, sync_partitions
+from harvey_pipelines.organizations import Organization, OrganizationRegistry
 
 # id, name, seed, employees, what the HRMS's references hold (the contract leaves it open), time zone
 DEMO_ORGS = (
@@ -60,11 +60,13 @@ def _start_mock(port: int) -> subprocess.Popen:
 
 
 def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
+    from harvey_pipelines.mock_hrms import DEFAULT_TOKEN  # first: says which extra is missing, if one is
+
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home())
     from dagster import DagsterInstance
 
+    from harvey_pipelines.assets.partitions import sync_partitions
     from harvey_pipelines.definitions import defs
-    from harvey_pipelines.mock_hrms import DEFAULT_TOKEN
     from harvey_pipelines.warehouse import Warehouse
 
     print(f"warehouse: {settings.warehouse_url()}")

@@ -1,9 +1,9 @@
 """The tenant registry: which organizations we sync, from where, with which credential.
 
-The registry is a YAML file (``settings.organizations_file()``). Each organization is
-one Dagster dynamic partition of every entity asset; ``sync_partitions`` keeps the
-instance's partitions in step with the file. Credentials are never stored here: an
-organization names the environment variable that holds its token.
+The registry is a YAML file (``settings.organizations_file()``); each organization becomes a
+partition of the entity assets (``assets/partitions.py``; this module knows nothing of
+Dagster). Credentials are never stored here: an organization names the environment variable
+that holds its token.
 """
 
 from __future__ import annotations
@@ -18,14 +18,10 @@ from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from dagster import DynamicPartitionsDefinition
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harvey_pipelines import settings
 from harvey_pipelines.org_settings import LEAVE_TYPE, HolidayCalendar, LeaveRule, parse_hhmm, parse_weekdays
-
-ORGANIZATIONS_PARTITION = "organizations"
-organizations_partitions = DynamicPartitionsDefinition(name=ORGANIZATIONS_PARTITION)
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 HRMS_TYPES = ("custom",)  # vendor adapters register here as they are built
@@ -220,17 +216,3 @@ def describe(exc: ValidationError) -> str:
         f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg'].removeprefix('Value error, ')}"
         for err in exc.errors()
     )
-
-
-def sync_partitions(instance, registry: OrganizationRegistry | None = None) -> list[str]:
-    """Add a partition for every registered organization; returns the ones added.
-
-    Partitions of disabled or removed organizations are kept, so their history and
-    data stay visible; the schedules decide from the registry whom to sync.
-    """
-    registry = registry or OrganizationRegistry()
-    existing = set(instance.get_dynamic_partitions(ORGANIZATIONS_PARTITION))
-    new = [o.id for o in registry.load() if o.id not in existing]
-    if new:
-        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, new)
-    return new

@@ -15,7 +15,8 @@ from harvey_pipelines.automation.cadences import CADENCES
 from harvey_pipelines.automation.retries import sync_retry_sensor
 from harvey_pipelines.automation.schedules import schedules
 from harvey_pipelines.definitions import defs
-from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION, Organization, OrganizationRegistry
+from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
+from harvey_pipelines.organizations import Organization, OrganizationRegistry
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import schema

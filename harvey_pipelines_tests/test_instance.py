@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from harvey_pipelines.cli import main
-from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION, OrganizationRegistry
+from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
+from harvey_pipelines.organizations import OrganizationRegistry
 from harvey_pipelines.warehouse import Warehouse, schema
 from harvey_pipelines_tests.helpers import differences
 from harvey_pipelines_tests.processes import free_port, start_server, stop, wait_http

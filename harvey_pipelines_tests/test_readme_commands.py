@@ -14,7 +14,7 @@ from dagster import DagsterInstance
 
 from harvey_pipelines import settings
 from harvey_pipelines.cli import main
-from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION
+from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

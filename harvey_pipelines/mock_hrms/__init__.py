@@ -6,6 +6,14 @@ same seed and size give the same ids and records. Each tenant clock starts at
 2026-11-02T09:00:00 local time (a Monday) and runs with real time plus ``advance(hours=...)``.
 """
 
+try:  # the `mock` extra: a production install syncs real HR systems without a web server stack
+    import fastapi  # noqa: F401
+    import uvicorn  # noqa: F401
+except ModuleNotFoundError as exc:
+    raise ModuleNotFoundError(
+        f"the mock HRMS needs the `mock` extra ({exc.name} is not installed): pip install "
+        "'harvey-pipelines[mock]' (make install does)", name=exc.name) from None
+
 from .app import create_app
 from .clock import CLOCK_START_DATE, CLOCK_START_TIME
 from .control import MockHrmsControl, MockHrmsControlError

@@ -43,7 +43,8 @@ def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
     from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
     from harvey_pipelines.mock_hrms import MockHrmsControl
-    from harvey_pipelines.organizations import Organization, OrganizationRegistry, sync_partitions
+    from harvey_pipelines.assets.partitions import sync_partitions
+    from harvey_pipelines.organizations import Organization, OrganizationRegistry
 
     control = MockHrmsControl(mock_url)
     tag = uuid.uuid4().hex[:6]
