@@ -4,20 +4,20 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: demo test dev install bench fanout-bench dbt-bench clean
+.PHONY: demo test dev install lock bench fanout-bench dbt-bench clean
 
 install: $(STAMP) $(MANIFEST)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]}"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[mock,test]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[mock,test]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -38,7 +38,7 @@ dev: $(STAMP) $(MANIFEST)
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/data/dagster_home} $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 bench: $(STAMP) $(MANIFEST)
-	$(BIN)/pip install --quiet -e '.[mock,test,bench]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[mock,test,bench]'
 	$(BIN)/python -m harvey_pipelines_tests.bench.sync_benchmark $(BENCH_ARGS)
 
 fanout-bench: $(STAMP) $(MANIFEST)
@@ -47,6 +47,12 @@ fanout-bench: $(STAMP) $(MANIFEST)
 # dbt build of the whole project on one generated organization (100k employees by default)
 dbt-bench: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m harvey_pipelines_tests.bench.dbt_benchmark $(BENCH_ARGS)
+
+# Pin every dependency (all extras) again after a change to pyproject.toml; commit the result
+lock: $(STAMP)
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --all-extras --strip-extras --no-emit-index-url --no-emit-find-links \
+	    --output-file requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) data
