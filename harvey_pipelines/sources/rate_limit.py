@@ -87,9 +87,8 @@ class PostgresTokenStore:
 
         self._sa = sa
         self.errors = (sa.exc.DBAPIError,)
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg2://" + url[len("postgresql://"):]
-        # no pre-ping (a round trip per take); a dropped connection is retried once in take
+        # postgresql:// is psycopg2, SQLAlchemy's default driver; no pre-ping (a round trip per
+        # take): a dropped connection is retried once in take
         self.engine = sa.create_engine(url, pool_size=2, max_overflow=8)
         self._table_ready = False
         self._select = sa.text("SELECT tokens, stamp, extract(epoch FROM clock_timestamp())::float8 "
@@ -231,5 +230,6 @@ def rate_limiter_for(key: str, per_second: float) -> SharedRateLimiter:
             store = _stores.get((pid, url))
             if store is None:
                 store = _stores[(pid, url)] = open_store(url)
-            limiter = _limiters[(pid, url, key, per_second)] = SharedRateLimiter(key, per_second, store, shown_store(url))
+            limiter = SharedRateLimiter(key, per_second, store, shown_store(url))
+            _limiters[(pid, url, key, per_second)] = limiter
         return limiter
