@@ -27,6 +27,20 @@ def warehouse_url() -> str:
     return f"duckdb:///{data_dir() / 'warehouse.duckdb'}"
 
 
+def rate_limit_url() -> str:
+    """Where each organization's rate limit is counted, shared by every process that syncs it:
+    HARVEY_RATE_LIMIT_URL if set (``sqlite:///file``, ``postgresql://...``, ``redis://...``);
+    else the warehouse when it is PostgreSQL (every host that syncs reaches it); else a SQLite
+    file in the data dir (the processes of this machine)."""
+    url = os.environ.get("HARVEY_RATE_LIMIT_URL")
+    if url:
+        return url
+    warehouse = warehouse_url()
+    if warehouse.startswith("postgresql"):
+        return warehouse
+    return f"sqlite:///{data_dir() / 'rate_limits.sqlite'}"
+
+
 def dbt_project_dir() -> Path:
     return PROJECT_ROOT / "dbt_project"
 

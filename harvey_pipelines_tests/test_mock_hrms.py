@@ -426,12 +426,17 @@ def test_mutate_between_pages(ctl, tenant):
 def test_stats_and_reset(ctl, tenant):
     org, client = tenant(size=10)
     ctl.reset_stats(org)
+    before = time.monotonic()  # the mock runs in this process: the same monotonic clock
     client.get("/employees")
     client.get("/employees/emp-000001")
+    after = time.monotonic()
     stats = ctl.stats(org)
     assert stats["requests"] == 2
     assert stats["by_path"] == {"GET /api/v1/employees": 1, "GET /api/v1/employees/{id}": 1}
+    arrivals = ctl.arrivals(org)
+    assert len(arrivals) == 2 and before <= arrivals[0] <= arrivals[1] <= after
     assert ctl.reset_stats(org)["requests"] == 0
+    assert ctl.arrivals(org) == []
 
 
 def test_cli_parser():

@@ -399,6 +399,10 @@ def create_app(store: TenantStore | None = None) -> FastAPI:
     async def get_stats(org_id: str) -> Response:
         return await control(lambda: control_tenant(org_id).get_stats())
 
+    @app.get("/_control/tenants/{org_id}/arrivals")
+    async def get_arrivals(org_id: str) -> Response:
+        return await control(lambda: {"arrivals": control_tenant(org_id).get_arrivals()})
+
     @app.post("/_control/tenants/{org_id}/stats/reset")
     async def reset_stats(org_id: str) -> Response:
         def run() -> Any:

@@ -104,6 +104,11 @@ class MockHrmsControl:
     def stats(self, org_id: str) -> dict[str, Any]:
         return self._call("GET", f"/tenants/{org_id}/stats")
 
+    def arrivals(self, org_id: str) -> list[float]:
+        """Arrival times of the tenant's last 10,000 API requests (seconds, the server's
+        monotonic clock); ``reset_stats`` clears them."""
+        return self._call("GET", f"/tenants/{org_id}/arrivals")["arrivals"]
+
     def reset_stats(self, org_id: str) -> dict[str, Any]:
         return self._call("POST", f"/tenants/{org_id}/stats/reset")
 

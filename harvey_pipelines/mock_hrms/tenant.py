@@ -14,6 +14,7 @@ import threading
 import time
 import zlib
 from bisect import bisect_left, insort
+from collections import deque
 from dataclasses import dataclass
 from random import Random
 from typing import Any, Iterable, Mapping
@@ -212,6 +213,9 @@ class ChangeLog:
         return {k: {e: list(ids) for e, ids in per.items()} for k, per in self._d.items()}
 
 
+ARRIVALS_KEPT = 10_000  # enough to judge a client's request rate, bounded for long benchmarks
+
+
 def _stats_zero() -> dict[str, Any]:
     return {"requests": 0, "by_path": {}, "by_status": {},
             "faults_fired": {"rate_limit": 0, "error_5xx": 0, "slow": 0, "truncate": 0,
@@ -251,6 +255,7 @@ class Tenant:
         self._mut_counter: dict[str, int] = {}
         self._mut_rng = Random(f"{spec.seed}:mutate")
         self.stats = _stats_zero()
+        self.arrivals: deque[float] = deque(maxlen=ARRIVALS_KEPT)
         self._views: dict[tuple, tuple[int, list]] = {}
         self._candidate_extra: dict[str, dict[str, Any]] = {}
         self._null_ids: dict[str, set[str]] = {}
@@ -1459,6 +1464,7 @@ class Tenant:
 
     def count_request(self, path: str) -> None:
         with self.lock:
+            self.arrivals.append(time.monotonic())
             self.stats["requests"] += 1
             bp = self.stats["by_path"]
             bp[path] = bp.get(path, 0) + 1
@@ -1472,9 +1478,16 @@ class Tenant:
         with self.lock:
             return copy.deepcopy(self.stats)
 
+    def get_arrivals(self) -> list[float]:
+        """When the last ``ARRIVALS_KEPT`` API requests arrived, in seconds on this server's
+        monotonic clock: a client's rate measured where it lands, whatever processes sent them."""
+        with self.lock:
+            return list(self.arrivals)
+
     def reset_stats(self) -> None:
         with self.lock:
             self.stats = _stats_zero()
+            self.arrivals.clear()
 
 
 class TenantStore:

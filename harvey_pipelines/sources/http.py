@@ -2,7 +2,8 @@
 
 It owns what is the same for every HR system: authentication, timeouts, retries with
 exponential backoff and full jitter, honouring Retry-After, a per-organization rate
-limit, a circuit breaker, and call accounting. Adapters never touch httpx directly.
+limit (shared across processes and hosts: rate_limit.py), a circuit breaker, and call
+accounting. Adapters never touch httpx directly.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from harvey_pipelines.sources.errors import (
     TransientError,
     UnreadableResponse,
 )
+from harvey_pipelines.sources.rate_limit import rate_limiter_for
 
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
@@ -102,42 +104,6 @@ class OAuthClientAuth(Auth):
             return False
         self._access = answer.json().get("access_token")
         return bool(self._access)
-
-
-class RateLimiter:
-    """Token bucket: at most ``per_second`` calls per second on average, bursts of ``burst``."""
-
-    def __init__(self, per_second: float, burst: int = 5):
-        self.per_second = per_second
-        self.capacity = float(burst)
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-        self.lock = threading.Lock()
-
-    def acquire(self) -> None:
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.per_second)
-                self.stamp = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                wait = (1 - self.tokens) / self.per_second
-            time.sleep(wait)
-
-
-_limiters: dict[str, RateLimiter] = {}
-_limiters_lock = threading.Lock()
-
-
-def rate_limiter_for(key: str, per_second: float) -> RateLimiter:
-    """One limiter per organization in this process, shared by all its entity syncs."""
-    with _limiters_lock:
-        limiter = _limiters.get(key)
-        if limiter is None or limiter.per_second != per_second:
-            limiter = _limiters[key] = RateLimiter(per_second, burst=max(1, int(per_second)))
-        return limiter
 
 
 class CircuitBreaker:
@@ -391,5 +357,5 @@ def _detail(answer: httpx.Response) -> str:
 
 __all__ = [
     "Auth", "BasicAuth", "BearerAuth", "CircuitBreaker", "HttpEngine", "OAuthClientAuth",
-    "RateLimiter", "Response", "RetryPolicy", "Secret", "SourceError",
+    "Response", "RetryPolicy", "Secret", "SourceError",
 ]
