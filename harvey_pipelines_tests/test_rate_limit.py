@@ -57,7 +57,10 @@ def _redis_url() -> str:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        pytest.skip(f"Redis not reachable at {url}: {exc}")
+        reason = f"Redis not reachable at {url}: {exc}"
+        if os.environ.get("HARVEY_REQUIRE_REDIS") == "1":
+            pytest.fail(reason + " (HARVEY_REQUIRE_REDIS=1: the Redis rate limit test must run)")
+        pytest.skip(reason)
     return url
 
 
