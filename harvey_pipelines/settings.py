@@ -6,6 +6,7 @@ Dagster code location and the CLI agree without passing paths around.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -59,21 +60,34 @@ def dbt_env() -> dict[str, str]:
     }
 
 
+def _number(name: str, default: str, kind: type, what: str, minimum: float = 0):
+    """A number from the environment, with an error that names the variable."""
+    raw = os.environ.get(name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not value >= minimum:
+        raise ValueError(f"{name} must be {what} >= {minimum}, not {raw!r}")
+    return value
+
+
 def delete_wave() -> tuple[float, int]:
     """(share, rows): a reconciliation that would flag more than this share of an entity's live
     records as deleted, and more than this many, waits for confirmation (``--confirm-deletes``)."""
-    values = []
-    for name, default, kind, what in (("HARVEY_DELETE_WAVE_FRACTION", "0.10", float, "a number"),
-                                      ("HARVEY_DELETE_WAVE_MIN_ROWS", "10", int, "a whole number")):
-        raw = os.environ.get(name, default)
-        try:
-            value = kind(raw)
-        except ValueError:
-            value = -1
-        if not value >= 0:
-            raise ValueError(f"{name} must be {what} >= 0, not {raw!r}")
-        values.append(value)
-    return values[0], values[1]
+    return (_number("HARVEY_DELETE_WAVE_FRACTION", "0.10", float, "a number"),
+            _number("HARVEY_DELETE_WAVE_MIN_ROWS", "10", int, "a whole number"))
+
+
+def freshness_missed_ticks() -> int:
+    """Ticks of an entity's schedule that may pass without a successful sync of an organization
+    before that organization's entity is stale (automation/freshness.py)."""
+    return _number("HARVEY_FRESHNESS_MISSED_TICKS", "2", int, "a whole number", minimum=1)
+
+
+def freshness_grace() -> dt.timedelta:
+    """Time after the last of those ticks for its sync to finish."""
+    return dt.timedelta(minutes=_number("HARVEY_FRESHNESS_GRACE_MINUTES", "30", float, "a number of minutes"))
 
 
 def organizations_file() -> Path:

@@ -34,9 +34,10 @@ class Alert:
     organization_id: str
     entity: str
     error: str
-    attempts: int
+    attempts: int | None  # None: not about a failed sync (a freshness alert)
     run_id: str | None = None
-    failure_kind: str | None = None  # sources.errors.FAILURE_KINDS
+    failure_kind: str | None = None  # sources.errors.FAILURE_KINDS, or "stale" (automation/freshness.py)
+    details: tuple[str, ...] = ()  # further lines, e.g. when an entity last synced and its cadence
 
     @property
     def partition(self) -> str:
@@ -52,9 +53,12 @@ class Alert:
             f"*{self.title}*",
             f"organization: {self.organization_id} (partition {self.partition})",
             f"entity: {self.entity}",
-            f"attempts: {self.attempts}",
-            f"error: {first_line}",
         ]
+        if self.attempts is not None:
+            lines.append(f"attempts: {self.attempts}")
+        if self.error or not self.details:
+            lines.append(f"error: {first_line}")
+        lines += self.details
         if self.failure_kind in NOT_RETRIED:
             lines.append(f"kind: {self.failure_kind}: not retried, no retry can fix it; fix what the error "
                          "names, the next successful sync resolves this")

@@ -597,6 +597,22 @@ class Warehouse:
                 set_={"delivered_to": stmt.excluded.delivered_to}))
 
     # -- reads -----------------------------------------------------------------------
+    def last_successful_syncs(self, organization_ids) -> dict[tuple[str, str], dt.datetime]:
+        """(organization, entity) -> when its latest successful sync finished, for the given
+        organizations; a pair without a successful sync is missing. Any successful sync counts
+        (whatever its trigger or mode, whether or not it changed data): the data is as fresh as
+        its source then."""
+        organization_ids = list(organization_ids)
+        if not organization_ids:
+            return {}
+        self.create_all()
+        runs = schema.sync_runs
+        query = (sa.select(runs.c.organization_id, runs.c.entity, sa.func.max(runs.c.finished_at))
+                 .where(runs.c.status == "success", runs.c.organization_id.in_(organization_ids))
+                 .group_by(runs.c.organization_id, runs.c.entity))
+        with self.writer() as conn:
+            return {(org, name): _utc(finished) for org, name, finished in conn.execute(query) if finished}
+
     def row_counts(self) -> dict[tuple[str, str], int]:
         self.create_all()
         counts: dict[tuple[str, str], int] = {}
