@@ -79,10 +79,10 @@ def test_marts_of_business_key_references_are_plausible(synced_styles, warehouse
 def test_a_sync_process_opens_a_warehouse_that_dbt_has_filled(synced_styles, warehouse):
     """The next sync after a build (e.g. `harvey sync` after `make demo`) checks the schema in a
     new process, within DuckDB's 40MB sync cache, beside dbt's dozens of models."""
-    store._created.discard(warehouse.url)
+    store._migrated.discard(warehouse.url)
     fresh = Warehouse(warehouse.url)
     try:
-        fresh.create_all()
+        fresh.migrate()
         assert sync_entity(synced_styles["id"], "departments", fresh).status == "success"
     finally:
         fresh.dispose()
