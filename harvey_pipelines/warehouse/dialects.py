@@ -84,10 +84,6 @@ class Dialect:
     def unstage(self, conn: sa.Connection, name: str) -> None:
         pass
 
-    def create_schemas(self, conn: sa.Connection, schemas: Sequence[str]) -> None:
-        for schema in schemas:
-            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-
     def merge(self, target: str, columns: list[str], changed: str) -> list[str]:
         """Statements that merge the staged rows (``{stage}``, alias ``excluded``) into
         ``target`` keyed by (organization_id, source_id), updating a row only where

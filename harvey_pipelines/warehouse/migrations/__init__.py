@@ -36,6 +36,7 @@ from harvey_pipelines.warehouse import schema
 from harvey_pipelines.warehouse.dialects import DIALECTS, create_engine
 
 SCHEMAS = (schema.RAW, schema.CORE, schema.SYNC)
+CREATE_SCHEMAS = [f"CREATE SCHEMA IF NOT EXISTS {name}" for name in SCHEMAS]
 # in schema sync: Dagster keeps its own alembic_version (public) when it shares the database
 VERSION_TABLE = "alembic_version"
 _SCRIPTS = Path(__file__).parent
@@ -97,8 +98,8 @@ def run(context: EnvironmentContext) -> None:
     else:
         context.configure(connection=connection, **_options())
     with context.begin_transaction():
-        for name in SCHEMAS:  # before the version table, which lives in sync
-            context.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
+        for statement in CREATE_SCHEMAS:  # before the version table, which lives in sync
+            context.execute(statement)
         context.run_migrations()
         if config.attributes.get("derive"):
             for statement in derived_statements(context.get_context().dialect):
@@ -249,8 +250,8 @@ def differences(migrated: Catalog, declared: Catalog) -> list[Difference]:
 def declare(conn: sa.Connection, derive: bool = True) -> None:
     """Make what the code declares without migrations (``schema.metadata`` and the derived
     objects): what a migrated warehouse is compared with."""
-    for name in SCHEMAS:
-        conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {name}")
+    for statement in CREATE_SCHEMAS:
+        conn.exec_driver_sql(statement)
     schema.metadata.create_all(conn)
     for statement in derived_statements(conn.dialect) if derive else ():
         conn.exec_driver_sql(statement)
