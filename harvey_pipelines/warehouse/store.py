@@ -23,7 +23,6 @@ from harvey_pipelines import settings
 from harvey_pipelines.records import ENTITIES, entity
 from harvey_pipelines.warehouse import migrations, schema
 from harvey_pipelines.warehouse.dialects import Dialect, create_engine, dialect_for, to_arrow
-from harvey_pipelines.warehouse.migrations import Upgrade
 
 _migrated: set[str] = set()  # warehouses this process found or made current
 # A quarantined record is read again by the syncs that follow until it loads, unless the source
@@ -210,20 +209,20 @@ class Warehouse:
         """One sync per organization and entity at a time, whoever launched it."""
         return self.dialect.exclusive(f"harvey-sync/{organization_id}/{entity_name}", timeout)
 
-    def migrate(self) -> Upgrade:
+    def migrate(self) -> migrations.Upgrade:
         """Bring the warehouse to this release's schema (``warehouse/migrations``), once per
         process: one small query when it is there already. Safe when processes start at once:
         one migrates while the others wait (DuckDB: the writer lock; PostgreSQL: an advisory
         lock held by the migration's transaction), then find it done."""
         if self.url in _migrated:
-            return Upgrade.nothing(migrations.head())
+            return migrations.Upgrade.nothing(migrations.head())
         try:
             with self.writer() as conn:
                 current = migrations.is_current(conn)
         except sa.exc.DBAPIError:  # no migration ran yet: an empty warehouse, or one create_all made
             current = False
         if current:
-            done = Upgrade.nothing(migrations.head())
+            done = migrations.Upgrade.nothing(migrations.head())
         else:
             with self.writer() as conn:
                 self.dialect.lock_migrations(conn)
