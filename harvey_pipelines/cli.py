@@ -162,6 +162,42 @@ def _sync(args) -> int:
     return status
 
 
+def _migrate(args) -> int:
+    from harvey_pipelines.warehouse import Warehouse, migrations
+
+    if args.generate:
+        path, by_hand = migrations.generate(args.generate)
+        print(f"wrote {path}: review it, then run the tests" if path else
+              "nothing to generate: the migrations add every table, column and index the code declares")
+        for difference in by_hand:
+            print(f"to write by hand: {difference}", file=sys.stderr)
+        return 1 if by_hand else 0
+    warehouse = Warehouse()
+    try:
+        head = migrations.head()
+        if args.sql:
+            with warehouse.writer() as conn:
+                current = migrations.known(migrations.revision(conn))
+                pending = not (current == head and migrations.is_current(conn))
+                dialect = conn.dialect.name
+            print(f"-- {warehouse}: {current or 'no revision'} -> {head} (head); nothing is applied")
+            print(migrations.upgrade_sql(dialect, current) if pending else "-- nothing to do")
+            return 0
+        done = warehouse.migrate()
+        print(f"{warehouse}: {done.before or 'no revision'} -> {done.after} (head)"
+              + ("" if done.applied or done.derived else ": up to date"))
+        for script in done.applied:
+            print(f"  applied {script.revision}: {script.doc}")
+        if done.derived:
+            print("  made the view core.record_keys and the table and column comments")
+        return 0
+    except migrations.WarehouseAhead as exc:
+        print(f"error: {warehouse}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        warehouse.dispose()
+
+
 def _backfill(args) -> int:
     """Submit one run per organization and entity to the running instance (its queue)."""
     import getpass
@@ -297,6 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--confirm-deletes", action="store_true",
                       help="reconcile: apply a delete wave it would otherwise hold back (see README, Syncing)")
     sync.set_defaults(func=_sync)
+
+    migrate = sub.add_parser("migrate", help="bring the warehouse's schema to this release (every sync does it too)")
+    how = migrate.add_mutually_exclusive_group()
+    how.add_argument("--sql", action="store_true", help="print the SQL the upgrade would run; change nothing")
+    how.add_argument("--generate", metavar="MESSAGE",
+                     help="write the revision that a change of records.py or warehouse/schema.py needs (developers)")
+    migrate.set_defaults(func=_migrate)
 
     backfill = sub.add_parser("backfill", help="re-sync organizations through the running instance's queue")
     which = backfill.add_mutually_exclusive_group(required=True)

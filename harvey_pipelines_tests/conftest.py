@@ -68,14 +68,14 @@ def warehouse_url(request, tmp_path):
     engine.dispose()
     from harvey_pipelines.warehouse import store
 
-    store._created.discard(server)
+    store._migrated.discard(server)
     return server
 
 
 @pytest.fixture
 def warehouse(warehouse_url):
     wh = Warehouse(warehouse_url)
-    wh.create_all()
+    wh.migrate()
     yield wh
     wh.dispose()
 

@@ -359,20 +359,3 @@ def test_marts_follow_only_the_syncs_that_changed_something():
         # the tables that reference employees: a new employee may resolve their rows
         assert {"staging/stg_attendance", "intermediate/int_attendance_days", "staging/stg_interviews"} <= models
         assert request.tags["harvey/changed_entities"] == "employees"
-
-
-def test_a_warehouse_from_before_gets_the_failure_kind_columns(warehouse):
-    from harvey_pipelines.warehouse import store
-
-    tables = (schema.sync_runs, schema.dead_letters)
-    (index,) = schema.sync_runs.indexes
-    with warehouse.writer() as conn:
-        index.drop(conn)  # DuckDB drops no column of an indexed table; it adds them (create_all does)
-        for table in tables:
-            conn.exec_driver_sql(f"ALTER TABLE {table.fullname} DROP COLUMN failure_kind")
-        index.create(conn)
-    store._created.discard(warehouse.url)
-    warehouse.create_all()
-    with warehouse.writer() as conn:
-        for table in tables:
-            assert "failure_kind" in conn.exec_driver_sql(f"SELECT * FROM {table.fullname} LIMIT 0").keys()

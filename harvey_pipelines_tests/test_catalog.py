@@ -1,6 +1,6 @@
 """The catalog reads like the warehouse: dbt assets grouped by layer, every asset and core
 column described, dbt tests described, and the same descriptions as table and column
-comments in the warehouse (Warehouse.create_all for the core tables, dbt's persist_docs for
+comments in the warehouse (Warehouse.migrate for the core tables, dbt's persist_docs for
 the models), on DuckDB and PostgreSQL."""
 
 from __future__ import annotations

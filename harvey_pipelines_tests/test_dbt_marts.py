@@ -276,7 +276,7 @@ TABLES, _ = with_reference_styles({
 def load_history(url: str) -> None:
     warehouse = Warehouse(url)
     try:
-        warehouse.create_all()
+        warehouse.migrate()
         with warehouse.engine.begin() as conn:
             for entity, rows in TABLES.items():
                 table = schema.CORE_TABLES[entity]

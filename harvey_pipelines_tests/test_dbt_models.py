@@ -1,7 +1,7 @@
 """The dbt project on a small hand-built history with known answers, on DuckDB and PostgreSQL.
 
 The rows go into the core and raw tables of a fresh warehouse made by the project's own
-schema (Warehouse.create_all); then the real `dbt build` runs (seeds, models and every
+schema (Warehouse.migrate); then the real `dbt build` runs (seeds, models and every
 dbt test) and the marts are compared with answers worked out by hand.
 
 Calendar of the data (organization settings: the `_default` row, Asia/Kolkata, work
@@ -404,7 +404,7 @@ def _core_row(table: sa.Table, values: dict) -> dict:
 def load_history(url: str, tables: dict[str, list[dict]] = TABLES, versions: list[dict] = VERSIONS) -> None:
     warehouse = Warehouse(url)
     try:
-        warehouse.create_all()
+        warehouse.migrate()
         with warehouse.engine.begin() as conn:
             for name, rows in tables.items():
                 table = schema.CORE_TABLES[name]
@@ -695,7 +695,7 @@ def test_settings_come_from_the_registry(warehouse_url, tmp_path, monkeypatch, c
         registry.add(Organization(**values))
     warehouse = Warehouse(warehouse_url)
     try:
-        warehouse.create_all()
+        warehouse.migrate()
         with warehouse.engine.begin() as conn:
             for name, rows in (("employees", SETTINGS_EMPLOYEES), ("attendance", SETTINGS_ATTENDANCE)):
                 conn.execute(schema.CORE_TABLES[name].insert(),

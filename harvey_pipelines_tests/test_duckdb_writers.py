@@ -23,7 +23,7 @@ for name in ("employees", "employments", "leave_requests", "attendance"):
 
 def test_parallel_processes_share_the_duckdb_file(make_org, control, tmp_path):
     url = f"duckdb:///{tmp_path / 'shared.duckdb'}"
-    Warehouse(url).create_all()
+    Warehouse(url).migrate()
     orgs = [make_org(size=300) for _ in range(3)]
     workers = [
         subprocess.Popen([sys.executable, "-c", WORKER, org.model_dump_json(), url], env=os.environ.copy(),

@@ -194,18 +194,3 @@ def test_timestamps_re_sent_in_another_format_are_no_change(make_org, control, w
     control.update_record(org.id, "employees", victim["id"], {"phone": "+91 90000 00002"})
     assert _sync(org, warehouse).updated == 1
     assert differences(control, warehouse, org.id, entities=EMPLOYEES) == {}
-
-
-def test_a_warehouse_from_before_gets_the_new_quarantine_columns(warehouse):
-    from harvey_pipelines.warehouse import store
-
-    added = [name for table, name, _ in schema.ADDED_COLUMNS if table is schema.quarantine]
-    assert added
-    with warehouse.writer() as conn:
-        for name in added:
-            conn.exec_driver_sql(f"ALTER TABLE {schema.SYNC}.quarantine DROP COLUMN {name}")
-    store._created.discard(warehouse.url)
-    warehouse.create_all()
-    with warehouse.writer() as conn:
-        columns = set(conn.exec_driver_sql(f"SELECT * FROM {schema.SYNC}.quarantine LIMIT 0").keys())
-    assert set(added) <= columns

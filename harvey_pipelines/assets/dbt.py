@@ -156,7 +156,7 @@ def dbt_source_assets() -> list[AssetsDefinition]:
             dagster_dbt_translator=dbt_translator)
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     os.environ.update(settings.dbt_env())
-    warehouse.get().create_all()  # a warehouse older than a source table (sync.organization_*) gains it
+    warehouse.get().migrate()  # an older warehouse gains the source tables dbt reads
     # a run of a subset (marts_after_syncs) runs only tests whose models are all in it;
     # dbt's default would also run tests that read models left out of it
     invocation = dbt.cli(["build", "--indirect-selection", "cautious"], context=context, raise_on_error=False)

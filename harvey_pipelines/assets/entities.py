@@ -133,8 +133,8 @@ entity_assets = [build_entity_asset(spec) for spec in ENTITIES]
 record_keys_asset = AssetsDefinition(specs=[AssetSpec(
     key=AssetKey([CORE_PREFIX, "record_keys"]),
     description="Every key a reference may hold (a record's id or its business key), resolved to the "
-    f"record's source id, for {', '.join(REFERENCED_ENTITIES)}: a view the sync keeps (Warehouse.create_all); "
-    "dbt staging resolves references with it.",
+    f"record's source id, for {', '.join(REFERENCED_ENTITIES)}: a view the warehouse's migrations keep "
+    "current (Warehouse.migrate); dbt staging resolves references with it.",
     group_name=INGESTION_GROUP,
     kinds={"sql", warehouse_kind()},
     owners=OWNERS,

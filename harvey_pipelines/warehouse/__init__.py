@@ -1,4 +1,4 @@
-"""The warehouse: schema, bulk loading, raw versions, sync runs, cursors, quarantine."""
+"""The warehouse: schema and its migrations, bulk loading, raw versions, sync runs, cursors, quarantine."""
 
 from harvey_pipelines.warehouse.store import (
     BatchCounts,

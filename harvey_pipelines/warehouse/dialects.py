@@ -45,6 +45,11 @@ class LockTimeout(TimeoutError):
 
 class Dialect:
     name: str
+    # the catalog beyond information_schema, as rows (schema, table, name, definition) of the
+    # schemas :schemas (migrations.catalog compares warehouses by them); a comment row's name
+    # is the column's, '' for the table's own
+    INDEXES_SQL: str
+    COMMENTS_SQL: str
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
@@ -63,6 +68,9 @@ class Dialect:
         """Hold a named lock across processes (one sync per organization and entity)."""
         raise NotImplementedError
 
+    def lock_migrations(self, conn: sa.Connection) -> None:
+        """Make other processes' migrations wait until this transaction ends."""
+
     @contextmanager
     def for_other_process(self) -> Iterator[None]:
         """Let another program (dbt) use the database meanwhile, without our writers in the way."""
@@ -75,10 +83,6 @@ class Dialect:
 
     def unstage(self, conn: sa.Connection, name: str) -> None:
         pass
-
-    def create_schemas(self, conn: sa.Connection, schemas: Sequence[str]) -> None:
-        for schema in schemas:
-            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
 
     def merge(self, target: str, columns: list[str], changed: str) -> list[str]:
         """Statements that merge the staged rows (``{stage}``, alias ``excluded``) into
@@ -103,10 +107,22 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+    INDEXES_SQL = "SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes WHERE schemaname IN :schemas"
+    COMMENTS_SQL = (
+        "SELECT n.nspname, c.relname, a.attname, col_description(c.oid, a.attnum) "
+        "FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid JOIN pg_namespace AS n "
+        "ON n.oid = c.relnamespace WHERE n.nspname IN :schemas AND c.relkind IN ('r', 'v') AND a.attnum > 0 "
+        "AND NOT a.attisdropped "
+        "UNION ALL SELECT n.nspname, c.relname, '', obj_description(c.oid, 'pg_class') "
+        "FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE n.nspname IN :schemas AND c.relkind IN ('r', 'v')")
+
+    def lock_migrations(self, conn):
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_advisory_key('harvey-migrations')})")
 
     @contextmanager
     def exclusive(self, key, timeout):
-        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        number = _advisory_key(key)
         with self.engine.connect() as conn:
             deadline = time.monotonic() + timeout
             while not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({number})").scalar():
@@ -132,6 +148,11 @@ class PostgresDialect(Dialect):
         cursor = conn.connection.dbapi_connection.cursor()
         cursor.copy_expert(f"COPY {name} FROM STDIN WITH (FORMAT csv)", buffer)
         return name
+
+
+def _advisory_key(name: str) -> int:
+    """PostgreSQL's advisory locks take a bigint: the name's hash."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 _ARROW_TYPES = {
@@ -169,6 +190,15 @@ class DuckDBDialect(Dialect):
     """
 
     name = "duckdb"
+    INDEXES_SQL = ("SELECT schema_name, table_name, index_name, sql FROM duckdb_indexes() "
+                   "WHERE database_name = current_database() AND schema_name IN :schemas")
+    COMMENTS_SQL = (
+        "SELECT schema_name, table_name, '', comment FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND schema_name IN :schemas "
+        "UNION ALL SELECT schema_name, view_name, '', comment FROM duckdb_views() "
+        "WHERE database_name = current_database() AND schema_name IN :schemas "
+        "UNION ALL SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name IN :schemas")
     lease_seconds = float(os.environ.get("HARVEY_DUCKDB_LEASE_SECONDS", "30"))
     _thread_lock = threading.RLock()
 
@@ -226,6 +256,9 @@ class DuckDBDialect(Dialect):
                     yield
                 finally:
                     fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def lock_migrations(self, conn):
+        pass  # writers take turns on the file (``writer``): a migration runs alone
 
     def release(self) -> None:
         with self._thread_lock:
@@ -306,12 +339,13 @@ class _ZstdText(sa.types.UserDefinedType):
 PAYLOAD_TEXT = sa.Text().with_variant(_ZstdText(), "duckdb")
 
 
+DIALECTS: dict[str, type[Dialect]] = {"postgresql": PostgresDialect, "duckdb": DuckDBDialect}
+
+
 def dialect_for(engine: sa.Engine) -> Dialect:
-    if engine.dialect.name == "postgresql":
-        return PostgresDialect(engine)
-    if engine.dialect.name == "duckdb":
-        return DuckDBDialect(engine)
-    raise ValueError(f"unsupported warehouse dialect {engine.dialect.name!r} (use duckdb or postgresql)")
+    if engine.dialect.name not in DIALECTS:
+        raise ValueError(f"unsupported warehouse dialect {engine.dialect.name!r} (use duckdb or postgresql)")
+    return DIALECTS[engine.dialect.name](engine)
 
 
 def create_engine(url: str) -> sa.Engine:

@@ -1,5 +1,8 @@
 """The warehouse schema in SQLAlchemy Core, one definition for DuckDB and PostgreSQL.
 
+What a release expects; the migrations (``warehouse/migrations``) bring a warehouse there, and
+a test fails when the two disagree (README, "Adding a field").
+
 Three namespaces:
 - ``raw``  every distinct payload version a source sent (history; timelines rebuild from it)
 - ``core`` one table per entity, the current canonical record per (organization, source id)
@@ -136,14 +139,6 @@ sync_runs = sa.Table(
     comment="One row per sync of one entity of one organization: trigger, status, times, record counts and error",
 )
 
-
-def _added(table: sa.Table, *names: str) -> tuple:
-    """(table, column, type) of columns added after the first release, typed as declared above."""
-    return tuple((table, name, table.c[name].type) for name in names)
-
-
-# columns added after the first release: create_all adds them to an existing warehouse
-ADDED_COLUMNS = _added(sync_runs, "notes", "failure_kind")
 sa.Index("ix_sync_runs_org_entity", sync_runs.c.organization_id, sync_runs.c.entity, sync_runs.c.started_at)
 
 cursors = sa.Table(
@@ -180,7 +175,6 @@ quarantine = sa.Table(
                       "resume_from did not meet this payload: fixed, deleted or broken only in transit)"),
     schema=SYNC,
 )
-ADDED_COLUMNS += _added(quarantine, "resume_from", "resolved_at", "resolved_by_sync_run_id", "resolution")
 
 seen_ids = sa.Table(
     "seen_ids",
@@ -212,14 +206,14 @@ dead_letters = sa.Table(
     comment="Syncs that failed for good after every retry, or at once when no retry can fix them; "
             "one row per failure chain",
 )
-ADDED_COLUMNS += _added(dead_letters, "failure_kind")
 
 alerts = sa.Table(
     "alerts",
     metadata,
     sa.Column("organization_id", sa.Text, primary_key=True),
     sa.Column("entity", sa.Text, primary_key=True),
-    sa.Column("first_sync_run_id", sa.Text, primary_key=True, comment="the dead letter (failure chain) it is about"),
+    sa.Column("first_sync_run_id", sa.Text, primary_key=True, comment="what it is about: the dead letter's first "
+              "failed sync run, or stale:<incident> for a freshness alert"),
     sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("failure_kind", sa.Text),
@@ -227,7 +221,8 @@ alerts = sa.Table(
     sa.Column("delivered_to", sa.Text, comment="channels that took it (webhook, email); empty: none configured "
               "or reachable, this row is the only trace"),
     schema=SYNC,
-    comment="Every alert the retry sensor raised (one per dead letter), whether or not a channel took it",
+    comment="Every alert raised: one per dead letter (sync_retries) and per stale organization and entity "
+            "(entity_freshness), whether or not a channel took it",
 )
 
 # The registry's organization settings as dbt reads them (org_settings.publication); an
@@ -272,6 +267,16 @@ organization_leave_policies = sa.Table(
     sa.Column("min_notice_days", sa.BigInteger),
     schema=SYNC,
     comment="An organization's leave policy per type, published with its settings",
+)
+
+derived_objects = sa.Table(
+    "derived_objects",
+    metadata,
+    sa.Column("fingerprint", sa.Text, nullable=False,
+              comment="SHA-256 of the statements that made them (migrations.derived_statements)"),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+    schema=SYNC,
+    comment="One row: which code made the objects derived from it (the view core.record_keys, the comments)",
 )
 
 

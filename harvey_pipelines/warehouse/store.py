@@ -21,10 +21,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from harvey_pipelines import settings
 from harvey_pipelines.records import ENTITIES, entity
-from harvey_pipelines.warehouse import schema
+from harvey_pipelines.warehouse import migrations, schema
 from harvey_pipelines.warehouse.dialects import Dialect, create_engine, dialect_for, to_arrow
 
-_created: set[str] = set()
+_migrated: set[str] = set()  # warehouses this process found or made current
 # A quarantined record is read again by the syncs that follow until it loads, unless the source
 # has sent the very same broken payload this many times: broken at the source, re-reading does
 # not help, and once it is fixed its updated_at moves and an incremental sync meets it anyway.
@@ -209,25 +209,26 @@ class Warehouse:
         """One sync per organization and entity at a time, whoever launched it."""
         return self.dialect.exclusive(f"harvey-sync/{organization_id}/{entity_name}", timeout)
 
-    def create_all(self) -> None:
-        if self.url in _created:
-            return
-        with self.writer() as conn:
-            self.dialect.create_schemas(conn, (schema.RAW, schema.CORE, schema.SYNC))
-            schema.metadata.create_all(conn)
-            # looked up first: ALTER TABLE locks the table even when the column exists. One plain
-            # information_schema query: SQLAlchemy's reflection on DuckDB emulates pg_catalog and
-            # ran out of the sync's 40MB cache on a warehouse that dbt had filled with models
-            present = {(r.table_schema, r.table_name, r.column_name) for r in conn.execute(sa.text(
-                "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema IN :schemas").bindparams(
-                    sa.bindparam("schemas", sorted({t.schema for t, _, _ in schema.ADDED_COLUMNS}), expanding=True)))}
-            for table, column, kind in schema.ADDED_COLUMNS:
-                if (table.schema, table.name, column) not in present:
-                    conn.exec_driver_sql(
-                        f"ALTER TABLE {table.fullname} ADD COLUMN {column} {kind.compile(dialect=conn.dialect)}")
-            conn.exec_driver_sql(schema.record_keys_view())
-        _created.add(self.url)
+    def migrate(self) -> migrations.Upgrade:
+        """Bring the warehouse to this release's schema (``warehouse/migrations``), once per
+        process: one small query when it is there already. Safe when processes start at once:
+        one migrates while the others wait (DuckDB: the writer lock; PostgreSQL: an advisory
+        lock held by the migration's transaction), then find it done."""
+        if self.url in _migrated:
+            return migrations.Upgrade.nothing(migrations.head())
+        try:
+            with self.writer() as conn:
+                current = migrations.is_current(conn)
+        except sa.exc.DBAPIError:  # no migration ran yet: an empty warehouse, or one create_all made
+            current = False
+        if current:
+            done = migrations.Upgrade.nothing(migrations.head())
+        else:
+            with self.writer() as conn:
+                self.dialect.lock_migrations(conn)
+                done = migrations.upgrade(conn)
+        _migrated.add(self.url)
+        return done
 
     def dispose(self) -> None:
         self.release()
@@ -239,7 +240,7 @@ class Warehouse:
         triggered_by: str | None = None, dagster_run_id: str | None = None,
     ) -> SyncRun:
         entity(entity_name)
-        self.create_all()
+        self.migrate()
         now = utcnow()
         runs, cursors = schema.sync_runs, schema.cursors
         with self.writer(hold=True) as conn:  # the sync's batches reuse this connection
@@ -486,7 +487,7 @@ class Warehouse:
         """Write one organization's settings, holidays and leave policy (an
         ``org_settings.Publication``) in one transaction, replacing what was published before;
         False when the warehouse already holds exactly that (nothing is written)."""
-        self.create_all()
+        self.migrate()
         s, h, p = schema.organization_settings, schema.organization_holidays, schema.organization_leave_policies
         with self.writer(hold=True) as conn:  # a sync goes on with this connection
             if conn.execute(sa.select(s.c.fingerprint).where(s.c.organization_id == organization_id)).scalar() \
@@ -520,7 +521,7 @@ class Warehouse:
     def failure_chains(self, window: dt.timedelta = dt.timedelta(days=2)) -> list[FailureChain]:
         """Every organization and entity whose latest sync failed, with the failures since its
         last success (within ``window``). One whose latest sync still runs is left out."""
-        self.create_all()
+        self.migrate()
         runs, later = schema.sync_runs, schema.sync_runs.alias("later")
         success_since = sa.exists().where(  # a success ends a chain
             later.c.organization_id == runs.c.organization_id, later.c.entity == runs.c.entity,
@@ -605,7 +606,7 @@ class Warehouse:
         organization_ids = list(organization_ids)
         if not organization_ids:
             return {}
-        self.create_all()
+        self.migrate()
         runs = schema.sync_runs
         query = (sa.select(runs.c.organization_id, runs.c.entity, sa.func.max(runs.c.finished_at))
                  .where(runs.c.status == "success", runs.c.organization_id.in_(organization_ids))
@@ -614,7 +615,7 @@ class Warehouse:
             return {(org, name): _utc(finished) for org, name, finished in conn.execute(query) if finished}
 
     def row_counts(self) -> dict[tuple[str, str], int]:
-        self.create_all()
+        self.migrate()
         counts: dict[tuple[str, str], int] = {}
         with self.writer() as conn:
             for name, table in self.tables.items():
@@ -680,7 +681,7 @@ class Warehouse:
         holding each. Organizations whose references all resolve are left out. Counted in
         SQL: only counts and examples leave the warehouse. The same rule as dbt's
         references_resolve test, whenever it runs (no exemption for a first load)."""
-        self.create_all()  # the view, also in a warehouse made before it existed
+        self.migrate()  # the view, also in a warehouse made before it existed
         table = self.tables[entity_name].table
         found: list[UnresolvedReferences] = []
         for ref in entity(entity_name).references:

@@ -9,7 +9,7 @@ SQLAlchemy URL: ``duckdb:////abs.duckdb`` or ``postgresql+psycopg2://...``), ``b
 (the tenant, ``http://127.0.0.1:P/orgs/<org>``), ``org``, ``token``; harvey: ``entity``,
 ``mode`` or ``steps``; rbr: ``limit`` (records, 0 = all); dlt: ``workdir``, ``file_format``.
 
-Only the load itself is timed: imports, engine creation, ``Warehouse.create_all()`` (harvey),
+Only the load itself is timed: imports, engine creation, ``Warehouse.migrate()`` (harvey),
 the baseline's ``CREATE TABLE`` (rbr) and the pipeline object (dlt) are set-up.
 """
 
@@ -48,7 +48,7 @@ def run_harvey(spec: dict) -> dict:
     org = Organization(id=spec["org"], name=spec["org"], base_url=spec["base_url"],
                        credential_env="HARVEY_BENCH_TOKEN", rate_limit_per_second=100000)
     warehouse = Warehouse(spec["url"])
-    warehouse.create_all()  # set-up, not timed
+    warehouse.migrate()  # set-up, not timed
     imports["rss_before_sync_mb"] = _rss_mb()
     # ``steps``: syncs (modes) run one after the other in this process, with ``"advance"``
     # (the mock HRMS moves 24 h on, 1 % of employees changed; not timed) between them
