@@ -8,7 +8,12 @@ import sys
 from pydantic import ValidationError
 
 from harvey_pipelines import settings
-from harvey_pipelines.organizations import Organization, OrganizationRegistry, RegistryError, describe
+from harvey_pipelines.organizations import (
+    Organization,
+    OrganizationRegistry,
+    RegistryError,
+    describe,
+)
 
 # registry fields the `orgs add` / `orgs set` options of the same name set directly
 _SETTINGS = ("timezone", "work_start", "grace_minutes", "standard_hours", "max_daily_overtime_hours")
@@ -80,17 +85,34 @@ def _orgs(args) -> int:
         org = registry.set_enabled(args.id, args.orgs_command == "enable")
         print(f"{org.id} is now {'enabled' if org.enabled else 'disabled'}")
         return 0
-    if args.orgs_command == "sync-partitions":
-        from dagster import DagsterInstance
+    if args.orgs_command == "remove":
+        org = registry.remove(args.id)
+        kept = "its data in the warehouse stays"
+        if args.purge_partition:
+            from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 
+            with _local_instance() as instance:
+                instance.delete_dynamic_partition(ORGANIZATIONS_PARTITION, org.id)
+            kept += f"; its partition is deleted from the instance in {settings.dagster_home()} (run history stays)"
+        else:
+            kept += " and so does its partition with its history (as with `harvey orgs disable`)"
+        print(f"removed {org.id} from {registry.path}: no longer synced; {kept}")
+        return 0
+    if args.orgs_command == "sync-partitions":
         from harvey_pipelines.assets.partitions import sync_partitions
 
-        # the local instance unless DAGSTER_HOME names another (settings decides, as for `make dev`)
-        with DagsterInstance.from_config(str(settings.dagster_home())) as instance:
+        with _local_instance() as instance:
             added = sync_partitions(instance, registry)
         print(f"added partitions: {', '.join(added) or 'none'}")
         return 0
     raise AssertionError(args.orgs_command)
+
+
+def _local_instance():
+    """The local instance unless DAGSTER_HOME names another (settings decides, as for `make dev`)."""
+    from dagster import DagsterInstance
+
+    return DagsterInstance.from_config(str(settings.prepare_dagster_home()))
 
 
 def _settings_changes(args, current: Organization | None) -> dict:
@@ -198,18 +220,26 @@ def _migrate(args) -> int:
         warehouse.dispose()
 
 
+BACKFILL_MUTATION = """
+mutation LaunchBackfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on Error { message }
+  }
+}"""
+
+
 def _backfill(args) -> int:
-    """Submit one run per organization and entity to the running instance (its queue)."""
+    """Launch one Dagster asset backfill: the selected entity assets over the selected
+    organization partitions. Its daemon makes one run per organization with every selected
+    entity in dependency order; the UI's Backfills tab shows its progress and cancels it."""
     import getpass
-    import uuid
-    from urllib.parse import urlparse
 
-    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
-
-    from harvey_pipelines.assets.entities import entity_key
-    from harvey_pipelines.assets.jobs import run_config, run_tags, sync_organization_job
-    from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
+    from harvey_pipelines.assets.entities import MODE_TAG, entity_key
+    from harvey_pipelines.assets.jobs import run_tags
     from harvey_pipelines.records import ENTITIES
+    from harvey_pipelines.sync import first_line
 
     registry = OrganizationRegistry(args.registry)
     if args.all_orgs:
@@ -219,7 +249,7 @@ def _backfill(args) -> int:
         orgs = args.orgs.split(",")
         for org_id in orgs:
             if org_id not in known:
-                raise RegistryError(f"organization {org_id!r} is not in the registry {registry.path}")
+                raise registry.unknown(org_id)
     entities = [s.name for s in ENTITIES] if args.all_entities else _entity_names(args.entity)
     if not orgs:
         print(f"error: no enabled organizations in {registry.path}", file=sys.stderr)
@@ -228,31 +258,52 @@ def _backfill(args) -> int:
         print(f"error: no Dagster webserver answers at {args.url} ({problem}); start it (`make dev`) or pass "
               "--url (default $HARVEY_DAGSTER_UI_URL)", file=sys.stderr)
         return 1
-    url = urlparse(args.url)
-    client = DagsterGraphQLClient(url.hostname, port_number=url.port, use_https=url.scheme == "https")
-    backfill_id = uuid.uuid4().hex[:12]
     mode = "full" if args.full else "incremental"
-    submitted = 0
-    for org_id in orgs:
-        for name in entities:
-            try:
-                run_id = client.submit_job_execution(
-                    sync_organization_job.name,
-                    run_config=run_config([name], mode),
-                    tags={"dagster/partition": org_id, "harvey/backfill": backfill_id,
-                          **run_tags([name], "backfill", f"cli:{getpass.getuser()}")},
-                    asset_selection=[list(entity_key(name).path)],
-                )
-            except DagsterGraphQLClientError as exc:
-                # its message is the whole GraphQL query: show what went wrong instead
-                cause = exc.__cause__ or exc
-                print(f"{org_id}/{name}: not submitted: {str(cause).strip().splitlines()[0][:300]}", file=sys.stderr)
-                return 1
-            submitted += 1
-            print(f"queued {org_id}/{name} ({mode}): run {run_id}")
-    print(f"backfill {backfill_id}: {submitted} runs queued on {args.url} "
-          f"(partitions dimension: {ORGANIZATIONS_PARTITION}); follow them in the UI")
+    launched_by = f"cli:{getpass.getuser()}"
+    tags = run_tags(entities, "backfill", launched_by, **{MODE_TAG: mode})
+    what = f"{len(entities)} entities" if len(entities) > 1 else entities[0]
+    params = {
+        "assetSelection": [{"path": list(entity_key(name).path)} for name in entities],
+        "partitionNames": orgs,
+        "tags": [{"key": key, "value": value} for key, value in tags.items()],
+        "title": f"harvey backfill ({mode}): {what} of {len(orgs)} organization(s)",
+        "description": f"{mode} sync of {', '.join(entities)} for {', '.join(orgs[:20])}"
+                       f"{f' and {len(orgs) - 20} more' if len(orgs) > 20 else ''}, launched by {launched_by}",
+    }
+    try:
+        backfill_id = _launch_backfill(args.url, params)
+    except RuntimeError as exc:
+        print(f"error: backfill not launched: {first_line(exc)}", file=sys.stderr)
+        return 1
+    print(f"backfill {backfill_id} ({mode}): {', '.join(entities)} of {len(orgs)} organization(s), about one run "
+          f"per organization, queued by the daemon; progress and cancel: {args.url.rstrip('/')}/runs/b/{backfill_id}")
     return 0
+
+
+def _launch_backfill(url: str, params: dict) -> str:
+    """The id of the backfill the webserver at ``url`` launched; RuntimeError saying why not
+    (the GraphQL error, never the query)."""
+    import httpx
+
+    try:
+        response = httpx.post(f"{url.rstrip('/')}/graphql",
+                              json={"query": BACKFILL_MUTATION, "variables": {"params": params}}, timeout=60)
+    except httpx.HTTPError as exc:
+        raise RuntimeError(str(exc) or type(exc).__name__) from None
+    try:
+        answer = response.json()  # GraphQL errors come with 200 or 400, in the body
+    except ValueError:
+        raise RuntimeError(f"HTTP {response.status_code} from {url}/graphql, not a GraphQL answer") from None
+    if answer.get("errors") or not answer.get("data"):
+        raise RuntimeError((answer.get("errors") or [{}])[0].get("message") or f"HTTP {response.status_code}, no data")
+    result = answer["data"]["launchPartitionBackfill"]
+    if result["__typename"] == "PartitionKeysNotFoundError":
+        raise RuntimeError(f"{result['message'].rstrip('.')}: an organization becomes a partition within a minute "
+                           "of `harvey orgs add` (the organizations_registry sensor), or at once with "
+                           "`harvey orgs sync-partitions`")
+    if result["__typename"] != "LaunchBackfillSuccess":
+        raise RuntimeError(result.get("message") or result["__typename"])
+    return result["backfillId"]
 
 
 def _entity_names(text: str) -> list[str]:
@@ -323,6 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in ("disable", "enable"):
         p = orgs_sub.add_parser(verb, help=f"{verb} an organization (its data is kept)")
         p.add_argument("id")
+    remove = orgs_sub.add_parser(
+        "remove", help="drop an organization from the registry (its data and partition are kept)")
+    remove.add_argument("id")
+    remove.add_argument("--purge-partition", action="store_true",
+                        help="also delete its partition from the Dagster instance (DAGSTER_HOME or the local one)")
     orgs_sub.add_parser("sync-partitions", help="add Dagster partitions for new organizations now")
     orgs.set_defaults(func=_orgs)
 
@@ -341,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the revision that a change of records.py or warehouse/schema.py needs (developers)")
     migrate.set_defaults(func=_migrate)
 
-    backfill = sub.add_parser("backfill", help="re-sync organizations through the running instance's queue")
+    backfill = sub.add_parser(
+        "backfill", help="re-sync organizations: one Dagster backfill on the running instance (UI: Backfills tab)")
     which = backfill.add_mutually_exclusive_group(required=True)
     which.add_argument("--entity", help="entity name or comma list")
     which.add_argument("--all-entities", action="store_true")

@@ -1,6 +1,6 @@
 """The Harvey Pipelines code location: a table of contents."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from harvey_pipelines.assets.batches import sync_organizations
 from harvey_pipelines.assets.dbt import dbt_models, dbt_resource, dbt_source_assets
@@ -23,4 +23,8 @@ defs = Definitions(
     sensors=[organizations_registry_sensor, sync_retry_sensor, quality_alert_sensor, marts_after_syncs_sensor,
              entity_freshness_sensor],
     resources={"warehouse": WarehouseResource(), "organizations": OrganizationsResource(), "dbt": dbt_resource()},
+    # Every job's steps (the UI's and backfills' runs too) run in the run's process: a step
+    # subprocess costs more start-up than a small organization's sync, and DuckDB takes one
+    # writer at a time anyway.
+    executor=in_process_executor,
 )

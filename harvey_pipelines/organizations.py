@@ -154,7 +154,10 @@ class OrganizationRegistry:
         for org in self.load():
             if org.id == org_id:
                 return org
-        raise RegistryError(f"organization {org_id!r} is not in the registry {self.path}")
+        raise self.unknown(org_id)
+
+    def unknown(self, org_id: str) -> RegistryError:
+        return RegistryError(f"organization {org_id!r} is not in the registry {self.path}")
 
     def enabled(self) -> list[Organization]:
         return [o for o in self.load() if o.enabled]
@@ -177,7 +180,7 @@ class OrganizationRegistry:
             orgs = self.load()
             current = next((o for o in orgs if o.id == org_id), None)
             if current is None:
-                raise RegistryError(f"organization {org_id!r} is not in the registry {self.path}")
+                raise self.unknown(org_id)
             values = current.model_dump()
             for name in unset:
                 if name not in Organization.model_fields or Organization.model_fields[name].is_required():
@@ -189,6 +192,16 @@ class OrganizationRegistry:
                 raise RegistryError(f"organization {org_id!r}: {describe(exc)}") from None
             self._write([updated if o.id == org_id else o for o in orgs])
             return updated
+
+    def remove(self, org_id: str) -> Organization:
+        """Drop an entry; returns it. Its warehouse data and Dagster partition are not touched."""
+        with self._locked():
+            orgs = self.load()
+            removed = next((o for o in orgs if o.id == org_id), None)
+            if removed is None:
+                raise self.unknown(org_id)
+            self._write([o for o in orgs if o.id != org_id])
+            return removed
 
     def _write(self, orgs: list[Organization]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

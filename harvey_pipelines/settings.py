@@ -132,13 +132,15 @@ def dagster_home() -> Path:
 
 LOCAL_DAGSTER_YAML = """\
 # Local instance of the embedded default: SQLite storage in this folder, no server.
-# Production (PostgreSQL storage): dagster.yaml at the project root.
+# Production (PostgreSQL storage): the project's deploy/dagster.yaml.
 # One event log file (not one per run), so sensors can page through events by cursor.
 event_log_storage:
   module: dagster.core.storage.event_log
   class: ConsolidatedSqliteEventLogStorage
   config:
     base_dir: {base_dir}
+# Fewer runs at once than production's 8 (2 per organization): a workstation, and one DuckDB
+# file whose writers take turns anyway, so more runs would mostly wait on the file.
 run_queue:
   max_concurrent_runs: 2
   tag_concurrency_limits:

@@ -55,9 +55,9 @@ def wait_http(url: str, timeout: float = 120, process: subprocess.Popen | None =
 
 def start_server(command: list[str], **kw) -> subprocess.Popen:
     """A server in a process group of its own, so that ``stop`` also ends what it starts
-    (the webserver's and the daemon's gRPC code servers)."""
-    return subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, **kw)
+    (the webserver's and the daemon's gRPC code servers); its output discarded unless ``kw`` says."""
+    return subprocess.Popen(command, start_new_session=True,
+                            **{"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **kw})
 
 
 def stop(processes: list[subprocess.Popen], timeout: float = 30) -> None:

@@ -57,3 +57,35 @@ def test_materializing_a_partition_syncs_it_with_metadata(make_org, control, war
     assert len(triggers) == 9
     assert {(t.trigger, t.triggered_by) for t in triggers} == {("backfill", "test")}
     assert all(t.dagster_run_id == result.run_id for t in triggers)
+
+
+def test_a_backfill_run_is_recorded_as_one_and_its_mode_tag_applies_unless_config_sets_one(
+        make_org, warehouse, tmp_path):
+    """Dagster tags every run a backfill launches with dagster/backfill; a backfill takes tags,
+    not config, so harvey/mode carries its mode, and a run's config still wins over it."""
+    org = make_org(size=5)
+    registry = OrganizationRegistry(tmp_path / "organizations.yaml")
+    registry.add(org)
+    departments = [a for a in entity_assets if a.key == AssetKey(["core", "departments"])]
+    resources = {"warehouse": WarehouseResource(url=warehouse.url),
+                 "organizations": OrganizationsResource(path=str(registry.path))}
+    tags = {"dagster/backfill": "bf123", "harvey/mode": "full"}
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [org.id])
+        for run_config in ({}, {"ops": {"core__departments": {"config": {"mode": "incremental"}}}}):
+            assert materialize(departments, partition_key=org.id, instance=instance, resources=resources,
+                               tags=tags, run_config=run_config).success
+        assert materialize(departments, partition_key=org.id, instance=instance, resources=resources,
+                           tags={**tags, "harvey/triggered_by": "cli:someone"}).success
+        failed = materialize(departments, partition_key=org.id, instance=instance, resources=resources,
+                             tags={"harvey/mode": "fast"}, raise_on_error=False)
+        assert not failed.success
+    runs = schema.sync_runs
+    with warehouse.writer() as conn:
+        rows = conn.execute(sa.select(runs.c.trigger, runs.c.triggered_by, runs.c.mode)
+                            .where(runs.c.organization_id == org.id).order_by(runs.c.started_at)).all()
+    assert [tuple(r) for r in rows] == [("backfill", "backfill:bf123", "full"),
+                                        ("backfill", "backfill:bf123", "incremental"),
+                                        ("backfill", "backfill:bf123 (cli:someone)", "full")]
+    assert "tag harvey/mode must be one of incremental, full, reconcile; got 'fast'" in str(
+        failed.get_step_failure_events()[0].event_specific_data.error.message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harvey_pipelines import settings
 from harvey_pipelines_tests.processes import free_port, start_server, stop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,11 +35,12 @@ def test_make_dev_loads_the_code_location_without_the_venv_on_path(tmp_path):
            if not k.startswith(("HARVEY_", "DAGSTER_", "MAKE")) and k not in ("VIRTUAL_ENV", "MFLAGS")}
     path = path_without_venv()
     assert shutil.which("dbt", path=path) is None, "a dbt outside the venv would hide the bug"
-    (tmp_path / "dagster_home").mkdir()
     env |= {"PATH": path, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "HARVEY_DATA_DIR": str(tmp_path / "data"),
             "HARVEY_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'warehouse.duckdb'}"}
     port = free_port()
-    server = start_server(["make", "--no-print-directory", "dev", f"PORT={port}"], cwd=ROOT, env=env)
+    log = open(tmp_path / "dev.log", "w")
+    server = start_server(["make", "--no-print-directory", "dev", f"PORT={port}"], cwd=ROOT, env=env,
+                          stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/server_info", timeout=240, process=server)
         deadline = time.monotonic() + 240
@@ -53,3 +56,11 @@ def test_make_dev_loads_the_code_location_without_the_venv_on_path(tmp_path):
         assert loaded["__typename"] == "RepositoryLocation", loaded.get("message")
     finally:
         stop([server])
+        log.close()
+    output = (tmp_path / "dev.log").read_text()
+    assert "dagster dev -w workspace.yaml" in output, output[-2000:]
+    # the local instance's config is written first (no "no dagster.yaml found"), and the production
+    # one is not in the project root (no "dagster.yaml in the current folder ... will not be used")
+    assert "dagster.yaml" not in output, output[-2000:]
+    assert (tmp_path / "dagster_home" / "dagster.yaml").read_text() == settings.LOCAL_DAGSTER_YAML.replace(
+        "{base_dir}", str(tmp_path / "dagster_home" / "history" / "runs"))

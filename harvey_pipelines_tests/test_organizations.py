@@ -15,7 +15,8 @@ from harvey_pipelines.cli import main
 from harvey_pipelines.assets.partitions import sync_partitions
 from harvey_pipelines.organizations import Organization, OrganizationRegistry, RegistryError
 from harvey_pipelines.sync import sync_entity
-from harvey_pipelines.warehouse import schema
+from harvey_pipelines.warehouse import Warehouse, schema
+from harvey_pipelines_tests.helpers import differences
 
 
 def test_cli_adds_lists_and_disables(tmp_path, capsys):
@@ -27,6 +28,38 @@ def test_cli_adds_lists_and_disables(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "acme" in out and "disabled" in out
     assert OrganizationRegistry(path).get("acme").enabled is False
+
+
+def test_cli_removes_an_organization_and_keeps_its_data(make_org, control, tmp_path, monkeypatch, capsys):
+    """`orgs remove` drops the registry entry only: the warehouse rows and the partition (with
+    its history) stay unless --purge-partition; an unknown id is named."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("HARVEY_ORGANIZATIONS_FILE", raising=False)
+    monkeypatch.setenv("HARVEY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HARVEY_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    org = make_org(size=5)
+    for org_id, url in ((org.id, org.base_url), ("globex", "http://127.0.0.1:1/orgs/globex")):
+        assert main(["orgs", "add", org_id, "--base-url", url, "--credential-env", org.credential_env]) == 0
+    assert main(["orgs", "sync-partitions"]) == 0
+    assert main(["sync", "--org", org.id, "--entity", "departments"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+
+    assert main(["orgs", "remove", org.id]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"removed {org.id} from ") and "its data in the warehouse stays" in out, out
+    assert "partition with its history" in out, out
+    assert main(["orgs", "remove", "globex", "--purge-partition"]) == 0
+    assert "its partition is deleted" in capsys.readouterr().out
+    assert main(["orgs", "remove", "globex"]) == 2
+    assert capsys.readouterr().err == f"error: organization 'globex' is not in the registry {tmp_path / 'organizations.yaml'}\n"
+
+    assert OrganizationRegistry().load() == []
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        assert instance.get_dynamic_partitions("organizations") == [org.id]
+        assert sync_partitions(instance) == []
+    warehouse = Warehouse()
+    assert differences(control, warehouse, org.id, entities={"departments"}) == {}, "its data stays"
+    warehouse.dispose()
 
 
 @pytest.mark.parametrize("bad", ["Acme", "acme corp", "1acme", "acme--x", "acme_", "a.b"])

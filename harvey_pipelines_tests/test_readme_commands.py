@@ -15,6 +15,7 @@ from dagster import DagsterInstance
 from harvey_pipelines import settings
 from harvey_pipelines.cli import main
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
+from harvey_pipelines.organizations import OrganizationRegistry
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -37,12 +38,14 @@ def test_the_readme_orgs_commands_run_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARVEY_DATA_DIR", str(tmp_path))
     commands = readme_commands(".venv/bin/harvey orgs")
     verbs = [c[1] for c in commands]
-    assert {"add", "list", "show", "set", "publish-settings", "disable", "sync-partitions"} <= set(verbs), verbs
+    assert {"add", "list", "show", "set", "publish-settings", "disable", "sync-partitions", "remove"} <= set(verbs), verbs
     for argv in commands:
         assert main(argv) == 0, (argv, capsys.readouterr().err)
-    assert "added partitions: acme" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "added partitions: acme" in out and "removed acme" in out
+    assert OrganizationRegistry().load() == []
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-        assert instance.get_dynamic_partitions(ORGANIZATIONS_PARTITION) == ["acme"]
+        assert instance.get_dynamic_partitions(ORGANIZATIONS_PARTITION) == ["acme"], "remove keeps the partition"
     assert settings.dagster_home() == tmp_path / "dagster_home"
 
 
@@ -98,4 +101,5 @@ def test_the_readme_dagster_commands_run_as_written(tmp_path, monkeypatch):
     with DagsterInstance.from_config(str(tmp_path / "data" / "dagster_home")) as instance:
         backfills = instance.get_backfills()
         assert sorted(len(b.partition_names) for b in backfills) == [2, 2]  # --partitions acme,globex; --all
+        assert sorted(b.tags.get("harvey/mode", "") for b in backfills) == ["", "full"]
         assert instance.all_instigator_state()

@@ -13,27 +13,28 @@ import math
 import os
 
 from dagster import AssetMaterialization, Failure, MetadataValue, OpExecutionContext, RunRequest, job, op
-from dagster import Config, in_process_executor
+from dagster import Config
 from pydantic import Field
 
-from harvey_pipelines.assets.entities import entity_key, run_sync, sync_metadata
+from harvey_pipelines.assets.entities import MODE_TAG, entity_key, run_sync, sync_metadata, sync_mode
 from harvey_pipelines.assets.jobs import run_tags
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.records import ENTITIES_BY_NAME
-from harvey_pipelines.sync import MODES, SyncFailed, first_line, upstream_failed
+from harvey_pipelines.sync import SyncFailed, first_line, upstream_failed
 
 BATCH_TAG = "harvey/batch"
 
 
 def max_runs_per_tick() -> int:
-    # the run queue's max_concurrent_runs (dagster.yaml): more runs would only wait
+    # production's run queue limit (deploy/dagster.yaml): more runs would only wait
     return max(1, int(os.environ.get("HARVEY_MAX_RUNS_PER_TICK", "8")))
 
 
 class BatchConfig(Config):
     organizations: list[str] = Field(description="organization ids (partitions) to sync, in order")
     entities: list[str] = Field(description="entities to sync for each organization, in dependency order")
-    mode: str = Field(default="incremental", description="incremental, full or reconcile")
+    mode: str | None = Field(default=None, description="incremental, full or reconcile; left out: the run's "
+                             f"tag {MODE_TAG}, else incremental")
     confirm_deletes: bool = Field(default=False, description="reconcile: apply a delete wave it would hold back")
 
 
@@ -42,8 +43,9 @@ class BatchConfig(Config):
 def sync_batch(context: OpExecutionContext, config: BatchConfig, warehouse: WarehouseResource,
                organizations: OrganizationsResource):
     unknown = [e for e in config.entities if e not in ENTITIES_BY_NAME]
-    if unknown or config.mode not in MODES:
-        raise Failure(f"unknown entities {unknown} or mode {config.mode!r}")
+    if unknown:
+        raise Failure(f"unknown entities {unknown}")
+    mode = sync_mode(config.mode, context.run.tags)
     registered, wh = {o.id: o for o in organizations.registry().load()}, warehouse.get()
     failed: list[str] = []
     for org_id in config.organizations:
@@ -59,7 +61,7 @@ def sync_batch(context: OpExecutionContext, config: BatchConfig, warehouse: Ware
                 context.log.error(f"{entity} of {org_id} not synced: {', '.join(blocked)} failed in this run")
                 continue
             try:
-                result = run_sync(context, org, entity, wh, config.mode, config.confirm_deletes)
+                result = run_sync(context, org, entity, wh, mode, config.confirm_deletes)
             except Exception as exc:  # noqa: BLE001 - one organization's failure must not stop the others
                 error = exc.result.error if isinstance(exc, SyncFailed) else first_line(exc)
                 failed_here.add(entity)
@@ -76,7 +78,7 @@ def sync_batch(context: OpExecutionContext, config: BatchConfig, warehouse: Ware
         )
 
 
-@job(executor_def=in_process_executor, description="Scheduled syncs of several organizations in one run "
+@job(description="Scheduled syncs of several organizations in one run "
      "(one process start for many small syncs); each organization's partition is materialized on its own.")
 def sync_organizations():
     sync_batch()

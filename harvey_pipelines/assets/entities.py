@@ -1,5 +1,6 @@
 """The entity assets: one factory, one asset per entity spec, partitioned by organization."""
 
+from typing import Mapping
 
 from dagster import (
     AssetExecutionContext,
@@ -27,15 +28,21 @@ from harvey_pipelines.warehouse import Warehouse
 CORE_PREFIX = "core"
 TRIGGER_TAG = "harvey/trigger"
 TRIGGERED_BY_TAG = "harvey/triggered_by"
+# A run's sync mode when its config leaves it out: a backfill (UI, `harvey backfill`,
+# `dagster job backfill --tags`) gives its runs tags but no config.
+MODE_TAG = "harvey/mode"
+# Dagster's tag on every run a backfill launches (its value: the backfill id).
+BACKFILL_TAG = "dagster/backfill"
 COUNTS = ("fetched", "inserted", "updated", "unchanged", "quarantined", "deleted", "deletes_held", "raw_versions",
           "api_calls", "retries")
 
 
 class SyncConfig(Config):
-    mode: str = Field(
-        default="incremental",
+    mode: str | None = Field(
+        default=None,
         description="incremental (from the stored cursor), full (re-read everything, no duplicates) "
-        "or reconcile (full, and flag records that vanished at the source as deleted)",
+        "or reconcile (full, and flag records that vanished at the source as deleted); left out: the "
+        f"run's tag {MODE_TAG}, else incremental",
     )
     confirm_deletes: bool = Field(
         default=False,
@@ -69,14 +76,32 @@ def sync_metadata(result: SyncResult) -> dict:
     return metadata
 
 
+def sync_mode(configured: str | None, tags: Mapping[str, str]) -> str:
+    """The mode of a run's syncs: its config's when set, else its tag harvey/mode, else incremental."""
+    mode = configured or tags.get(MODE_TAG) or "incremental"
+    if mode not in MODES:
+        where = "config mode" if configured else f"tag {MODE_TAG}"
+        raise Failure(f"{where} must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode
+
+
+def sync_trigger(tags: Mapping[str, str]) -> tuple[str, str | None]:
+    """(trigger, triggered_by) that sync_runs records for a run with these tags. A run a Dagster
+    backfill launched is a backfill whoever launched it (the UI, `harvey backfill`, `dagster job
+    backfill`), named by the backfill's id; other runs say it in their harvey/ tags."""
+    if backfill_id := tags.get(BACKFILL_TAG):
+        by = tags.get(TRIGGERED_BY_TAG)
+        return "backfill", f"backfill:{backfill_id}" + (f" ({by})" if by else "")
+    return tags.get(TRIGGER_TAG, "manual"), tags.get(TRIGGERED_BY_TAG)
+
+
 def run_sync(context: AssetExecutionContext | OpExecutionContext, org: Organization, entity: str, warehouse: Warehouse,
              mode: str, confirm_deletes: bool = False) -> SyncResult:
     """One organization's entity, as any Dagster run does it: trigger from the run's tags,
     progress and outcome in the run's log. Raises SyncFailed (recorded in sync_runs)."""
-    tags = context.run.tags
+    trigger, triggered_by = sync_trigger(context.run.tags)
     result = sync_entity(
-        org, entity, warehouse, mode=mode,
-        trigger=tags.get(TRIGGER_TAG, "manual"), triggered_by=tags.get(TRIGGERED_BY_TAG),
+        org, entity, warehouse, mode=mode, trigger=trigger, triggered_by=triggered_by,
         dagster_run_id=context.run.run_id,
         on_batch=lambda r: context.log.debug(f"{org.id}/{entity}: {r.fetched} fetched so far"),
         confirm_deletes=confirm_deletes,
@@ -109,11 +134,10 @@ def build_entity_asset(spec: EntitySpec) -> AssetsDefinition:
         context: AssetExecutionContext, config: SyncConfig, warehouse: WarehouseResource,
         organizations: OrganizationsResource,
     ) -> MaterializeResult:
-        if config.mode not in MODES:
-            raise Failure(f"mode must be one of {', '.join(MODES)}; got {config.mode!r}")
+        mode = sync_mode(config.mode, context.run.tags)
         org = organizations.registry().get(context.partition_key)
         try:
-            result = run_sync(context, org, spec.name, warehouse.get(), config.mode, config.confirm_deletes)
+            result = run_sync(context, org, spec.name, warehouse.get(), mode, config.confirm_deletes)
         except SyncFailed as failed:
             raise Failure(
                 description=f"sync of {spec.name} for {org.id} failed: {failed.result.error}",

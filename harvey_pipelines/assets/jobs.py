@@ -1,6 +1,6 @@
 """The one sync job, and how every trigger (UI, CLI, schedule, retry, backfill) asks for a run."""
 
-from dagster import AssetSelection, RunRequest, define_asset_job, in_process_executor
+from dagster import AssetSelection, RunRequest, define_asset_job
 
 from harvey_pipelines.assets.dbt import dbt_models
 from harvey_pipelines.assets.quality import quality_checks
@@ -8,15 +8,13 @@ from harvey_pipelines.assets.entities import TRIGGER_TAG, TRIGGERED_BY_TAG, enti
 
 ENTITY_TAG = "harvey/entities"
 
-# One run syncs one organization (partition); a trigger selects which entities. Steps run
-# in the run's process: a step subprocess costs more start-up than a small organization's
-# sync, and DuckDB takes one writer at a time anyway.
+# One run syncs one organization (partition); a trigger selects which entities. Its steps run
+# in the run's process, as every job's (definitions.py).
 sync_organization_job = define_asset_job(
     "sync_organization",
     selection=AssetSelection.assets(*entity_assets).without_checks(),
-    description="Sync HR entities of one organization (partition) into the warehouse. "
-    "Schedules, the retry sensor and backfills select a subset of the entities.",
-    executor_def=in_process_executor,
+    description="Sync HR entities of one organization (partition) into the warehouse: all of them, or "
+    "those a trigger selects (the retry sensor: the one that failed).",
 )
 
 # The marts are rebuilt for every organization at once: the models downstream of what
@@ -27,7 +25,6 @@ build_marts_job = define_asset_job(
     selection=AssetSelection.assets(dbt_models) | AssetSelection.checks(*quality_checks),
     description="Data quality checks of the core tables, then dbt build (staging, timelines, attendance, "
     "marts) for every organization; a failed blocking check stops the models built on that table.",
-    executor_def=in_process_executor,
 )
 
 
