@@ -86,7 +86,7 @@ def _orgs(args) -> int:
         from harvey_pipelines.assets.partitions import sync_partitions
 
         # the local instance unless DAGSTER_HOME names another (settings decides, as for `make dev`)
-        with DagsterInstance.from_config(str(settings.dagster_home())) as instance:
+        with DagsterInstance.from_config(str(settings.prepare_dagster_home())) as instance:
             added = sync_partitions(instance, registry)
         print(f"added partitions: {', '.join(added) or 'none'}")
         return 0
