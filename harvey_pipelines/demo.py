@@ -62,7 +62,7 @@ def _start_mock(port: int) -> subprocess.Popen:
 def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
     from harvey_pipelines.mock_hrms import DEFAULT_TOKEN  # first: says which extra is missing, if one is
 
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home())
+    os.environ["DAGSTER_HOME"] = str(settings.prepare_dagster_home())
     from dagster import DagsterInstance
 
     from harvey_pipelines.assets.partitions import sync_partitions
@@ -71,7 +71,7 @@ def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
 
     print(f"warehouse: {settings.warehouse_url()}")
     print(f"registry:  {settings.organizations_file()}")
-    print(f"dagster:   {os.environ['DAGSTER_HOME']}")
+    print(f"dagster:   {settings.dagster_home()}")
     started = time.monotonic()
     mock = _start_mock(port)
     print(f"mock HRMS on http://127.0.0.1:{port} ({time.monotonic() - started:.1f}s)")

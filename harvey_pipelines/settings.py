@@ -1,31 +1,142 @@
-"""Where things live, decided in one place from the environment.
+"""Configuration, decided in one place from the environment.
 
-Every path and URL the project uses is read here, so the demo, the tests, the
-Dagster code location and the CLI agree without passing paths around.
+``Settings`` is every variable the project reads (prefix ``HARVEY_``; ``DAGSTER_HOME``), typed
+and validated by pydantic-settings; ``current()`` reads it at call time, so a process, a test or
+a sensor tick sees the environment as it is then. Secrets (URLs that may carry a password, the
+webhook, the SMTP password) are ``SecretStr``: they print as ``**********``. The helpers below
+derive paths and URLs from it; none of them creates a file or a directory
+(``ensure_local_state`` and ``prepare_dagster_home`` do, when a command needs them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "HARVEY_"
+
+
+class Settings(BaseSettings):
+    """Every setting, named as its environment variable without the prefix (README: Configuration)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(PROJECT_ROOT / "data", description="local state: DuckDB file, registry, local Dagster "
+                           "instance, rate-limit counts")
+    warehouse_url: SecretStr | None = Field(None, description="SQLAlchemy URL of the warehouse (default: the DuckDB "
+                                            "file data/warehouse.duckdb); postgresql://user@host/db for production")
+    organizations_file: Path | None = Field(None, description="the organization registry (default: "
+                                            "data/organizations.yaml)")
+    dagster_home: Path | None = Field(None, validation_alias=AliasChoices("DAGSTER_HOME"),
+                                      description="the Dagster instance (default: data/dagster_home)")
+    dagster_ui_url: str = Field("http://127.0.0.1:3000", description="the Dagster webserver: run links in alerts, "
+                                "`harvey backfill`")
+    rate_limit_url: SecretStr | None = Field(None, description="where organizations' rate limits are counted: "
+                                             "sqlite:///file, postgresql://..., redis://... (default: see Sources)")
+    schedule_timezone: str = Field("Asia/Kolkata", description="timezone of the schedules' cron strings")
+    max_runs_per_tick: int = Field(8, ge=1, description="runs a schedule tick spreads its organizations over")
+    retry_delays_minutes: Annotated[tuple[float, ...], NoDecode] = Field(
+        (5.0, 10.0, 20.0), description="the retry sensor's delays (comma list); then a dead letter and one alert")
+    marts_after_syncs_minutes: float = Field(15.0, gt=0, description="how often the marts follow the syncs that "
+                                             "changed data")
+    duckdb_memory_limit: str = Field("40MB", description="DuckDB's cache in a sync process")
+    duckdb_lease_seconds: float = Field(30.0, ge=0, description="longest a sync holds the DuckDB file before "
+                                        "letting go once")
+    delete_wave_fraction: float = Field(0.10, ge=0, description="share of an entity's live records a reconcile "
+                                        "may flag deleted without confirmation")
+    delete_wave_min_rows: int = Field(10, ge=0, description="rows a reconcile may flag deleted without "
+                                      "confirmation, whatever the share")
+    freshness_missed_ticks: int = Field(2, ge=1, description="schedule ticks without a successful sync before an "
+                                        "organization's entity is stale")
+    freshness_grace_minutes: float = Field(30.0, ge=0, description="time after the last missed tick for its sync "
+                                           "to finish")
+    alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook for alerts")
+    smtp_host: str | None = Field(None, description="mail server for alerts")
+    smtp_port: int = Field(25, ge=1, le=65535, description="mail server port")
+    smtp_user: str | None = Field(None, description="mail server login (optional)")
+    smtp_password: SecretStr | None = Field(None, description="mail server password (optional)")
+    smtp_starttls: bool = Field(False, description="1: STARTTLS before login")
+    alert_email_from: str = Field("harvey@localhost", description="sender of alert mails")
+    alert_email_to: Annotated[tuple[str, ...], NoDecode] = Field((), description="recipients of alert mails "
+                                                                 "(comma list)")
+
+    @field_validator("retry_delays_minutes", "alert_email_to", mode="before")
+    @classmethod
+    def _comma_list(cls, value):
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("retry_delays_minutes")
+    @classmethod
+    def _positive_delays(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(v <= 0 for v in value):
+            raise ValueError("give one or more positive minutes, e.g. 5,10,20")
+        return value
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone, e.g. Asia/Kolkata") from None
+        return value
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias.choices[0] if isinstance(alias, AliasChoices) else ENV_PREFIX + field.upper()
+
+
+def current() -> Settings:
+    """The settings as the environment holds them now; a bad value raises ValueError naming its
+    variable (``HARVEY_MAX_RUNS_PER_TICK: input should be ..., not '0'``)."""
+    ours = tuple(sorted((k, v) for k, v in os.environ.items()
+                        if k.upper().startswith(ENV_PREFIX) or k.upper() == "DAGSTER_HOME"))
+    return _settings(ours)
+
+
+@functools.lru_cache(maxsize=8)
+def _settings(environment: tuple[tuple[str, str], ...]) -> Settings:
+    # parsed once per distinct environment (pydantic-settings takes milliseconds, a sync asks often)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            name = env_name(field) if field in Settings.model_fields else field
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message[:1].lower()}{message[1:]}, not {err['input']!r}")
+        raise ValueError("; ".join(problems)) from None
 
 
 def data_dir() -> Path:
     """Local state of the embedded default: DuckDB warehouse, registry, Dagster home."""
-    path = Path(os.environ.get("HARVEY_DATA_DIR", PROJECT_ROOT / "data"))
+    return current().data_dir
+
+
+def ensure_local_state() -> Path:
+    """The data dir, created if missing (by the processes that write into it)."""
+    path = data_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def warehouse_url() -> str:
     """SQLAlchemy URL of the warehouse: DuckDB file by default, PostgreSQL in production."""
-    url = os.environ.get("HARVEY_WAREHOUSE_URL")
-    if url:
-        return url
-    return f"duckdb:///{data_dir() / 'warehouse.duckdb'}"
+    url = current().warehouse_url
+    return url.get_secret_value() if url else f"duckdb:///{data_dir() / 'warehouse.duckdb'}"
 
 
 def rate_limit_url() -> str:
@@ -33,9 +144,9 @@ def rate_limit_url() -> str:
     HARVEY_RATE_LIMIT_URL if set (``sqlite:///file``, ``postgresql://...``, ``redis://...``);
     else the warehouse when it is PostgreSQL (every host that syncs reaches it); else a SQLite
     file in the data dir (the processes of this machine)."""
-    url = os.environ.get("HARVEY_RATE_LIMIT_URL")
+    url = current().rate_limit_url
     if url:
-        return url
+        return url.get_secret_value()
     warehouse = warehouse_url()
     if warehouse.startswith("postgresql"):
         return warehouse
@@ -60,38 +171,26 @@ def dbt_env() -> dict[str, str]:
     }
 
 
-def _number(name: str, default: str, kind: type, what: str, minimum: float = 0):
-    """A number from the environment, with an error that names the variable."""
-    raw = os.environ.get(name, default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or not value >= minimum:
-        raise ValueError(f"{name} must be {what} >= {minimum}, not {raw!r}")
-    return value
-
-
 def delete_wave() -> tuple[float, int]:
     """(share, rows): a reconciliation that would flag more than this share of an entity's live
     records as deleted, and more than this many, waits for confirmation (``--confirm-deletes``)."""
-    return (_number("HARVEY_DELETE_WAVE_FRACTION", "0.10", float, "a number"),
-            _number("HARVEY_DELETE_WAVE_MIN_ROWS", "10", int, "a whole number"))
+    config = current()
+    return config.delete_wave_fraction, config.delete_wave_min_rows
 
 
 def freshness_missed_ticks() -> int:
     """Ticks of an entity's schedule that may pass without a successful sync of an organization
     before that organization's entity is stale (automation/freshness.py)."""
-    return _number("HARVEY_FRESHNESS_MISSED_TICKS", "2", int, "a whole number", minimum=1)
+    return current().freshness_missed_ticks
 
 
 def freshness_grace() -> dt.timedelta:
     """Time after the last of those ticks for its sync to finish."""
-    return dt.timedelta(minutes=_number("HARVEY_FRESHNESS_GRACE_MINUTES", "30", float, "a number of minutes"))
+    return dt.timedelta(minutes=current().freshness_grace_minutes)
 
 
 def organizations_file() -> Path:
-    return Path(os.environ.get("HARVEY_ORGANIZATIONS_FILE", data_dir() / "organizations.yaml"))
+    return current().organizations_file or data_dir() / "organizations.yaml"
 
 
 def local_env_file() -> Path:
@@ -112,17 +211,23 @@ def remember_local_env(name: str, value: str) -> None:
     from dotenv import set_key
 
     path = local_env_file()
+    ensure_local_state()
     path.touch(mode=0o600, exist_ok=True)
     set_key(path, name, value, quote_mode="never")
 
 
 def dagster_ui_url() -> str:
-    return os.environ.get("HARVEY_DAGSTER_UI_URL", "http://127.0.0.1:3000")
+    return current().dagster_ui_url
 
 
 def dagster_home() -> Path:
     """DAGSTER_HOME if set, else a local instance (SQLite storage, no server) under data/."""
-    path = Path(os.environ.get("DAGSTER_HOME") or data_dir() / "dagster_home")
+    return current().dagster_home or data_dir() / "dagster_home"
+
+
+def prepare_dagster_home() -> Path:
+    """The Dagster home, created with the local instance's configuration when it has none."""
+    path = dagster_home()
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
     if not config.exists():

@@ -248,5 +248,5 @@ def test_the_expectation_is_the_schedule_s_ticks_plus_grace_and_its_settings(mon
     assert Expectation.of("interviews").due_by(synced_at) == dt.datetime(2026, 11, 25, 10, 40, tzinfo=utc)
     assert "stale once 1 tick pass without one, plus 10 min grace" in Expectation.of("interviews").text()
     monkeypatch.setenv("HARVEY_FRESHNESS_MISSED_TICKS", "0")
-    with pytest.raises(ValueError, match="HARVEY_FRESHNESS_MISSED_TICKS must be a whole number >= 1"):
+    with pytest.raises(ValueError, match="HARVEY_FRESHNESS_MISSED_TICKS: input should be greater than or equal to 1"):
         Expectation.of("interviews")

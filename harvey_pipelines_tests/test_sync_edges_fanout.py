@@ -348,7 +348,7 @@ def test_a_small_delete_wave_is_applied_and_the_threshold_is_a_setting(make_org,
     held = sync(org, warehouse, ["employees"], mode="reconcile")["employees"]
     assert (held.deleted, held.deletes_held) == (0, 8)
     monkeypatch.setenv("HARVEY_DELETE_WAVE_MIN_ROWS", "many")
-    with pytest.raises(ValueError, match="HARVEY_DELETE_WAVE_MIN_ROWS must be a whole number"):
+    with pytest.raises(ValueError, match="HARVEY_DELETE_WAVE_MIN_ROWS: input should be a valid integer"):
         sync(org, warehouse, ["employees"], mode="reconcile")
     monkeypatch.delenv("HARVEY_DELETE_WAVE_MIN_ROWS")
     applied = sync(org, warehouse, ["employees"], mode="reconcile")["employees"]

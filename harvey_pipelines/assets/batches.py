@@ -10,12 +10,12 @@ syncs from sync_runs). With few organizations each run holds one.
 """
 
 import math
-import os
 
 from dagster import AssetMaterialization, Failure, MetadataValue, OpExecutionContext, RunRequest, job, op
 from dagster import Config
 from pydantic import Field
 
+from harvey_pipelines import settings
 from harvey_pipelines.assets.entities import MODE_TAG, entity_key, run_sync, sync_metadata, sync_mode
 from harvey_pipelines.assets.jobs import run_tags
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
@@ -27,7 +27,7 @@ BATCH_TAG = "harvey/batch"
 
 def max_runs_per_tick() -> int:
     # production's run queue limit (deploy/dagster.yaml): more runs would only wait
-    return max(1, int(os.environ.get("HARVEY_MAX_RUNS_PER_TICK", "8")))
+    return settings.current().max_runs_per_tick
 
 
 class BatchConfig(Config):

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -38,8 +39,32 @@ dbt_project = DbtProject(project_dir=settings.dbt_project_dir(), profiles_dir=se
 _prepare_if_dev(dbt_project)
 
 
+class WarehouseDbtCliResource(DbtCliResource):
+    """dbt on the warehouse the sync writes: the profile's variables (settings.dbt_env(), the
+    password included) are set for each invocation only, while dagster-dbt starts dbt (it hands
+    its process environment to dbt and has no parameter for more), and taken away after."""
+
+    def cli(self, args, **kwargs):
+        with _environment(settings.dbt_env()):
+            return super().cli(args, **kwargs)
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+    return WarehouseDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 
 @cache
@@ -155,7 +180,6 @@ def dbt_source_assets() -> list[AssetsDefinition]:
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, name="harvey_dbt_models",
             dagster_dbt_translator=dbt_translator)
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    os.environ.update(settings.dbt_env())
     warehouse.get().migrate()  # an older warehouse gains the source tables dbt reads
     # a run of a subset (marts_after_syncs) runs only tests whose models are all in it;
     # dbt's default would also run tests that read models left out of it

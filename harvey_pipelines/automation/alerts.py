@@ -15,7 +15,6 @@ is seen where no channel is configured.
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -71,42 +70,42 @@ class Alert:
 
 def configured() -> list[str]:
     """The channels the environment configures (none: alerts reach only sync.alerts and the log)."""
-    channels = ["webhook"] if os.environ.get("HARVEY_ALERT_WEBHOOK_URL") else []
-    if os.environ.get("HARVEY_SMTP_HOST") and os.environ.get("HARVEY_ALERT_EMAIL_TO"):
+    config = settings.current()
+    channels = ["webhook"] if config.alert_webhook_url else []
+    if config.smtp_host and config.alert_email_to:
         channels.append("email")
     return channels
 
 
 def deliver(alert: Alert) -> list[str]:
     """Send to every configured channel; returns the channels that took it."""
-    delivered = []
-    webhook = os.environ.get("HARVEY_ALERT_WEBHOOK_URL")
-    if webhook:
+    delivered, config = [], settings.current()
+    if config.alert_webhook_url:
         try:
-            httpx.post(webhook, json={"text": alert.text()}, timeout=10).raise_for_status()
+            httpx.post(config.alert_webhook_url.get_secret_value(), json={"text": alert.text()}, timeout=10).raise_for_status()
             delivered.append("webhook")
         except httpx.HTTPError as exc:
             # the URL itself is a secret for Slack webhooks: name the channel, not the URL
             log.warning("alert webhook failed: %s", type(exc).__name__)
-    if os.environ.get("HARVEY_SMTP_HOST") and os.environ.get("HARVEY_ALERT_EMAIL_TO"):
+    if config.smtp_host and config.alert_email_to:
         try:
-            _send_mail(alert)
+            _send_mail(alert, config)
             delivered.append("email")
         except (OSError, smtplib.SMTPException) as exc:
             log.warning("alert email failed: %s", type(exc).__name__)
     return delivered
 
 
-def _send_mail(alert: Alert) -> None:
+def _send_mail(alert: Alert, config: settings.Settings) -> None:
     message = EmailMessage()
     message["Subject"] = f"[harvey] {alert.title}: {alert.organization_id}/{alert.entity}"
-    message["From"] = os.environ.get("HARVEY_ALERT_EMAIL_FROM", "harvey@localhost")
-    message["To"] = ", ".join(a.strip() for a in os.environ["HARVEY_ALERT_EMAIL_TO"].split(",") if a.strip())
+    message["From"] = config.alert_email_from
+    message["To"] = ", ".join(config.alert_email_to)
     message.set_content(alert.text().replace("*", ""))
-    port = int(os.environ.get("HARVEY_SMTP_PORT", "25"))
-    with smtplib.SMTP(os.environ["HARVEY_SMTP_HOST"], port, timeout=15) as smtp:
-        if os.environ.get("HARVEY_SMTP_STARTTLS") == "1":
+    with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=15) as smtp:
+        if config.smtp_starttls:
             smtp.starttls()
-        if os.environ.get("HARVEY_SMTP_USER"):
-            smtp.login(os.environ["HARVEY_SMTP_USER"], os.environ.get("HARVEY_SMTP_PASSWORD", ""))
+        if config.smtp_user:
+            password = config.smtp_password.get_secret_value() if config.smtp_password else ""
+            smtp.login(config.smtp_user, password)
         smtp.send_message(message)

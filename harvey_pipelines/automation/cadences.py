@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from harvey_pipelines import settings
 from harvey_pipelines.records import ENTITIES
 
-TIMEZONE = os.environ.get("HARVEY_SCHEDULE_TIMEZONE", "Asia/Kolkata")
+# the schedules are built with it when the definitions load (a change needs a reload)
+TIMEZONE = settings.current().schedule_timezone
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ The nightly `marts_nightly` schedule still rebuilds everything.
 """
 
 import json
-import os
 
 from dagster import (
     AssetKey,
@@ -27,6 +26,7 @@ from dagster import (
     sensor,
 )
 
+from harvey_pipelines import settings
 from harvey_pipelines.assets.dbt import dbt_models
 from harvey_pipelines.assets.entities import (
     TRIGGER_TAG,
@@ -40,7 +40,7 @@ from harvey_pipelines.assets.quality import quality_checks
 from harvey_pipelines.records import ENTITIES
 
 SENSOR_NAME = "marts_after_syncs"
-INTERVAL_SECONDS = int(float(os.environ.get("HARVEY_MARTS_AFTER_SYNCS_MINUTES", "15")) * 60)
+INTERVAL_SECONDS = int(settings.current().marts_after_syncs_minutes * 60)  # read when the definitions load
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 

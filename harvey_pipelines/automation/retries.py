@@ -13,19 +13,19 @@ it is also logged as an error in the sensor's tick, which the UI shows.
 """
 
 import datetime as dt
-import os
 
 from dagster import DefaultSensorStatus, RunsFilter, SensorEvaluationContext, SkipReason, sensor
 
+from harvey_pipelines import settings
 from harvey_pipelines.assets.jobs import sync_organization_job, sync_run_request
 from harvey_pipelines.assets.resources import WarehouseResource
 from harvey_pipelines.automation.alerts import Alert, configured, deliver
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.sources.errors import NOT_RETRIED
 
-RETRY_DELAYS = tuple(
-    dt.timedelta(minutes=float(m)) for m in os.environ.get("HARVEY_RETRY_DELAYS_MINUTES", "5,10,20").split(",")
-)
+
+def retry_delays() -> tuple[dt.timedelta, ...]:
+    return tuple(dt.timedelta(minutes=m) for m in settings.current().retry_delays_minutes)
 
 
 @sensor(
@@ -42,7 +42,7 @@ RETRY_DELAYS = tuple(
 def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
     wh = warehouse.get()
     now = dt.datetime.now(dt.timezone.utc)
-    requests = []
+    requests, delays = [], retry_delays()
     partitions = set(context.instance.get_dynamic_partitions(ORGANIZATIONS_PARTITION))
     chains = wh.failure_chains()
     daemon_retries = _daemon_retries(context, [c.dagster_run_ids[-1] for c in chains if c.dagster_run_ids[-1]])
@@ -50,14 +50,14 @@ def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
     for chain in chains:
         if chain.dagster_run_ids[-1] in daemon_retries:
             continue  # Dagster's own run retry is on for that run: do not double it
-        if chain.last_failure_kind in NOT_RETRIED or chain.attempts > len(RETRY_DELAYS):
+        if chain.last_failure_kind in NOT_RETRIED or chain.attempts > len(delays):
             if ((chain.organization_id, chain.entity, chain.sync_run_ids[0]) not in lettered
                     and wh.open_dead_letter(chain)):
                 why = (f"{chain.last_failure_kind} failure, not retried" if chain.last_failure_kind in NOT_RETRIED
                        else f"failed {chain.attempts} times")
                 context.log.warning(f"{chain.organization_id}/{chain.entity}: {why}: dead letter")
         else:
-            due = chain.last_failure_at + RETRY_DELAYS[chain.attempts - 1]
+            due = chain.last_failure_at + delays[chain.attempts - 1]
             if now >= due and chain.organization_id not in partitions:
                 context.log.warning(f"{chain.organization_id} is not a partition (any more): no retry run")
             elif now >= due:

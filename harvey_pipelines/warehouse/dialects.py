@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -21,6 +20,8 @@ from typing import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
+
+from harvey_pipelines import settings
 
 
 def _warm_arrow() -> None:
@@ -199,7 +200,6 @@ class DuckDBDialect(Dialect):
         "WHERE database_name = current_database() AND schema_name IN :schemas "
         "UNION ALL SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
         "WHERE database_name = current_database() AND schema_name IN :schemas")
-    lease_seconds = float(os.environ.get("HARVEY_DUCKDB_LEASE_SECONDS", "30"))
     _thread_lock = threading.RLock()
 
     def __init__(self, engine: sa.Engine):
@@ -224,7 +224,7 @@ class DuckDBDialect(Dialect):
                 with self._conn.begin():
                     yield self._conn
             finally:
-                if (not hold or time.monotonic() - self._leased_at > self.lease_seconds
+                if (not hold or time.monotonic() - self._leased_at > settings.current().duckdb_lease_seconds
                         or self._others_waiting()):
                     self.release()
 
@@ -359,7 +359,7 @@ def create_engine(url: str) -> sa.Engine:
         # DuckDB's own checkpoint threshold (16MB of WAL) is kept on purpose: a big sync's
         # checkpoints then run in the loader thread while pages are still being fetched,
         # instead of all at the end (BENCHMARKS.md, "Two hosts, and what changed between them")
-        config = {"memory_limit": os.environ.get("HARVEY_DUCKDB_MEMORY_LIMIT", "40MB")}
+        config = {"memory_limit": settings.current().duckdb_memory_limit}
         return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"config": config})
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
