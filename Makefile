@@ -32,13 +32,14 @@ demo: $(STAMP) $(MANIFEST)
 test: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# Dagster UI and daemon on the local instance of the demo (http://127.0.0.1:3000; make dev PORT=3001);
-# settings.dagster_home() writes the local instance's dagster.yaml when the demo has not yet
+# Dagster UI and daemon on the local instance of the demo (http://127.0.0.1:3000; make dev PORT=3001).
+# The local instance's dagster.yaml is written first when the demo has not yet; dagster dev starts in
+# that folder, since from the project root it warns that the root's (production) dagster.yaml is unused.
 PORT ?= 3000
 dev: $(STAMP) $(MANIFEST)
 	export DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/data/dagster_home}; \
-	$(BIN)/python -c 'from harvey_pipelines import settings; settings.dagster_home()' && \
-	exec $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+	$(BIN)/python -c 'from harvey_pipelines import settings; settings.prepare_dagster_home()' && \
+	cd "$$DAGSTER_HOME" && exec $(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 bench: $(STAMP) $(MANIFEST)
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[mock,test,bench]'

@@ -237,7 +237,7 @@ def prepare_dagster_home() -> Path:
 
 LOCAL_DAGSTER_YAML = """\
 # Local instance of the embedded default: SQLite storage in this folder, no server.
-# Production (PostgreSQL storage): the project's deploy/dagster.yaml.
+# Production (PostgreSQL storage): the project's dagster.yaml.
 # One event log file (not one per run), so sensors can page through events by cursor.
 event_log_storage:
   module: dagster.core.storage.event_log

@@ -58,9 +58,9 @@ def test_make_dev_loads_the_code_location_without_the_venv_on_path(tmp_path):
         stop([server])
         log.close()
     output = (tmp_path / "dev.log").read_text()
-    assert "dagster dev -w workspace.yaml" in output, output[-2000:]
-    # the local instance's config is written first (no "no dagster.yaml found"), and the production
-    # one is not in the project root (no "dagster.yaml in the current folder ... will not be used")
+    assert f"dagster dev -w {ROOT / 'workspace.yaml'}" in output, output[-2000:]
+    # the local instance's config is written first (no "no dagster.yaml found"), and dagster dev does
+    # not start beside the production one (no "dagster.yaml in the current folder ... will not be used")
     assert "dagster.yaml" not in output, output[-2000:]
     assert (tmp_path / "dagster_home" / "dagster.yaml").read_text() == settings.LOCAL_DAGSTER_YAML.replace(
         "{base_dir}", str(tmp_path / "dagster_home" / "history" / "runs"))

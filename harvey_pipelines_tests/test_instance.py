@@ -1,4 +1,4 @@
-"""A production-style instance (deploy/dagster.yaml, PostgreSQL storage) with webserver and
+"""A production-style instance (dagster.yaml, PostgreSQL storage) with webserver and
 daemon: `harvey backfill` launches one Dagster backfill whose daemon makes one run per
 organization; runs of any Dagster backfill, `dagster job backfill` too, are recorded as such."""
 
@@ -48,7 +48,7 @@ def test_a_backfill_is_one_dagster_backfill_with_one_run_per_organization(
         make_org, control, dagster_pg_url, tmp_path, monkeypatch, capsys):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     registry = OrganizationRegistry(tmp_path / "orgs.yaml")
     orgs = [make_org(size=40), make_org(size=40)]
     for org in orgs:

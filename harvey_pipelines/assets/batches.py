@@ -26,7 +26,7 @@ BATCH_TAG = "harvey/batch"
 
 
 def max_runs_per_tick() -> int:
-    # production's run queue limit (deploy/dagster.yaml): more runs would only wait
+    # production's run queue limit (dagster.yaml): more runs would only wait
     return settings.current().max_runs_per_tick
 
 

@@ -4,7 +4,7 @@ with the webserver and the daemon running, against the mock HRMS.
     python -m harvey_pipelines_tests.bench.fanout_benchmark --orgs 10,50,200
 
 For each N: N small tenants in the mock, N organizations in a registry, a fresh
-production-style instance (the project's deploy/dagster.yaml on PostgreSQL), webserver and
+production-style instance (the project's dagster.yaml on PostgreSQL), webserver and
 daemon started; the interviews schedule is evaluated at a tick and its run requests are
 launched through the webserver exactly as the daemon would; the clock stops when the
 last run has ended. Each N is measured with the schedule's batching (at most
@@ -61,7 +61,7 @@ def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
     home = workdir / f"home-{n}-{tag}"
     home.mkdir()
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     base = sa.engine.make_url(PG)
     env = {**os.environ, "DAGSTER_HOME": str(home), TOKEN_ENV: "mock-hrms-token-12345",
            "HARVEY_DAGSTER_PG_URL": base.set(database=dbs["dagster"]).render_as_string(False),
