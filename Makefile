@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and make:
 #   make demo   the main job on the embedded default (DuckDB, local Dagster instance)
-#   make test   the tests
+#   make test   the tests (make test-fast: the unit tier, under a minute)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: demo test dev install lock bench fanout-bench dbt-bench clean
+.PHONY: demo test test-fast dev install lock bench fanout-bench dbt-bench clean
 
 install: $(STAMP) $(MANIFEST)
 
@@ -31,6 +31,11 @@ demo: $(STAMP) $(MANIFEST)
 
 test: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# the tests marked fast: HTTP engine, paginators, auth, rate limit arithmetic, records, settings,
+# the definitions snapshot (HARVEY_UPDATE_SNAPSHOTS=1 make test-fast writes it again)
+test-fast: $(STAMP) $(MANIFEST)
+	$(BIN)/python -m pytest -q -m fast $(PYTEST_ARGS)
 
 # Dagster UI and daemon on the local instance of the demo (http://127.0.0.1:3000; make dev PORT=3001).
 # The local instance's dagster.yaml is written first when the demo has not yet; dagster dev starts in

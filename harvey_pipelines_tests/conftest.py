@@ -94,3 +94,12 @@ def make_org(control, mock_hrms, monkeypatch):
                             credential_env=env)
 
     return make
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Under `-m fast` (make test-fast), a test module that marks nothing fast is not imported at
+    all: importing the slow modules (dbt, Dagster runs) took longer than the fast tests run."""
+    if (config.getoption("markexpr") == "fast" and collection_path.is_file()
+            and collection_path.name.startswith("test_") and "mark.fast" not in collection_path.read_text()):
+        return True
+    return None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import threading
 import time
-from http.server import ThreadingHTTPServer
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -27,7 +31,9 @@ class LoopbackHttpServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next poll: a short one keeps a test's teardown short
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -36,6 +42,58 @@ class LoopbackHttpServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+@dataclass
+class Request:
+    """What a ``ScriptedHttpServer`` received."""
+
+    method: str
+    path: str  # without the query
+    query: dict[str, str]
+    headers: dict[str, str]  # names lowercased
+    body: bytes
+
+    @property
+    def form(self) -> dict[str, str]:
+        return dict(parse_qsl(self.body.decode()))
+
+
+class ScriptedHttpServer(LoopbackHttpServer):
+    """A real HTTP server on loopback whose every answer the test decides, for unit tests of the
+    HTTP engine and paginators: ``respond(request)`` returns ``(status, headers, body)``, a body
+    of bytes as is, anything else as JSON. It keeps every request in ``requests``."""
+
+    def __init__(self, respond: Callable[[Request], tuple[int, dict[str, str], Any]]):
+        self.requests: list[Request] = []
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self):
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Request(self.command, url.path, dict(parse_qsl(url.query)),
+                                  {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                with lock:
+                    outer.requests.append(request)
+                status, headers, body = respond(request)
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(Handler)
 
 
 def wait_http(url: str, timeout: float = 120, process: subprocess.Popen | None = None) -> None:

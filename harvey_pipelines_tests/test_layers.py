@@ -39,6 +39,7 @@ def _layer(path: Path) -> str | None:
     return LAYER_OF.get(top)
 
 
+@pytest.mark.fast
 def test_no_module_imports_a_layer_above_it():
     wrong = []
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -66,6 +67,7 @@ def test_the_sync_runs_without_dagster_loaded():
     assert out.strip() == "[]"
 
 
+@pytest.mark.fast
 def test_the_layer_table_names_every_module():
     tops = {p.relative_to(PACKAGE).parts[0].removesuffix(".py") for p in PACKAGE.glob("*")
             if p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists())}

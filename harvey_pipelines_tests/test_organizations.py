@@ -19,6 +19,7 @@ from harvey_pipelines.warehouse import Warehouse, schema
 from harvey_pipelines_tests.helpers import differences
 
 
+@pytest.mark.fast
 def test_cli_adds_lists_and_disables(tmp_path, capsys):
     path = str(tmp_path / "orgs.yaml")
     assert main(["--registry", path, "orgs", "add", "acme", "--base-url", "http://127.0.0.1:1/orgs/acme",
@@ -62,6 +63,7 @@ def test_cli_removes_an_organization_and_keeps_its_data(make_org, control, tmp_p
     warehouse.dispose()
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("bad", ["Acme", "acme corp", "1acme", "acme--x", "acme_", "a.b"])
 def test_ids_must_be_slugs(tmp_path, capsys, bad):
     code = main(["--registry", str(tmp_path / "o.yaml"), "orgs", "add", bad, "--base-url", "http://x",
@@ -70,6 +72,7 @@ def test_ids_must_be_slugs(tmp_path, capsys, bad):
     assert "slug" in capsys.readouterr().err
 
 
+@pytest.mark.fast
 def test_duplicate_add_is_refused(tmp_path, capsys):
     path = str(tmp_path / "orgs.yaml")
     args = ["--registry", path, "orgs", "add", "acme", "--base-url", "http://x", "--credential-env", "X"]
@@ -89,6 +92,7 @@ def test_partitions_follow_the_registry(tmp_path):
         assert sorted(instance.get_dynamic_partitions("organizations")) == ["acme", "globex"]
 
 
+@pytest.mark.fast
 def test_missing_credential_is_a_clear_error(monkeypatch):
     org = Organization(id="acme", name="Acme", base_url="http://x", credential_env="HARVEY_NOT_SET_TOKEN")
     monkeypatch.delenv("HARVEY_NOT_SET_TOKEN", raising=False)
@@ -101,6 +105,7 @@ def test_missing_credential_is_a_clear_error(monkeypatch):
 BASE = dict(id="acme", name="Acme", base_url="http://x", credential_env="X")
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("field, value, message", [
     ("timezone", "Mars/Olympus", "unknown timezone 'Mars/Olympus'"),
     ("work_start", "9am", "work_start '9am' must be a time of day as HH:MM"),
@@ -129,6 +134,7 @@ def test_settings_are_validated(tmp_path, field, value, message):
     assert message in str(error.value)
 
 
+@pytest.mark.fast
 def test_settings_are_normalized_and_optional(tmp_path):
     org = Organization(**BASE, work_start="8:30", weekend_days="Friday, sat", holidays={"country": "in"},
                        leave_policy={"sick": {"allocation_days": 12}})
@@ -142,6 +148,7 @@ def test_settings_are_normalized_and_optional(tmp_path):
     assert "work_start" not in registry.path.read_text() and registry.get("acme") == plain
 
 
+@pytest.mark.fast
 def test_cli_adds_and_sets_settings(tmp_path, capsys):
     path = str(tmp_path / "orgs.yaml")
     assert main(["--registry", path, "orgs", "add", "acme", "--base-url", "http://x", "--credential-env", "X",
@@ -166,6 +173,7 @@ def test_cli_adds_and_sets_settings(tmp_path, capsys):
     assert "timezone: Asia/Dubai" in capsys.readouterr().out
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("args, message", [
     (["--work-start", "25:00"], "work_start '25:00' must be a time of day"),
     (["--timezone", "Europe/Atlantis"], "unknown timezone"),
@@ -184,6 +192,7 @@ def test_a_bad_set_changes_nothing(tmp_path, capsys, args, message):
     assert path.read_bytes() == before
 
 
+@pytest.mark.fast
 def test_set_of_an_unknown_organization(tmp_path, capsys):
     assert main(["--registry", str(tmp_path / "orgs.yaml"), "orgs", "set", "nope", "--work-start", "09:00"]) == 2
     assert "'nope' is not in the registry" in capsys.readouterr().err
