@@ -27,7 +27,7 @@ ENV_PREFIX = "HARVEY_"
 class Settings(BaseSettings):
     """Every setting, named as its environment variable without the prefix (README: Configuration)."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, allow_inf_nan=False)
 
     data_dir: Path = Field(PROJECT_ROOT / "data", description="local state: DuckDB file, registry, local Dagster "
                            "instance, rate-limit counts")

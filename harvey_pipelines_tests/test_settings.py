@@ -28,7 +28,7 @@ def env(monkeypatch, tmp_path):
 
 
 def test_the_defaults(env):
-    assert settings.data_dir() == env and env.is_dir(), "created on first use"
+    assert settings.data_dir() == env and not env.exists(), "reading a setting creates nothing"
     assert settings.warehouse_url() == f"duckdb:///{env / 'warehouse.duckdb'}"
     assert settings.rate_limit_url() == f"sqlite:///{env / 'rate_limits.sqlite'}"
     assert settings.organizations_file() == env / "organizations.yaml"
@@ -69,27 +69,24 @@ def test_dbt_gets_the_warehouse_the_sync_writes(env, monkeypatch, url, expected)
     assert settings.dbt_env() == expected
 
 
-@pytest.mark.parametrize("name, value, read, message", [
-    ("HARVEY_DELETE_WAVE_FRACTION", "ten percent", settings.delete_wave,
-     "HARVEY_DELETE_WAVE_FRACTION must be a number >= 0, not 'ten percent'"),
-    ("HARVEY_DELETE_WAVE_FRACTION", "-0.1", settings.delete_wave, "HARVEY_DELETE_WAVE_FRACTION must be a number >= 0"),
-    ("HARVEY_DELETE_WAVE_FRACTION", "nan", settings.delete_wave, "HARVEY_DELETE_WAVE_FRACTION must be a number >= 0"),
-    ("HARVEY_DELETE_WAVE_FRACTION", "", settings.delete_wave,
-     "HARVEY_DELETE_WAVE_FRACTION must be a number >= 0, not ''"),
-    ("HARVEY_DELETE_WAVE_MIN_ROWS", "2.5", settings.delete_wave,
-     "HARVEY_DELETE_WAVE_MIN_ROWS must be a whole number >= 0, not '2.5'"),
-    ("HARVEY_FRESHNESS_MISSED_TICKS", "0", settings.freshness_missed_ticks,
-     "HARVEY_FRESHNESS_MISSED_TICKS must be a whole number >= 1, not '0'"),
-    ("HARVEY_FRESHNESS_MISSED_TICKS", "two", settings.freshness_missed_ticks, "HARVEY_FRESHNESS_MISSED_TICKS"),
-    ("HARVEY_FRESHNESS_GRACE_MINUTES", "-5", settings.freshness_grace,
-     "HARVEY_FRESHNESS_GRACE_MINUTES must be a number of minutes >= 0, not '-5'"),
-    ("HARVEY_FRESHNESS_GRACE_MINUTES", "30m", settings.freshness_grace, "HARVEY_FRESHNESS_GRACE_MINUTES"),
+@pytest.mark.parametrize("name, value, read, rule", [
+    ("HARVEY_DELETE_WAVE_FRACTION", "ten percent", settings.delete_wave, "valid number"),
+    ("HARVEY_DELETE_WAVE_FRACTION", "-0.1", settings.delete_wave, "greater than or equal to 0"),
+    ("HARVEY_DELETE_WAVE_FRACTION", "nan", settings.delete_wave, "finite number"),
+    ("HARVEY_DELETE_WAVE_FRACTION", "", settings.delete_wave, "valid number"),
+    ("HARVEY_DELETE_WAVE_MIN_ROWS", "2.5", settings.delete_wave, "valid integer"),
+    ("HARVEY_FRESHNESS_MISSED_TICKS", "0", settings.freshness_missed_ticks, "greater than or equal to 1"),
+    ("HARVEY_FRESHNESS_MISSED_TICKS", "two", settings.freshness_missed_ticks, "valid integer"),
+    ("HARVEY_FRESHNESS_GRACE_MINUTES", "-5", settings.freshness_grace, "greater than or equal to 0"),
+    ("HARVEY_FRESHNESS_GRACE_MINUTES", "30m", settings.freshness_grace, "valid number"),
+    ("HARVEY_FRESHNESS_GRACE_MINUTES", "inf", settings.freshness_grace, "finite number"),
 ])
-def test_a_bad_number_fails_naming_the_variable_the_value_and_the_rule(env, monkeypatch, name, value, read, message):
+def test_a_bad_number_fails_naming_the_variable_the_value_and_the_rule(env, monkeypatch, name, value, read, rule):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError) as bad:
         read()
-    assert str(bad.value).startswith(message), str(bad.value)
+    message = str(bad.value)
+    assert message.startswith(f"{name}: ") and rule in message and message.endswith(f"not {value!r}"), message
 
 
 def test_numbers_are_read_at_call_time(env, monkeypatch):
@@ -99,15 +96,6 @@ def test_numbers_are_read_at_call_time(env, monkeypatch):
     monkeypatch.setenv("HARVEY_FRESHNESS_GRACE_MINUTES", "7.5")
     assert settings.delete_wave() == (0.5, 0)
     assert (settings.freshness_missed_ticks(), settings.freshness_grace()) == (3, dt.timedelta(minutes=7, seconds=30))
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: settings._number accepts 'inf', and freshness_grace() then fails in timedelta with an OverflowError "
-    "that does not name HARVEY_FRESHNESS_GRACE_MINUTES"))
-def test_an_infinite_grace_fails_naming_the_variable(env, monkeypatch):
-    monkeypatch.setenv("HARVEY_FRESHNESS_GRACE_MINUTES", "inf")
-    with pytest.raises(ValueError, match="HARVEY_FRESHNESS_GRACE_MINUTES"):
-        settings.freshness_grace()
 
 
 def test_the_local_env_file_keeps_what_the_demo_leaves_private(env):
@@ -120,11 +108,14 @@ def test_the_local_env_file_keeps_what_the_demo_leaves_private(env):
 
 
 def test_the_local_dagster_instance_is_made_once_and_dagster_home_wins(env, monkeypatch, tmp_path):
-    home = settings.dagster_home()
+    assert settings.dagster_home() == env / "dagster_home" and not env.exists(), "named, not made"
+    home = settings.prepare_dagster_home()
     assert home == env / "dagster_home"
     config = (home / "dagster.yaml").read_text()
     assert f"base_dir: {home / 'history' / 'runs'}" in config and "{base_dir}" not in config
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    assert settings.dagster_home() == home and (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+    assert settings.prepare_dagster_home() == home
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
-    assert settings.dagster_home() == tmp_path / "elsewhere" and (tmp_path / "elsewhere" / "dagster.yaml").exists()
+    assert settings.prepare_dagster_home() == tmp_path / "elsewhere"
+    assert (tmp_path / "elsewhere" / "dagster.yaml").exists()
