@@ -310,15 +310,13 @@ def test_a_403_is_not_a_reason_to_refresh():
     assert [(r.method, r.path) for r in server.requests] == [("GET", "/api/v1/employees")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: OAuthClientAuth.refresh runs outside get_json's error handling, so an unreachable (or non-JSON) token "
-    "endpoint escapes as a bare httpx error that names neither the organization nor the HR system"))
 def test_an_unreachable_token_endpoint_fails_as_a_source_error_naming_the_hr_system():
     with scripted((401, {}, {"detail": "no token"})) as server:
         auth = OAuthClientAuth(f"http://127.0.0.1:{free_port()}/oauth/token", "harvey", Secret("client-s3cret"))
         with engine_for(server, auth=auth) as engine, pytest.raises(SourceError) as failed:
             engine.get_json("/api/v1/employees")
-    assert "acme/custom" in str(failed.value)
+    assert "acme/custom" in str(failed.value) and "renewing the credential after HTTP 401" in str(failed.value)
+    assert "client-s3cret" not in str(failed.value) and failed.value.kind == "configuration"
 
 
 # -- how errors name the HR system -----------------------------------------------------------------

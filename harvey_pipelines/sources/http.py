@@ -290,7 +290,7 @@ class HttpEngine:
                             trial = False
                             return Response(status, answer.headers, body)
                     elif status in (401, 403):
-                        if status == 401 and not refreshed and self.auth.refresh(self.client):
+                        if status == 401 and not refreshed and self._refresh(path):
                             refreshed = True
                             continue
                         self.breaker.answered(trial)  # the server answered; the breaker is for outages
@@ -323,6 +323,21 @@ class HttpEngine:
                 f"{self.where}: {last_problem}; gave up after {self.retry.max_attempts} attempts{fix}", kind=kind)
         finally:
             self.breaker.abandon(trial)
+
+    def _refresh(self, path: str) -> bool:
+        """The auth's renewal after a 401, its failures named like the request's own."""
+        try:
+            return self.auth.refresh(self.client)
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            unreachable = isinstance(exc, httpx.ConnectError)
+            raise TransientError(
+                f"{self.where}: renewing the credential after HTTP 401 on GET {path} failed: {self._cause(exc)}"
+                + ("; check the auth's token URL" if unreachable else ""),
+                kind="configuration" if unreachable else "transient") from None
+        except ValueError:  # the token endpoint's answer is not JSON
+            raise AuthenticationError(
+                f"{self.where}: renewing the credential after HTTP 401 on GET {path} failed: the token endpoint's "
+                f"answer is not JSON; check {self.credential_hint} and the auth's token URL") from None
 
     def _cause(self, exc: Exception) -> str:
         """``ConnectError: [Errno 111] Connection refused``: what the transport said, one line,
