@@ -162,6 +162,19 @@ def _sync(args) -> int:
     return status
 
 
+def _publish(args) -> int:
+    from harvey_pipelines.warehouse import Warehouse
+
+    warehouse = Warehouse()
+    try:
+        published = warehouse.publish()
+    finally:
+        warehouse.dispose()
+    print(f"published {published}: analysts and BI tools read it (read-only)" if published
+          else f"nothing to publish: readers of {warehouse} never block its writers")
+    return 0
+
+
 def _backfill(args) -> int:
     """Submit one run per organization and entity to the running instance (its queue)."""
     import getpass
@@ -297,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--confirm-deletes", action="store_true",
                       help="reconcile: apply a delete wave it would otherwise hold back (see README, Syncing)")
     sync.set_defaults(func=_sync)
+
+    publish_copy = sub.add_parser("publish", help="publish the DuckDB warehouse's read-only copy for analysts now "
+                                  "(every dbt build does it too)")
+    publish_copy.set_defaults(func=_publish)
 
     backfill = sub.add_parser("backfill", help="re-sync organizations through the running instance's queue")
     which = backfill.add_mutually_exclusive_group(required=True)

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
@@ -205,6 +206,21 @@ class Warehouse:
         """Hold off our own writers while another program (dbt) writes the warehouse."""
         return self.dialect.for_other_process()
 
+    def turn(self, wait: float):
+        """On DuckDB, the writers' turn for the whole block (the ``writer()`` transactions in it
+        share one connection), taken within ``wait`` seconds or ``LockTimeout``: for a reader
+        that must not wait for long (a sensor tick). Nothing to take on PostgreSQL."""
+        return self.dialect.turn(wait)
+
+    def publish(self) -> Path | None:
+        """Publish the copy that analysts and BI tools read (``settings.published_copy``), so
+        that no reader holds the DuckDB warehouse file and blocks a writer; its path. None on
+        PostgreSQL: there readers and writers do not block each other, nothing is published."""
+        target = settings.published_copy(self.url)
+        if target is not None:
+            self.dialect.publish(target)
+        return target
+
     def sync_lock(self, organization_id: str, entity_name: str, timeout: float = 900.0):
         """One sync per organization and entity at a time, whoever launched it."""
         return self.dialect.exclusive(f"harvey-sync/{organization_id}/{entity_name}", timeout)
@@ -226,7 +242,7 @@ class Warehouse:
                 if (table.schema, table.name, column) not in present:
                     conn.exec_driver_sql(
                         f"ALTER TABLE {table.fullname} ADD COLUMN {column} {kind.compile(dialect=conn.dialect)}")
-            conn.exec_driver_sql(schema.record_keys_view())
+            self.dialect.replace_view(conn, f"{schema.CORE}.{schema.RECORD_KEYS}", schema.record_keys_query())
         _created.add(self.url)
 
     def dispose(self) -> None:
