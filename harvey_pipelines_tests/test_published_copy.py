@@ -16,22 +16,25 @@ import sys
 import duckdb
 import pytest
 import sqlalchemy as sa
-from dagster import instance_for_test
+from dagster import build_sensor_context, instance_for_test
 
 from harvey_pipelines import settings
+from harvey_pipelines.assets.resources import WarehouseResource
 from harvey_pipelines.automation import retries
+from harvey_pipelines.automation.marts import marts_request
+from harvey_pipelines.definitions import defs
 from harvey_pipelines.organizations import ORGANIZATIONS_PARTITION
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import Warehouse, schema, store
 from harvey_pipelines_tests.test_automation import QUICK_RETRY, _backdate, _down, _evaluate, _unavailable
 from harvey_pipelines_tests.test_http_engine import LocalServer
 
-# Answers one line of stdin with what it reads now, as JSON, on the connection it opened at
-# the start (never a new one); "stop" ends it. PostgreSQL: one REPEATABLE READ transaction,
-# opened by the first read and never ended, holding its locks on the tables and views read.
+# Answers each line of stdin with its answers to QUESTIONS (JSON), read on the one connection
+# it opened at the start; "stop" ends it. PostgreSQL: one REPEATABLE READ transaction, opened
+# by the first read and never ended, which keeps its locks on the tables and views it read.
 READER = r"""
 import json, sys
-kind, target, org_id, employee_id = sys.argv[1:]
+kind, target, questions = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 if kind == "duckdb":
     import duckdb
     conn = duckdb.connect(target, read_only=True)
@@ -49,12 +52,7 @@ for line in sys.stdin:
     if line.strip() == "stop":
         break
     try:
-        answer = {
-            "runs": read(f"select count(*) from sync.sync_runs where organization_id = '{org_id}'")[0][0],
-            "title": read(f"select job_title from core.employees where organization_id = '{org_id}' "
-                          f"and source_id = '{employee_id}'")[0][0],
-            "resolvable": read(f"select count(*) from core.record_keys where organization_id = '{org_id}'")[0][0],
-        }
+        answer = {name: read(sql)[0][0] for name, sql in questions.items()}
     except Exception as exc:
         answer = {"error": f"{type(exc).__name__}: {exc}"}
     print(json.dumps(answer), flush=True)
@@ -64,11 +62,22 @@ ENTITIES = ("employees", "attendance")
 NEW_TITLE = "Chief Snapshot Officer"
 
 
+def questions(org_id: str, employee_id: str) -> dict[str, str]:
+    """What the reader asks: the organization's sync runs, one employee's job title, and the
+    keys of core.record_keys (a view: on PostgreSQL the sync used to replace it)."""
+    return {
+        "runs": f"select count(*) from sync.sync_runs where organization_id = '{org_id}'",
+        "title": f"select job_title from core.employees where organization_id = '{org_id}' "
+                 f"and source_id = '{employee_id}'",
+        "resolvable": f"select count(*) from core.record_keys where organization_id = '{org_id}'",
+    }
+
+
 class Reader:
     """The reader process; ``ask()`` has it read once more on its one connection."""
 
-    def __init__(self, kind: str, target: str, org_id: str, employee_id: str):
-        self.process = subprocess.Popen([sys.executable, "-c", READER, kind, target, org_id, employee_id],
+    def __init__(self, kind: str, target: str, asked: dict[str, str]):
+        self.process = subprocess.Popen([sys.executable, "-c", READER, kind, target, json.dumps(asked)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, env=os.environ.copy())
 
@@ -84,23 +93,13 @@ class Reader:
         assert self.process.returncode == 0, err
 
 
-def _read_now(warehouse_or_copy, org_id: str, employee_id: str) -> dict:
-    """What a new connection reads (the reader's questions, asked by this process)."""
+def _read_now(warehouse_or_copy, asked: dict[str, str]) -> dict:
+    """The answers of a new connection."""
     if isinstance(warehouse_or_copy, Warehouse):
         with warehouse_or_copy.writer() as conn:
-            read = lambda sql: conn.exec_driver_sql(sql).all()  # noqa: E731
-            return _questions(read, org_id, employee_id)
+            return {name: conn.exec_driver_sql(sql).scalar() for name, sql in asked.items()}
     with duckdb.connect(str(warehouse_or_copy), read_only=True) as conn:
-        return _questions(lambda sql: conn.execute(sql).fetchall(), org_id, employee_id)
-
-
-def _questions(read, org_id, employee_id) -> dict:
-    return {
-        "runs": read(f"select count(*) from sync.sync_runs where organization_id = '{org_id}'")[0][0],
-        "title": read(f"select job_title from core.employees where organization_id = '{org_id}' "
-                      f"and source_id = '{employee_id}'")[0][0],
-        "resolvable": read(f"select count(*) from core.record_keys where organization_id = '{org_id}'")[0][0],
-    }
+        return {name: conn.execute(sql).fetchone()[0] for name, sql in asked.items()}
 
 
 def test_a_reader_holding_its_connection_through_a_sync_and_a_publish(make_org, control, warehouse, monkeypatch):
@@ -108,17 +107,18 @@ def test_a_reader_holding_its_connection_through_a_sync_and_a_publish(make_org, 
     for name in ENTITIES:
         assert sync_entity(org, name, warehouse).status == "success"
     employee_id = control.records(org.id, "employees")[0]["id"]
+    asked = questions(org.id, employee_id)
     published = warehouse.publish()
     if warehouse.dialect.name == "duckdb":
         assert published == settings.published_copy(warehouse.url) and published.exists()
-        reader = Reader("duckdb", str(published), org.id, employee_id)
+        reader = Reader("duckdb", str(published), asked)
     else:
         assert published is None, "PostgreSQL publishes nothing"
         # a lock the sync waited for would fail it instead of hanging the test
         monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=30s")
         warehouse.engine.dispose()  # the pool's connections were opened without it
         url = sa.engine.make_url(warehouse.url).set(drivername="postgresql")
-        reader = Reader("postgres", url.render_as_string(hide_password=False), org.id, employee_id)
+        reader = Reader("postgres", url.render_as_string(hide_password=False), asked)
     try:
         before = reader.ask()
         assert "error" not in before and before["runs"] == len(ENTITIES), before
@@ -136,14 +136,11 @@ def test_a_reader_holding_its_connection_through_a_sync_and_a_publish(make_org, 
         reader.stop()
     assert all(answer == before for answer in [*during, after_publish]), [*during, after_publish]
     assert before["title"] != NEW_TITLE
-    now = _read_now(published or warehouse, org.id, employee_id)  # a new connection: the new data
+    now = _read_now(published or warehouse, asked)  # a new connection: the new data
     assert now == {**before, "runs": len(ENTITIES) * 2, "title": NEW_TITLE}
 
 
 def test_the_build_of_the_marts_publishes(make_org, tmp_path, monkeypatch):
-    from harvey_pipelines.automation.marts import marts_request
-    from harvey_pipelines.definitions import defs
-
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     monkeypatch.setenv("HARVEY_WAREHOUSE_URL", url)
     warehouse = Warehouse(url)
@@ -233,11 +230,6 @@ def test_the_retry_sensor_skips_a_tick_while_the_file_is_held_longer_than_it_wai
     monkeypatch.setattr(retries, "TURN_WAIT_SECONDS", 0.5)
     holder = _holder(failed_org, warehouse.url, "turn")
     try:
-        from dagster import build_sensor_context
-
-        from harvey_pipelines.assets.resources import WarehouseResource
-        from harvey_pipelines.definitions import defs
-
         context = build_sensor_context(instance=instance, definitions=defs,
                                        resources={"warehouse": WarehouseResource(url=warehouse.url)})
         tick = retries.sync_retry_sensor.evaluate_tick(context)
