@@ -230,6 +230,19 @@ mutation LaunchBackfill($params: LaunchBackfillParams!) {
 }"""
 
 
+def _publish(args) -> int:
+    from harvey_pipelines.warehouse import Warehouse
+
+    warehouse = Warehouse()
+    try:
+        published = warehouse.publish()
+    finally:
+        warehouse.dispose()
+    print(f"published {published}: analysts and BI tools read it (read-only)" if published
+          else f"nothing to publish: readers of {warehouse} never block its writers")
+    return 0
+
+
 def _backfill(args) -> int:
     """Launch one Dagster asset backfill: the selected entity assets over the selected
     organization partitions. Its daemon makes one run per organization with every selected
@@ -396,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--generate", metavar="MESSAGE",
                      help="write the revision that a change of records.py or warehouse/schema.py needs (developers)")
     migrate.set_defaults(func=_migrate)
+
+    publish_copy = sub.add_parser("publish", help="publish the DuckDB warehouse's read-only copy for analysts now "
+                                  "(every dbt build does it too)")
+    publish_copy.set_defaults(func=_publish)
 
     backfill = sub.add_parser(
         "backfill", help="re-sync organizations: one Dagster backfill on the running instance (UI: Backfills tab)")

@@ -117,8 +117,8 @@ def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
     _print_table(counts)
     print(f"\ndone in {time.monotonic() - started:.0f}s.")
     print("Open the Dagster UI on what this made:  make dev   (then http://127.0.0.1:3000)")
-    print("Query the warehouse:  .venv/bin/python -c \"import duckdb; "
-          f"print(duckdb.connect('{settings.data_dir() / 'warehouse.duckdb'}', read_only=True)"
+    print("Query the analysts' copy (published by every dbt build):  .venv/bin/python -c \"import duckdb; "
+          f"print(duckdb.connect('{settings.published_copy()}', read_only=True)"
           ".sql('select * from core.employees limit 5'))\"")
     return 1 if failed else 0
 

@@ -153,6 +153,24 @@ def rate_limit_url() -> str:
     return f"sqlite:///{data_dir() / 'rate_limits.sqlite'}"
 
 
+PUBLISHED_COPY_NAME = "analytics.duckdb"
+
+
+def published_copy(url: str | None = None) -> Path | None:
+    """The copy of a DuckDB warehouse (``url``, default the configured one) that analysts and
+    BI tools read: ``analytics.duckdb`` next to the warehouse file. None for PostgreSQL, whose
+    readers do not stand in the writers' way (nothing is published there)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url or warehouse_url())
+    if parsed.get_backend_name() != "duckdb":
+        return None
+    database = Path(parsed.database)
+    if database.name == PUBLISHED_COPY_NAME:
+        raise ValueError(f"the DuckDB warehouse may not be named {PUBLISHED_COPY_NAME}: that is its published copy")
+    return database.with_name(PUBLISHED_COPY_NAME)
+
+
 def dbt_project_dir() -> Path:
     return PROJECT_ROOT / "dbt_project"
 

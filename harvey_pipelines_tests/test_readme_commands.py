@@ -71,12 +71,15 @@ def test_a_cli_sync_after_the_demo_finds_the_token_the_demo_left(make_org, tmp_p
     assert "the HR system refused the credential" in capsys.readouterr().err
 
 
+def readme_bash_lines() -> list[str]:
+    """Every line of the README's bash blocks, continuations joined."""
+    return [line for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+            for line in block.replace("\\\n", " ").splitlines()]
+
+
 def readme_dagster_commands() -> list[str]:
     """The README's `dagster` CLI commands (bash blocks and inline code), as shell lines."""
-    text = README.read_text()
-    lines = [line for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-             for line in block.replace("\\\n", " ").splitlines()]
-    lines += re.findall(r"`([^`\n]*\.venv/bin/dagster [^`\n]*)`", text)
+    lines = readme_bash_lines() + re.findall(r"`([^`\n]*\.venv/bin/dagster [^`\n]*)`", README.read_text())
     return [line.split(" #")[0].strip() for line in lines if ".venv/bin/dagster " in line and "/srv/" not in line]
 
 
@@ -103,3 +106,30 @@ def test_the_readme_dagster_commands_run_as_written(tmp_path, monkeypatch):
         assert sorted(len(b.partition_names) for b in backfills) == [2, 2]  # --partitions acme,globex; --all
         assert sorted(b.tags.get("harvey/mode", "") for b in backfills) == ["", "full"]
         assert instance.all_instigator_state()
+
+
+def test_the_readme_analyst_commands_run_as_written(make_org, tmp_path, monkeypatch):
+    """`harvey publish`, then the query of the published copy, from a folder laid out like the
+    repo root whose data/ holds a synced warehouse."""
+    from harvey_pipelines.sync import sync_entity
+    from harvey_pipelines.warehouse import Warehouse
+
+    for name in ("HARVEY_WAREHOUSE_URL", "HARVEY_ORGANIZATIONS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HARVEY_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / ".venv").symlink_to(README.parent / ".venv")
+    org = make_org(size=7)
+    warehouse = Warehouse()
+    assert sync_entity(org, "employees", warehouse).status == "success"
+    warehouse.dispose()
+    commands = [line.split(" #")[0].strip() for line in readme_bash_lines()
+                if "analytics.duckdb" in line or line.startswith(".venv/bin/harvey publish")]
+    assert [c.split()[0] for c in commands] == [".venv/bin/python", ".venv/bin/harvey"], commands
+    out = {}
+    for command in reversed(commands):  # published first, then read
+        done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=dict(os.environ), capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+        out[command.split()[0]] = done.stdout
+    assert f"published {tmp_path / 'data' / 'analytics.duckdb'}" in out[".venv/bin/harvey"]
+    assert re.search(rf"{org.id}\s*│\s*7\s*│", out[".venv/bin/python"]), out  # its 7 employees

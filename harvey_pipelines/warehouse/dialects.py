@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
+import os
+import shutil
 import threading
 import time
 from contextlib import contextmanager
@@ -63,6 +65,16 @@ class Dialect:
 
     def release(self) -> None:
         """Give up anything ``writer(hold=True)`` kept."""
+
+    @contextmanager
+    def turn(self, wait: float) -> Iterator[None]:
+        """Keep the writers' turn (if the dialect has one) for the block, taken within ``wait``
+        seconds (else ``LockTimeout``); the ``writer()`` transactions inside share it."""
+        yield
+
+    def publish(self, target: Path) -> None:
+        """Copy the warehouse to ``target`` for readers that must not stand in the writers' way."""
+        raise NotImplementedError(f"{self.name} publishes no copy: its readers never block its writers")
 
     @contextmanager
     def exclusive(self, key: str, timeout: float) -> Iterator[None]:
@@ -210,31 +222,69 @@ class DuckDBDialect(Dialect):
         self._conn: sa.Connection | None = None
         self._lock_file = None
         self._leased_at = 0.0
+        self._kept = 0  # turn() blocks under way: the connection stays until the last ends
 
     @contextmanager
     def writer(self, hold: bool = False):
         with self._thread_lock:
             if self._conn is None:
-                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-                self._lock_file = open(self.lock_path, "a")
-                self._wait_for_lock(self._lock_file)
-                self._conn = self.engine.connect()
-                self._leased_at = time.monotonic()
+                self._connect()
             try:
                 with self._conn.begin():
                     yield self._conn
             finally:
-                if (not hold or time.monotonic() - self._leased_at > settings.current().duckdb_lease_seconds
-                        or self._others_waiting()):
+                if not self._kept and (not hold or time.monotonic() - self._leased_at
+                                       > settings.current().duckdb_lease_seconds or self._others_waiting()):
                     self.release()
 
-    def _wait_for_lock(self, handle) -> None:
+    def _connect(self, wait: float | None = None) -> None:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.lock_path, "a")
+        try:
+            self._wait_for_lock(handle, wait)
+            self._conn = self.engine.connect()
+        except BaseException:
+            handle.close()  # and with it the lock
+            raise
+        self._lock_file = handle
+        self._leased_at = time.monotonic()
+
+    @contextmanager
+    def turn(self, wait):
+        with self._thread_lock:
+            if self._conn is None:
+                self._connect(wait)
+            self._kept += 1
+        try:
+            yield
+        finally:
+            with self._thread_lock:
+                self._kept -= 1
+                if not self._kept:
+                    self.release()
+
+    def _wait_for_lock(self, handle, wait: float | None = None) -> None:
+        """Until this process holds the lock file; ``wait``: at most that long (``LockTimeout``)."""
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
         except BlockingIOError:
-            with open(self.queue_path, "a") as queue:
-                fcntl.flock(queue, fcntl.LOCK_SH)  # "waiting": the holder lets go after its batch
+            pass
+        with open(self.queue_path, "a") as queue:
+            fcntl.flock(queue, fcntl.LOCK_SH)  # "waiting": the holder lets go after its batch
+            if wait is None:
                 fcntl.flock(handle, fcntl.LOCK_EX)
+                return
+            deadline = time.monotonic() + wait
+            while True:
+                time.sleep(0.1)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LockTimeout(f"another process has held the DuckDB file {self.engine.url.database} "
+                                          f"for over {wait:g}s (a sync's batch, or a dbt build)") from None
 
     def _others_waiting(self) -> bool:
         with open(self.queue_path, "a") as queue:
@@ -270,6 +320,34 @@ class DuckDBDialect(Dialect):
                     fcntl.flock(self._lock_file, fcntl.LOCK_UN)
                     self._lock_file.close()
                     self._lock_file = None
+
+    def publish(self, target):
+        """A byte copy of the checkpointed file, in the writers' turn, renamed onto ``target``.
+
+        Readers of ``target`` never touch the warehouse file, so they never block a writer;
+        one holding the old copy open keeps reading it (the rename leaves its inode alone),
+        a new connection opens the new one. The copy is made read-only (mode 0444): a reader
+        that opened it for writing would leave a WAL that the next copy does not own. A byte
+        copy, because it costs a fraction of re-writing the data (``COPY FROM DATABASE``),
+        see BENCHMARKS.md.
+        """
+        database = Path(self.engine.url.database)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
+        with self.for_other_process():  # the writers' turn, with no connection of ours open
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("CHECKPOINT")  # the WAL a killed writer may have left
+                conn.commit()
+            wal = Path(f"{database}.wal")
+            if wal.exists() and wal.stat().st_size:
+                raise RuntimeError(f"{wal} is still there after a checkpoint: the copy would miss its commits")
+            try:
+                shutil.copyfile(database, partial)
+                partial.chmod(0o444)
+                with open(partial, "rb") as copy:
+                    os.fsync(copy.fileno())
+                os.replace(partial, target)  # in the turn: publishers replace in the order they copied
+            finally:
+                partial.unlink(missing_ok=True)
 
     @contextmanager
     def exclusive(self, key, timeout):

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
@@ -204,6 +205,21 @@ class Warehouse:
     def for_other_process(self):
         """Hold off our own writers while another program (dbt) writes the warehouse."""
         return self.dialect.for_other_process()
+
+    def turn(self, wait: float):
+        """On DuckDB, the writers' turn for the whole block (the ``writer()`` transactions in it
+        share one connection), taken within ``wait`` seconds or ``LockTimeout``: for a reader
+        that must not wait for long (a sensor tick). Nothing to take on PostgreSQL."""
+        return self.dialect.turn(wait)
+
+    def publish(self) -> Path | None:
+        """Publish the copy that analysts and BI tools read (``settings.published_copy``), so
+        that no reader holds the DuckDB warehouse file and blocks a writer; its path. None on
+        PostgreSQL: there readers and writers do not block each other, nothing is published."""
+        target = settings.published_copy(self.url)
+        if target is not None:
+            self.dialect.publish(target)
+        return target
 
     def sync_lock(self, organization_id: str, entity_name: str, timeout: float = 900.0):
         """One sync per organization and entity at a time, whoever launched it."""
