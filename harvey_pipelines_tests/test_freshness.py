@@ -66,7 +66,7 @@ def hook(no_channels, monkeypatch):
 
 def synced(warehouse, org_id: str, entity: str, finished_at: dt.datetime, status: str = "success") -> None:
     """A sync run as the sync records it, finished at the given time."""
-    warehouse.create_all()
+    warehouse.migrate()
     with warehouse.writer() as conn:
         conn.execute(sa.insert(schema.sync_runs).values(
             id=str(uuid.uuid4()), organization_id=org_id, entity=entity, mode="incremental", trigger="schedule",

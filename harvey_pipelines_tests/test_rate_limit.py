@@ -121,7 +121,7 @@ def test_the_limit_is_counted_where_the_warehouse_is(warehouse_url, make_org, mo
     monkeypatch.setenv("HARVEY_DATA_DIR", str(tmp_path / "data"))
     org = make_org(size=5).model_copy(update={"rate_limit_per_second": 7})
     warehouse = Warehouse(settings.warehouse_url())
-    warehouse.create_all()
+    warehouse.migrate()
     assert sync_entity(org, "employees", warehouse).status == "success"
     warehouse.dispose()
     key = f"{org.id}/custom"

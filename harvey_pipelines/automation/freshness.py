@@ -48,6 +48,7 @@ from dagster import (
     MetadataValue,
     SensorEvaluationContext,
     SensorResult,
+    SkipReason,
     multi_asset_check,
     sensor,
 )

@@ -283,8 +283,8 @@ derived_objects = sa.Table(
 RECORD_KEYS = "record_keys"
 
 
-def record_keys_query() -> str:
-    """The query of ``core.record_keys``: every key a reference may hold, resolved to the record's source id.
+def record_keys_view() -> str:
+    """``core.record_keys``: every key a reference may hold, resolved to the record's source id.
 
     The contract leaves open which key a reference holds: one server puts the referenced
     record's ``id`` there, another its business key (``EMP-000001``), some mix both within one
@@ -314,9 +314,9 @@ def record_keys_query() -> str:
                 f"FROM {table} AS k WHERE k.{code} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} AS i "
                 f"WHERE i.organization_id = k.organization_id AND i.source_id = k.{code})) AS ranked "
                 "WHERE pick = 1")
-    return "\nUNION ALL\n".join(parts)
+    return f"CREATE OR REPLACE VIEW {CORE}.{RECORD_KEYS} AS\n" + "\nUNION ALL\n".join(parts)
 
-# the view as SQLAlchemy sees it (not in ``metadata``: ``Warehouse.create_all`` creates it)
+# the view as SQLAlchemy sees it (not in ``metadata``: ``record_keys_view`` creates it)
 record_keys = sa.Table(
     RECORD_KEYS, sa.MetaData(),
     sa.Column("organization_id", sa.Text), sa.Column("entity", sa.Text), sa.Column("reference", sa.Text),
