@@ -608,6 +608,11 @@ class Warehouse:
                     counts[(org, name)] = n
         return counts
 
+    def frame(self, query: sa.Select):
+        """The rows of ``query`` as a pandas DataFrame (what the quality checks validate)."""
+        with self.writer() as conn:
+            return self.dialect.frame(conn, query)
+
     def synced_marks(self, organization_id: str, entities) -> dict[str, str | None]:
         """Per entity, the newest committed change (``synced_at``, or ``deleted_at`` of a flag)
         of the organization's rows; None when it has none. Batches of one entity commit in
