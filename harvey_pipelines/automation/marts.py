@@ -120,8 +120,9 @@ def not_yet_built(instance: DagsterInstance, changed: dict[str, int]) -> dict[st
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description="After syncs that changed data, rebuilds only the dbt models downstream of the changed entities "
-    "(with their quality checks and dbt tests) unless a build since has read the changes, at most every HARVEY_MARTS_AFTER_SYNCS_MINUTES (15) and never "
-    "while a build is still running. On by default: it only reads the event log and runs dbt on local data.",
+    "(with their quality checks and dbt tests) unless a build since has read the changes, at most every "
+    "HARVEY_MARTS_AFTER_SYNCS_MINUTES (15) and never while a build is still running. On by default: it only "
+    "reads the event log and runs dbt on local data.",
 )
 def marts_after_syncs_sensor(context: SensorEvaluationContext):
     state = json.loads(context.cursor) if context.cursor else {"after": None, "changed": {}}
