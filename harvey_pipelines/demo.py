@@ -198,7 +198,8 @@ def _print_summary(marts) -> None:
                  {spec.name: {o: counts.get((o, spec.name), 0) for o in orgs} for spec in ENTITIES}, orgs)
     print()
     for first, last in sorted(set(attendance.values())):
-        print(f"attendance dates: {first} to {last} ({', '.join(o for o in orgs if attendance.get(o) == (first, last))})")
+        having = [o for o in orgs if attendance.get(o) == (first, last)]
+        print(f"attendance dates: {first} to {last} ({', '.join(having)})")
     unsplit = any(None in rows for rows in mart_rows.values())  # a mart without organization_id: "all"
     _print_table("marts built (rows per organization)", "mart", mart_rows, orgs + ["all"] if unsplit else orgs)
     not_built = [k.path[-1] for k, g in dbt_models.group_names_by_key.items() if g == "marts" and k not in built]

@@ -3,8 +3,9 @@ same data).
 
 Every random draw comes from ``random.Random`` instances seeded from the tenant seed (one stream
 per entity), never from the global generator, and every date is relative to the tenant's clock
-start (a fixed date unless the tenant is given one), never to the system clock. The hot loops work on day ordinals (``date.toordinal()``) and
-``rng.random()`` only: 100,000 employees with all entities is several million records.
+start (a fixed date unless the tenant is given one), never to the system clock. The hot loops
+work on day ordinals (``date.toordinal()``) and ``rng.random()`` only: 100,000 employees with all
+entities is several million records.
 """
 
 from __future__ import annotations
