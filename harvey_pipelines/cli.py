@@ -347,7 +347,7 @@ def _webserver_problem(url: str) -> str | None:
 def _demo(args) -> int:
     from harvey_pipelines.demo import run_demo
 
-    return run_demo(port=args.port, keep_mock=args.keep_mock)
+    return run_demo(port=args.port, keep_mock=args.keep_mock, verbose=args.verbose)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -434,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the main job: mock HRMS, three organizations, a full sync through Dagster")
     demo.add_argument("--port", type=int, default=8765)
     demo.add_argument("--keep-mock", action="store_true", help="leave the mock HRMS running afterwards")
+    demo.add_argument("--verbose", action="store_true",
+                      help="print the syncs', dbt's and Dagster's logs here (else they go to data/demo.log)")
     demo.set_defaults(func=_demo)
     return parser
 

@@ -2,8 +2,10 @@
 
 Starts the mock HRMS on loopback, registers three demo organizations of different
 sizes, reference styles and time zones, syncs every entity of each through Dagster (one
-run per organization, recorded in the local Dagster instance), and prints what landed in
-the DuckDB warehouse.
+run per organization, recorded in the local Dagster instance), builds the marts, and
+prints a summary: rows per organization and entity, the marts' rows, the checks. The
+syncs', dbt's and Dagster's own output goes to ``data/demo.log`` (``--verbose``: to the
+console, as before).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import httpx
 
@@ -24,6 +27,10 @@ DEMO_ORGS = (
     ("globex", "Globex", 2, 400, "business_key", "Europe/Amsterdam"),
     ("initech", "Initech", 3, 4000, "mixed", "Asia/Kolkata"),
 )
+# the mock's clocks start today, with attendance from the first of the month two months back to
+# yesterday: "last month" has data whatever the day
+CLOCK_START = "today"
+ATTENDANCE_MONTHS = 2
 
 
 def mock_args() -> list[str]:
@@ -32,7 +39,7 @@ def mock_args() -> list[str]:
     for org_id, _, seed, size, style, tz in DEMO_ORGS:
         args += ["--tenant", f"{org_id}:{seed}:{size}", "--reference-style", f"{org_id}={style}",
                  "--timezone", f"{org_id}={tz}"]
-    return args
+    return args + ["--clock-start", CLOCK_START, "--attendance-months", str(ATTENDANCE_MONTHS)]
 
 
 def _start_mock(port: int) -> subprocess.Popen:
@@ -45,76 +52,117 @@ def _start_mock(port: int) -> subprocess.Popen:
         raise SystemExit(f"port {port} is taken (a mock HRMS still running?); use `harvey demo --port N`")
     args = [sys.executable, "-m", "harvey_pipelines.mock_hrms", "--host", "127.0.0.1", "--port", str(port),
             *mock_args()]
-    process = subprocess.Popen(args)
+    return subprocess.Popen(args)
+
+
+def _wait_for_mock(process: subprocess.Popen, port: int) -> None:
+    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit("the mock HRMS did not start")
         try:
             if httpx.get(f"{url}/_control/tenants", timeout=1).status_code == 200:
-                return process
+                return
         except httpx.TransportError:
             time.sleep(0.3)
     process.kill()
     raise SystemExit("the mock HRMS did not answer within 120 s")
 
 
-def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
+@contextmanager
+def _console(log_path, verbose: bool):
+    """Where the demo's own lines go. Unless verbose, everything else written to this
+    process's stdout and stderr (dbt's log, which dagster-dbt writes to stdout; Dagster's log;
+    warnings; the mock's output) goes to ``log_path``, swapped in at the file descriptors so
+    that the run's compute logs, which tee those descriptors, still get it all."""
+    if verbose:
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    console = os.fdopen(os.dup(1), "w", buffering=1)
+    with open(log_path, "w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield console
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, original in zip((1, 2), saved):
+            os.dup2(original, fd)
+            os.close(original)
+        console.close()
+
+
+def run_demo(port: int = 8765, keep_mock: bool = False, verbose: bool = False) -> int:
     from harvey_pipelines.mock_hrms import DEFAULT_TOKEN  # first: says which extra is missing, if one is
 
     os.environ["DAGSTER_HOME"] = str(settings.prepare_dagster_home())
-    from dagster import DagsterInstance
-
-    from harvey_pipelines.assets.partitions import sync_partitions
-    from harvey_pipelines.definitions import defs
-    from harvey_pipelines.warehouse import Warehouse
+    if not (verbose and sys.stdout.isatty()):
+        os.environ.setdefault("DBT_USE_COLORS", "false")  # colour codes in a log file or a pipe are noise
+    log_path = settings.ensure_local_state() / "demo.log"
 
     print(f"warehouse: {settings.warehouse_url()}")
     print(f"registry:  {settings.organizations_file()}")
     print(f"dagster:   {settings.dagster_home()}")
+    if not verbose:
+        print(f"log:       {log_path} (syncs, dbt, Dagster; `harvey demo --verbose` prints it here)")
     started = time.monotonic()
-    mock = _start_mock(port)
-    print(f"mock HRMS on http://127.0.0.1:{port} ({time.monotonic() - started:.1f}s)")
-    try:
-        registry = OrganizationRegistry()
-        for org_id, name, _, _, _, tz in DEMO_ORGS:
-            env = f"HARVEY_{org_id.upper()}_HRMS_TOKEN"
-            # the mock's public demo token (the environment wins), kept in data/local.env so that
-            # syncs from the CLI, the UI and the daemon work after the demo too
-            settings.remember_local_env(env, DEFAULT_TOKEN)
-            registry.add(Organization(id=org_id, name=name, base_url=f"http://127.0.0.1:{port}/orgs/{org_id}",
-                                      credential_env=env, timezone=tz, rate_limit_per_second=1000), replace=True)
-        instance = DagsterInstance.get()
-        sync_partitions(instance, registry)
-        job = defs.resolve_job_def("sync_organization")
-        failed = []
-        for org_id, *_ in DEMO_ORGS:
+    with _console(log_path, verbose) as out:
+        mock = _start_mock(port)
+        try:
+            # imported while the mock generates its data
+            from dagster import DagsterInstance
+
+            from harvey_pipelines.assets.partitions import sync_partitions
+            from harvey_pipelines.definitions import defs
+
+            _wait_for_mock(mock, port)
+            print(f"mock HRMS on http://127.0.0.1:{port} ({time.monotonic() - started:.1f}s)", file=out)
+            registry = OrganizationRegistry()
+            for org_id, name, _, _, _, tz in DEMO_ORGS:
+                env = f"HARVEY_{org_id.upper()}_HRMS_TOKEN"
+                # the mock's public demo token (the environment wins), kept in data/local.env so that
+                # syncs from the CLI, the UI and the daemon work after the demo too
+                settings.remember_local_env(env, DEFAULT_TOKEN)
+                registry.add(Organization(id=org_id, name=name, base_url=f"http://127.0.0.1:{port}/orgs/{org_id}",
+                                          credential_env=env, timezone=tz, rate_limit_per_second=1000), replace=True)
+            instance = DagsterInstance.get()
+            sync_partitions(instance, registry)
+            job = defs.resolve_job_def("sync_organization")
+            failed = []
+            for org_id, *_ in DEMO_ORGS:
+                t0 = time.monotonic()
+                outcome = job.execute_in_process(
+                    partition_key=org_id, instance=instance, raise_on_error=False,
+                    tags={"harvey/trigger": "manual", "harvey/triggered_by": "demo"},
+                    run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                )
+                state = "ok" if outcome.success else "FAILED"
+                print(f"synced {org_id:<8} {state} in {time.monotonic() - t0:5.1f}s  (run {outcome.run_id})", file=out)
+                if not outcome.success:
+                    failed.append(org_id)
             t0 = time.monotonic()
-            outcome = job.execute_in_process(
-                partition_key=org_id, instance=instance, raise_on_error=False,
-                tags={"harvey/trigger": "manual", "harvey/triggered_by": "demo"},
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            marts = defs.resolve_job_def("build_marts").execute_in_process(
+                instance=instance, raise_on_error=False, tags={"harvey/triggered_by": "demo"},
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
-            state = "ok" if outcome.success else "FAILED"
-            print(f"synced {org_id:<8} {state} in {time.monotonic() - t0:5.1f}s  (run {outcome.run_id})")
-            if not outcome.success:
-                failed.append(org_id)
-        t0 = time.monotonic()
-        marts = defs.resolve_job_def("build_marts").execute_in_process(
-            instance=instance, raise_on_error=False, tags={"harvey/triggered_by": "demo"},
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
-        print(f"dbt build {'ok' if marts.success else 'FAILED'} in {time.monotonic() - t0:5.1f}s  (run {marts.run_id})")
-        if not marts.success:
-            failed.append("dbt")
-        counts = Warehouse().row_counts()
-    finally:
-        if keep_mock:
-            print(f"the mock HRMS keeps running (pid {mock.pid})")
-        else:
-            mock.terminate()
-            mock.wait(10)
-    _print_table(counts)
+            print(f"dbt build {'ok' if marts.success else 'FAILED'} in {time.monotonic() - t0:5.1f}s  "
+                  f"(run {marts.run_id})", file=out)
+            if not marts.success:
+                failed.append("dbt")
+        finally:
+            if keep_mock:
+                print(f"the mock HRMS keeps running (pid {mock.pid})", file=out)
+            else:
+                mock.terminate()
+                mock.wait(10)
+    _print_summary(marts)
+    if failed and not verbose:
+        print(f"\n{', '.join(failed)} FAILED: the errors are in {log_path} and in the run in the Dagster UI")
     print(f"\ndone in {time.monotonic() - started:.0f}s.")
     print("Open the Dagster UI on what this made:  make dev   (then http://127.0.0.1:3000)")
     print("Query the analysts' copy (published by every dbt build):  .venv/bin/python -c \"import duckdb; "
@@ -123,11 +171,60 @@ def run_demo(port: int = 8765, keep_mock: bool = False) -> int:
     return 1 if failed else 0
 
 
-def _print_table(counts: dict[tuple[str, str], int]) -> None:
+def _print_summary(marts) -> None:
+    """What landed: rows per organization and entity, the marts' rows, the checks of the build."""
+    from dagster import AssetCheckSeverity
+
+    from harvey_pipelines.assets.dbt import dbt_models
+    from harvey_pipelines.assets.quality import quality_checks
     from harvey_pipelines.records import ENTITIES
+    from harvey_pipelines.warehouse import Warehouse
+
+    warehouse = Warehouse()
+    try:
+        counts = warehouse.row_counts()
+        attendance = warehouse.date_ranges("attendance", "date")
+        built = {e.asset_key for e in marts.get_asset_materialization_events()}
+        mart_rows = {}
+        for key, group in sorted(dbt_models.group_names_by_key.items()):
+            if group == "marts" and key in built:
+                spec = dbt_models.specs_by_key[key]
+                schema_name, name = spec.metadata["dagster/table_name"].split(".")[-2:]
+                columns = {c.name for c in spec.metadata["dagster/column_schema"].columns}
+                mart_rows[name] = warehouse.model_row_counts(schema_name, name, "organization_id" in columns)
+    finally:
+        warehouse.dispose()
 
     orgs = [o for o, *_ in DEMO_ORGS]
-    print("\nrows in the warehouse (core tables, live records)")
-    print(f"{'entity':<18}" + "".join(f"{o:>10}" for o in orgs))
-    for spec in ENTITIES:
-        print(f"{spec.name:<18}" + "".join(f"{counts.get((o, spec.name), 0):>10}" for o in orgs))
+    _print_table("rows per organization (core tables, live records)", "entity",
+                 {spec.name: {o: counts.get((o, spec.name), 0) for o in orgs} for spec in ENTITIES}, orgs)
+    print()
+    for first, last in sorted(set(attendance.values())):
+        having = [o for o in orgs if attendance.get(o) == (first, last)]
+        print(f"attendance dates: {first} to {last} ({', '.join(having)})")
+    unsplit = any(None in rows for rows in mart_rows.values())  # a mart without organization_id: "all"
+    _print_table("marts built (rows per organization)", "mart", mart_rows, orgs + ["all"] if unsplit else orgs)
+    not_built = [k.path[-1] for k, g in dbt_models.group_names_by_key.items() if g == "marts" and k not in built]
+    if not_built:
+        print(f"not built: {', '.join(sorted(not_built))}")
+
+    quality = {k for c in quality_checks for k in c.check_keys}
+    evaluations = marts.get_asset_check_evaluations()
+    print("\nchecks of the build")
+    for label, ours in (("quality checks (core tables)", True), ("dbt tests", False)):
+        results = [e for e in evaluations if (e.asset_check_key in quality) == ours]
+        failed = [e for e in results if not e.passed and e.severity == AssetCheckSeverity.ERROR]
+        warned = [e for e in results if not e.passed and e.severity != AssetCheckSeverity.ERROR]
+        print(f"{label + ':':<30} {len(results) - len(failed) - len(warned)} passed, {len(warned)} warned, "
+              f"{len(failed)} failed")
+        for kind, which in (("failed", failed), ("warned", warned)):
+            for e in sorted(which, key=lambda e: (e.asset_key.to_user_string(), e.check_name)):
+                print(f"  {kind}: {e.asset_key.to_user_string()} {e.check_name}")
+
+
+def _print_table(title: str, label: str, rows: dict[str, dict], columns: list[str]) -> None:
+    print(f"\n{title}")
+    print(f"{label:<22}" + "".join(f"{c:>10}" for c in columns))
+    for name, values in rows.items():
+        cells = [values.get(None if c == "all" else c, "") for c in columns]
+        print(f"{name:<22}" + "".join(f"{v:>10}" for v in cells))

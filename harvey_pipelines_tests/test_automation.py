@@ -359,3 +359,45 @@ def test_marts_follow_only_the_syncs_that_changed_something():
         # the tables that reference employees: a new employee may resolve their rows
         assert {"staging/stg_attendance", "intermediate/int_attendance_days", "staging/stg_interviews"} <= models
         assert request.tags["harvey/changed_entities"] == "employees"
+
+
+def test_marts_built_after_the_syncs_are_not_built_again(make_org, control, tmp_path, monkeypatch):
+    """`make dev` after the demo: the sensor's first look finds syncs that the build after them
+    already read, and asks for nothing; a sync after that build asks for its models again."""
+    from harvey_pipelines.assets.dbt import dbt_models
+    from harvey_pipelines.automation.marts import marts_after_syncs_sensor
+
+    warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    monkeypatch.setenv("HARVEY_WAREHOUSE_URL", warehouse_url)  # dbt's profile reads it
+    org = make_org(size=15)
+    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
+    registry.add(org)
+    resources = {"warehouse": WarehouseResource(url=warehouse_url),
+                 "organizations": OrganizationsResource(path=str(registry.path))}
+    syncs = defs.resolve_job_def("sync_organization")
+    interviews = syncs.get_subset(asset_selection={AssetKey(["core", "interviews"])}, asset_check_selection=set())
+    build = defs.resolve_job_def("build_marts").get_subset(asset_selection=set(dbt_models.keys),
+                                                            asset_check_selection=set())
+
+    def tick(cursor):
+        context = build_sensor_context(instance=instance, definitions=defs, cursor=cursor)
+        result = marts_after_syncs_sensor.evaluate_tick(context)
+        return result.run_requests, result.cursor
+
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [org.id])
+        assert syncs.execute_in_process(partition_key=org.id, instance=instance, resources=resources).success
+        assert build.execute_in_process(instance=instance).success
+        requests, cursor = tick(None)  # the sensor's first look, after the build
+        assert requests == []
+
+        interview = control.records(org.id, "interviews")[0]
+        control.update_record(org.id, "interviews", interview["id"], {"duration_minutes": 75})
+        assert interviews.execute_in_process(partition_key=org.id, instance=instance, resources=resources).success
+        (request,), cursor = tick(cursor)
+        rebuilt = {k.to_user_string() for k in request.asset_selection}
+        assert {"staging/stg_interviews", "marts/interviewer_load"} <= rebuilt
+        assert not rebuilt & {"marts/attendance_daily", "staging/stg_employees"}
+        assert request.tags["harvey/changed_entities"] == "interviews"
+        assert tick(cursor)[0] == []
+

@@ -163,6 +163,35 @@ def test_data_is_sane(ctl, tenant):
     assert any(a["status"] == "late" for a in attendance)
 
 
+def test_a_clock_starting_today_gives_attendance_up_to_yesterday(ctl, tenant):
+    """The demo's tenants: the clock starts today, attendance from the first of the month two
+    months back; a given date and the default stay deterministic."""
+    from zoneinfo import ZoneInfo
+
+    zone = "Europe/Amsterdam"
+    org, _ = tenant(size=30, timezone=zone, clock_start="today", attendance_months=2)
+    today = dt.datetime.now(ZoneInfo(zone)).date()
+    info = ctl.tenant(org)
+    assert ts(info["clock_start"]).date() == today and info["attendance_months"] == 2
+    month = today.year * 12 + today.month - 1 - 2
+    first = dt.date(month // 12, month % 12 + 1, 1)
+    working = {first + dt.timedelta(days=n) for n in range((today - first).days)
+               if (first + dt.timedelta(days=n)).weekday() < 5}
+    attendance = ctl.records(org, "attendance")
+    assert {dt.date.fromisoformat(a["date"]) for a in attendance} == working
+    assert all(ts(a["updated_at"]) < ts(info["clock_start"]) for a in attendance)
+
+    dated, _ = tenant(size=30, clock_start="2027-03-15", attendance_months=0)
+    days = {dt.date.fromisoformat(a["date"]) for a in ctl.records(dated, "attendance")}
+    assert min(days) == dt.date(2027, 3, 1) and max(days) == dt.date(2027, 3, 12)
+    again, _ = tenant(size=30, clock_start="2027-03-15", attendance_months=0)
+    assert ctl.records(again, "attendance") == ctl.records(dated, "attendance")
+    for bad in ({"clock_start": "tomorrow"}, {"clock_start": "2015-06-01"}, {"attendance_months": 13}):
+        with pytest.raises(MockHrmsControlError) as invalid:
+            ctl.create_tenant(f"bad{next(_numbers)}", seed=1, size=5, **bad)
+        assert invalid.value.status == 422, bad
+
+
 def test_salary_equals_the_running_employment(ctl, tenant):
     org, client = tenant(size=150)
     rows = collections.defaultdict(list)

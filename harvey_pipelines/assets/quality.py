@@ -83,8 +83,6 @@ def _literal_values(annotation) -> list | None:
 
 def load_frame(warehouse, spec: EntitySpec, blocking: bool):
     """Live rows of every organization: for the blocking suite only the key columns it checks."""
-    import pandas as pd
-
     from harvey_pipelines.warehouse.schema import CORE_TABLES
 
     table = CORE_TABLES[spec.name]
@@ -92,10 +90,7 @@ def load_frame(warehouse, spec: EntitySpec, blocking: bool):
         names = ["organization_id", "source_id", *([CODES[spec.name]] if spec.name in CODES else [])]
     else:
         names = [c.name for c in table.columns if c.name not in ("record_hash", "sync_run_id", "payload")]
-    query = sa.select(*[table.c[n] for n in names]).where(table.c.is_deleted.is_(False))
-    with warehouse.writer() as conn:
-        result = conn.execute(query)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return warehouse.frame(sa.select(*[table.c[n] for n in names]).where(table.c.is_deleted.is_(False)))
 
 
 @cache

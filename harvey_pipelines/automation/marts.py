@@ -5,10 +5,12 @@ Per-organization dbt runs after every sync would pay dbt's start-up (seconds) fo
 hundreds of small syncs, and a full build after every 30-minute interview tick would
 rebuild attendance and timelines that did not change. So the sensor collects the entity
 materializations since its cursor (kept in the instance: a daemon restart loses nothing),
-ignores those that changed nothing (inserted + updated + deleted = 0), and asks for one
-`build_marts` run whose selection is the dbt models downstream of what changed (and of the
-tables that reference it: their references resolve anew), for every organization at once.
-The nightly `marts_nightly` schedule still rebuilds everything.
+ignores those that changed nothing (inserted + updated + deleted = 0) and those every model
+downstream has been built from since (the build's run started after the change was recorded,
+e.g. the demo's build after its syncs), and asks for one `build_marts` run whose selection is
+the dbt models downstream of what changed (and of the tables that reference it: their
+references resolve anew), for every organization at once. The nightly `marts_nightly`
+schedule still rebuilds everything.
 """
 
 import json
@@ -17,6 +19,8 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     AssetSelection,
+    DagsterEventType,
+    DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -83,18 +87,48 @@ def _changed_something(record) -> bool:
     return any(getattr(metadata.get(k), "value", 0) for k in ("inserted", "updated", "deleted"))
 
 
+def _built_from(instance: DagsterInstance, models: set[AssetKey]) -> dict[AssetKey, int]:
+    """Per dbt model that has been built, the event log position its last build read the
+    warehouse after: the start of the run that materialized it, so that a sync recorded while
+    the build ran counts as newer; a materialization reported outside a run is its own position."""
+    starts: dict[str, int] = {}
+    built = {}
+    for record in instance.get_asset_records(sorted(models, key=lambda k: k.to_user_string())):
+        last = record.asset_entry.last_materialization_record
+        if last is None:
+            continue
+        if last.run_id and last.run_id not in starts:
+            start = instance.get_records_for_run(last.run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+            starts[last.run_id] = start[0].storage_id if start else last.storage_id
+        built[record.asset_entry.asset_key] = starts[last.run_id] if last.run_id else last.storage_id
+    return built
+
+
+def not_yet_built(instance: DagsterInstance, changed: dict[str, int]) -> dict[str, int]:
+    """Of ``changed`` (entity -> event log position of its newest change), the entities that
+    some model downstream of them was not built from since."""
+    if not changed:
+        return {}
+    built = _built_from(instance, set().union(*(DOWNSTREAM[e] for e in changed)))
+    return {entity: at for entity, at in changed.items()
+            if at > min((built.get(model, 0) for model in DOWNSTREAM[entity]), default=0)}
+
+
 @sensor(
     name=SENSOR_NAME,
     job=build_marts_job,
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description="After syncs that changed data, rebuilds only the dbt models downstream of the changed entities "
-    "(with their quality checks and dbt tests), at most every HARVEY_MARTS_AFTER_SYNCS_MINUTES (15) and never "
-    "while a build is still running. On by default: it only reads the event log and runs dbt on local data.",
+    "(with their quality checks and dbt tests) unless a build since has read the changes, at most every "
+    "HARVEY_MARTS_AFTER_SYNCS_MINUTES (15) and never while a build is still running. On by default: it only "
+    "reads the event log and runs dbt on local data.",
 )
 def marts_after_syncs_sensor(context: SensorEvaluationContext):
-    state = json.loads(context.cursor) if context.cursor else {"after": None, "changed": []}
-    changed = set(state["changed"])
+    state = json.loads(context.cursor) if context.cursor else {"after": None, "changed": {}}
+    # entity -> event log position of its newest change (a cursor from before kept a list)
+    changed = state["changed"] if isinstance(state["changed"], dict) else dict.fromkeys(state["changed"],
+                                                                                        state["after"] or 0)
     # read up to a fixed high-water mark, so an event written meanwhile is read next tick
     newest = context.instance.event_log_storage.get_maximum_record_id() or 0
     for entity in DOWNSTREAM:
@@ -103,19 +137,20 @@ def marts_after_syncs_sensor(context: SensorEvaluationContext):
             page = context.instance.fetch_materializations(
                 AssetRecordsFilter(asset_key=entity_key(entity), after_storage_id=cursor,
                                    before_storage_id=newest + 1), limit=1000, ascending=True)
-            if any(_changed_something(record) for record in page.records):
-                changed.add(entity)
+            for record in page.records:
+                if _changed_something(record):
+                    changed[entity] = max(changed.get(entity, 0), record.storage_id)
             if not page.has_more:
                 break
             cursor = page.records[-1].storage_id
-    state["after"] = newest
-    state["changed"] = sorted(changed)
+    state = {"after": newest, "changed": not_yet_built(context.instance, changed)}
     context.update_cursor(json.dumps(state))
-    if not changed:
-        return SkipReason("no sync changed data since the last build")
+    if not state["changed"]:
+        return SkipReason("no sync changed data since the marts were last built from it")
     if context.instance.get_runs(filters=RunsFilter(job_name=build_marts_job.name, statuses=ACTIVE), limit=1):
-        return SkipReason(f"a dbt build is still running; {', '.join(state['changed'])} will follow it")
-    context.update_cursor(json.dumps({"after": state["after"], "changed": []}))
+        return SkipReason(f"a dbt build is still running; {', '.join(sorted(state['changed']))} will follow it")
+    changed = set(state["changed"])
+    context.update_cursor(json.dumps({"after": state["after"], "changed": {}}))
     records = context.instance.get_asset_records(list(dbt_models.keys))
     built = {r.asset_entry.asset_key for r in records if r.asset_entry.last_materialization_record}
     return marts_request(changed, run_key=f"{SENSOR_NAME}:{state['after']}", never_built=dbt_models.keys - built)

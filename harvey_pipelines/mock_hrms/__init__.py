@@ -3,7 +3,8 @@
 Tenant ``acme`` lives at ``http://HOST:PORT/orgs/acme`` (API under ``/api/v1``); the
 unauthenticated control API is under ``/_control``. Data are synthetic and deterministic: the
 same seed and size give the same ids and records. Each tenant clock starts at
-2026-11-02T09:00:00 local time (a Monday) and runs with real time plus ``advance(hours=...)``.
+2026-11-02T09:00:00 local time (a Monday; or on the tenant's ``clock_start`` date) and runs with
+real time plus ``advance(hours=...)``.
 """
 
 try:  # the `mock` extra: a production install syncs real HR systems without a web server stack

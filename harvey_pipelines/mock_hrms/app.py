@@ -284,7 +284,7 @@ def create_app(store: TenantStore | None = None) -> FastAPI:
         async def run() -> Response:
             body = await _body(request)
             known = {"org_id", "seed", "size", "token", "timezone", "attendance_days", "realtime_clock",
-                     "reference_style", "leave_allocations"}
+                     "reference_style", "leave_allocations", "clock_start", "attendance_months"}
             unknown = set(body) - known
             if unknown:
                 raise ApiError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -297,7 +297,8 @@ def create_app(store: TenantStore | None = None) -> FastAPI:
                               attendance_days=body.get("attendance_days", 5),
                               realtime_clock=body.get("realtime_clock", True),
                               reference_style="id" if body.get("reference_style") is None else body["reference_style"],
-                              leave_allocations=body.get("leave_allocations"))
+                              leave_allocations=body.get("leave_allocations"),
+                              clock_start=body.get("clock_start"), attendance_months=body.get("attendance_months"))
             try:
                 spec.validate()
                 tenant, created = await asyncio.to_thread(store.create, spec)

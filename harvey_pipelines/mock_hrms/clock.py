@@ -1,10 +1,11 @@
 """Time handling of the mock HRMS: integer epoch seconds inside, ISO-8601 with the tenant's
 UTC offset outside.
 
-Every tenant clock starts at ``CLOCK_START_DATE`` ``CLOCK_START_TIME`` local time (a Monday,
-09:00) in the tenant's timezone, e.g. ``2026-11-02T09:00:00+05:30`` for ``Asia/Kolkata``.
-It then runs forward with real time (unless the tenant is created with
-``realtime_clock=False``) plus every ``advance(hours=...)``.
+Every tenant clock starts at ``CLOCK_START_TIME`` local time (09:00) in the tenant's timezone
+on ``CLOCK_START_DATE`` (a Monday), e.g. ``2026-11-02T09:00:00+05:30`` for ``Asia/Kolkata``, or
+on the tenant's ``clock_start`` date (the demo's: today, so its data end yesterday). It then
+runs forward with real time (unless the tenant is created with ``realtime_clock=False``) plus
+every ``advance(hours=...)``.
 """
 
 from __future__ import annotations
@@ -112,9 +113,20 @@ class TimeFormatter:
         return moment.timestamp()
 
 
-def clock_start_ts(fmt: TimeFormatter) -> int:
+def clock_start_ts(fmt: TimeFormatter, day: dt.date = CLOCK_START_DATE) -> int:
     t = CLOCK_START_TIME
-    return fmt.local_ts(CLOCK_START_DATE, t.hour * 3600 + t.minute * 60 + t.second)
+    return fmt.local_ts(day, t.hour * 3600 + t.minute * 60 + t.second)
+
+
+def today_in(tz_name: str) -> dt.date:
+    """The real date in the timezone (for ``clock_start: today``)."""
+    return dt.datetime.now(ZoneInfo(tz_name)).date()
+
+
+def first_of_month_before(day: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` months before ``day``'s month."""
+    month = day.year * 12 + day.month - 1 - months
+    return dt.date(month // 12, month % 12 + 1, 1)
 
 
 def is_working_day(day: dt.date) -> bool:
@@ -150,6 +162,12 @@ def next_working_day(day: dt.date) -> dt.date:
     while day.weekday() >= 5:
         day += dt.timedelta(days=1)
     return day
+
+
+def working_days_since(first: dt.date, before: dt.date) -> list[dt.date]:
+    """The working days from ``first`` to the day before ``before``, oldest first."""
+    days = (first + dt.timedelta(days=n) for n in range((before - first).days))
+    return [day for day in days if is_working_day(day)]
 
 
 def previous_working_days(before: dt.date, n: int) -> list[dt.date]:

@@ -43,9 +43,9 @@ class MockHrmsControl:
 
     # tenants
     def create_tenant(self, org_id: str, seed: int, size: int, **kw: Any) -> dict[str, Any]:
-        """kw: token, timezone, attendance_days, realtime_clock, reference_style ("id",
-        "business_key", "mixed"), leave_allocations ({"annual": 24, ...}). Idempotent for equal
-        parameters."""
+        """kw: token, timezone, attendance_days, attendance_months, clock_start ("today",
+        "YYYY-MM-DD"), realtime_clock, reference_style ("id", "business_key", "mixed"),
+        leave_allocations ({"annual": 24, ...}). Idempotent for equal parameters."""
         return self._call("POST", "/tenants", {"org_id": org_id, "seed": seed, "size": size, **kw})
 
     def tenants(self) -> list[dict[str, Any]]:

@@ -1,9 +1,11 @@
-"""Deterministic synthetic HR data for one tenant (same seed + size + timezone => same data).
+"""Deterministic synthetic HR data for one tenant (same seed + size + timezone + clock start =>
+same data).
 
 Every random draw comes from ``random.Random`` instances seeded from the tenant seed (one stream
-per entity), never from the global generator, and every date is relative to the fixed clock
-start, never to today's date. The hot loops work on day ordinals (``date.toordinal()``) and
-``rng.random()`` only: 100,000 employees with all entities is several million records.
+per entity), never from the global generator, and every date is relative to the tenant's clock
+start (a fixed date unless the tenant is given one), never to the system clock. The hot loops
+work on day ordinals (``date.toordinal()``) and ``rng.random()`` only: 100,000 employees with all
+entities is several million records.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from random import Random
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import vocab
-from .clock import previous_working_days
+from .clock import first_of_month_before, previous_working_days, working_days_since
 
 if TYPE_CHECKING:  # pragma: no cover
     from .tenant import Tenant
@@ -815,5 +817,9 @@ def populate(t: "Tenant") -> None:
     # ---------------- attendance
     rng = _stream(seed, 9)
     emp_ids = sorted(erecs)
-    for day in previous_working_days(t0_day, spec.attendance_days):
+    if spec.attendance_months is not None:
+        days = working_days_since(first_of_month_before(t0_day, spec.attendance_months), t0_day)
+    else:
+        days = previous_working_days(t0_day, spec.attendance_days)
+    for day in days:
         g.attendance_day(day, rng, emp_ids=emp_ids)

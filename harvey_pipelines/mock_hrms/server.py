@@ -31,7 +31,7 @@ def _store_with(tenants: Iterable[TenantSpec] | None, store: TenantStore | None 
         tenant, _ = store.create(spec)
         if verbose:
             print(f"tenant {spec.org_id}: seed={spec.seed} size={spec.size} timezone={spec.timezone} "
-                  f"reference_style={spec.reference_style} "
+                  f"reference_style={spec.reference_style} clock_start={tenant.iso(tenant.t0)} "
                   f"generated in {time.perf_counter() - started:.1f}s {tenant.counts()}", flush=True)
     return store
 
@@ -126,7 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-style", action="append", default=[], metavar="[ORG=]STYLE",
                    help=f"what references hold, for every tenant (STYLE) or one (ORG=STYLE), repeatable: "
                         f"{' | '.join(REFERENCE_STYLES)}; default id")
-    p.add_argument("--attendance-days", type=int, default=5)
+    p.add_argument("--attendance-days", type=int, default=5,
+                   help="attendance for this many working days before the clock start; default 5")
+    p.add_argument("--attendance-months", type=int, default=None, metavar="N",
+                   help="attendance for every working day since the first of the month N months before the "
+                        "clock start's month instead (the demo's 2: two full months and this one)")
+    p.add_argument("--clock-start", default=None, metavar="DATE|today",
+                   help="the date the tenant clocks start on at 09:00 local time, e.g. 2026-11-02 (the default) "
+                        "or today (each tenant's local date: the data end yesterday)")
     return p
 
 
@@ -146,13 +153,16 @@ def per_tenant(values: list[str], default: str, option: str, orgs: list[str]) ->
 
 
 def specs_from_args(args: argparse.Namespace) -> list[TenantSpec]:
-    specs = [TenantSpec.parse(t, token=args.token, attendance_days=args.attendance_days) for t in args.tenant]
+    specs = [TenantSpec.parse(t, token=args.token, attendance_days=args.attendance_days,
+                              attendance_months=args.attendance_months) for t in args.tenant]
     orgs = [s.org_id for s in specs]
     if len(set(orgs)) != len(orgs):
         raise ValueError("each --tenant needs its own org")
     zones = per_tenant(args.timezone, DEFAULT_TIMEZONE, "--timezone", orgs)
     styles = per_tenant(args.reference_style, "id", "--reference-style", orgs)
-    specs = [dataclasses.replace(s, timezone=zones[s.org_id], reference_style=styles[s.org_id]) for s in specs]
+    # the clock start with the timezone: "today" is the tenant's local date
+    specs = [dataclasses.replace(s, timezone=zones[s.org_id], reference_style=styles[s.org_id],
+                                 clock_start=args.clock_start) for s in specs]
     for spec in specs:
         spec.validate()
     return specs

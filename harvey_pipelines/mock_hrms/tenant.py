@@ -21,8 +21,8 @@ from typing import Any, Iterable, Mapping
 
 from . import vocab
 from .clock import (
-    TimeFormatter, add_working_days, clock_start_ts, is_working_day, next_working_day,
-    validate_timezone, working_days_between,
+    CLOCK_START_DATE, TimeFormatter, add_working_days, clock_start_ts, is_working_day, next_working_day,
+    today_in, validate_timezone, working_days_between,
 )
 from .generate import BALANCED_LEAVE_TYPES, DAY, INTERVIEW_TYPES, STAGE_ORDER, Generator, allocation, populate
 from .tables import EntityTable, Record
@@ -99,8 +99,21 @@ class TenantSpec:
     # full-time days per leave type, overriding ``generate.allocation``; kept as sorted pairs so
     # equal options compare (and hash) equal; {} means none
     leave_allocations: Any = None
+    # the date the clock starts on (None: CLOCK_START_DATE); "today" or "YYYY-MM-DD" become a date,
+    # "today" in the tenant's timezone (the demo's: its data end yesterday)
+    clock_start: Any = None
+    # attendance for every working day since the first of the month this many months before
+    # the clock start's month, instead of the last ``attendance_days`` working days
+    attendance_months: int | None = None
 
     def __post_init__(self) -> None:
+        start = self.clock_start
+        if isinstance(start, str):
+            try:
+                start = today_in(self.timezone) if start == "today" else dt.date.fromisoformat(start)
+            except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError: validate() says which
+                pass
+            object.__setattr__(self, "clock_start", start)
         la = self.leave_allocations
         if isinstance(la, Mapping):
             order = {lt: i for i, lt in enumerate(BALANCED_LEAVE_TYPES)}
@@ -118,7 +131,14 @@ class TenantSpec:
             raise ValueError("token must be a non-empty string")
         if not isinstance(self.attendance_days, int) or not 0 <= self.attendance_days <= 260:
             raise ValueError("attendance_days must be an integer between 0 and 260")
+        months = self.attendance_months
+        if months is not None and (isinstance(months, bool) or not isinstance(months, int) or not 0 <= months <= 12):
+            raise ValueError("attendance_months must be an integer between 0 and 12")
         validate_timezone(self.timezone)
+        start = self.clock_start
+        if start is not None and (not isinstance(start, dt.date) or isinstance(start, dt.datetime)
+                                  or not dt.date(2016, 1, 1) <= start <= dt.date(2099, 12, 31)):
+            raise ValueError(f"clock_start must be 'today' or a date YYYY-MM-DD from 2016-01-01, got {start!r}")
         if self.reference_style not in REFERENCE_STYLES:
             raise ValueError(f"reference_style must be one of {', '.join(REFERENCE_STYLES)}, "
                              f"got {self.reference_style!r}")
@@ -231,7 +251,7 @@ class Tenant:
         self.spec = spec
         self.lock = threading.RLock()
         self.fmt = TimeFormatter(spec.timezone)
-        self.t0 = clock_start_ts(self.fmt)
+        self.t0 = clock_start_ts(self.fmt, spec.clock_start or CLOCK_START_DATE)
         self._mono0 = time.monotonic()
         self._offset = 0.0
         self.balance_year = self.fmt.local_date(self.t0).year
@@ -306,6 +326,7 @@ class Tenant:
         s = self.spec
         return {"org_id": s.org_id, "base_path": f"/orgs/{s.org_id}", "seed": s.seed, "size": s.size,
                 "timezone": s.timezone, "attendance_days": s.attendance_days,
+                "attendance_months": s.attendance_months,
                 "realtime_clock": s.realtime_clock, "reference_style": s.reference_style,
                 "leave_allocations": s.allocations_dict(), "clock_start": self.iso(self.t0),
                 "now": self.iso(self.now()), "advances": self.advance_count, "counts": self.counts()}

@@ -97,6 +97,13 @@ class Dialect:
     def unstage(self, conn: sa.Connection, name: str) -> None:
         pass
 
+    def frame(self, conn: sa.Connection, query: sa.Select):
+        """The rows of ``query`` as a pandas DataFrame."""
+        import pandas as pd
+
+        result = conn.execute(query)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
     def merge(self, target: str, columns: list[str], changed: str) -> list[str]:
         """Statements that merge the staged rows (``{stage}``, alias ``excluded``) into
         ``target`` keyed by (organization_id, source_id), updating a row only where
@@ -370,6 +377,12 @@ class DuckDBDialect(Dialect):
     def stage(self, conn, name, columns, batch):
         conn.connection.driver_connection.register(name, batch)
         return name
+
+    def frame(self, conn, query):
+        # column by column through Arrow: a Python object per value (fetchall) took 20 s for
+        # the demo's 170k attendance rows, this half a second
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        return conn.connection.driver_connection.sql(sql).to_arrow_table().to_pandas()
 
     # The big tables carry no index here (``keeps_indexes``): merges go by joins, and keys
     # stay unique because DuckDB writers take turns.

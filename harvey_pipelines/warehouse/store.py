@@ -641,6 +641,28 @@ class Warehouse:
                     counts[(org, name)] = n
         return counts
 
+    def frame(self, query: sa.Select):
+        """The rows of ``query`` as a pandas DataFrame (what the quality checks validate)."""
+        with self.writer() as conn:
+            return self.dialect.frame(conn, query)
+
+    def model_row_counts(self, schema_name: str, name: str, by_organization: bool) -> dict[str | None, int]:
+        """Rows of a table dbt builds: per organization_id, or ``{None: rows}``."""
+        org = sa.column("organization_id")
+        table = sa.table(name, org, schema=schema_name)
+        query = (sa.select(org, sa.func.count()).select_from(table).group_by(org) if by_organization
+                 else sa.select(sa.null(), sa.func.count()).select_from(table))
+        with self.writer() as conn:
+            return dict(conn.execute(query).all())
+
+    def date_ranges(self, entity_name: str, column: str) -> dict[str, tuple[dt.date, dt.date]]:
+        """Per organization, the first and last ``column`` of the entity's live records."""
+        t = self.tables[entity_name].table
+        query = sa.select(t.c.organization_id, sa.func.min(t.c[column]), sa.func.max(t.c[column])).where(
+            t.c.is_deleted.is_(False)).group_by(t.c.organization_id)
+        with self.writer() as conn:
+            return {org: (first, last) for org, first, last in conn.execute(query)}
+
     def synced_marks(self, organization_id: str, entities) -> dict[str, str | None]:
         """Per entity, the newest committed change (``synced_at``, or ``deleted_at`` of a flag)
         of the organization's rows; None when it has none. Batches of one entity commit in
