@@ -5,8 +5,8 @@ from dagster import Definitions, in_process_executor
 from harvey_pipelines.assets.batches import sync_organizations
 from harvey_pipelines.assets.dbt import dbt_models, dbt_resource, dbt_source_assets
 from harvey_pipelines.assets.entities import entity_assets, record_keys_asset
-from harvey_pipelines.assets.quality import quality_checks
 from harvey_pipelines.assets.jobs import build_marts_job, sync_organization_job
+from harvey_pipelines.assets.quality import quality_checks
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.automation.freshness import entity_freshness_sensor, freshness_checks
 from harvey_pipelines.automation.marts import marts_after_syncs_sensor

@@ -7,8 +7,8 @@ import datetime as dt
 import sqlalchemy as sa
 
 from harvey_pipelines.records import ENTITIES
-from harvey_pipelines.warehouse.schema import CORE_TABLES, record_columns
 from harvey_pipelines.records import entity as entity_spec
+from harvey_pipelines.warehouse.schema import CORE_TABLES, record_columns
 
 
 def _expected(value, column: sa.Column):

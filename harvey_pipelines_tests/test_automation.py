@@ -8,14 +8,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, build_schedule_context, build_sensor_context, instance_for_test, partition_loading_context
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    AssetRecordsFilter,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+    partition_loading_context,
+)
 
+from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.automation.cadences import CADENCES
 from harvey_pipelines.automation.retries import sync_retry_sensor
 from harvey_pipelines.automation.schedules import schedules
 from harvey_pipelines.definitions import defs
-from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.organizations import Organization, OrganizationRegistry
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sync import SyncFailed, sync_entity

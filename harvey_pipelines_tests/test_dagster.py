@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, materialize
 
 from harvey_pipelines.assets.entities import entity_assets
-from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
+from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.organizations import OrganizationRegistry
 from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.helpers import differences

@@ -23,12 +23,11 @@ import sqlalchemy as sa
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.sync import publish_settings, sync_entity
-from harvey_pipelines.warehouse import Warehouse
-from harvey_pipelines.warehouse import schema
+from harvey_pipelines.warehouse import Warehouse, schema
 from harvey_pipelines_tests.helpers import REFERENCE_STYLES, tenant_options
 from harvey_pipelines_tests.test_dbt_models import (
-    D,
     UTC,
+    D,
     _core_row,
     dbt_build,
     for_styles,

@@ -39,8 +39,7 @@ import sqlalchemy as sa
 
 from harvey_pipelines.assets.quality import reference_tolerance
 from harvey_pipelines.records import ENTITIES, entity
-from harvey_pipelines.warehouse import Warehouse
-from harvey_pipelines.warehouse import schema
+from harvey_pipelines.warehouse import Warehouse, schema
 
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 UTC = dt.timezone.utc

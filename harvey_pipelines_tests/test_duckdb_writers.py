@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from harvey_pipelines_tests.helpers import differences
 from harvey_pipelines.warehouse import Warehouse
+from harvey_pipelines_tests.helpers import differences
 
 WORKER = """
 import sys

@@ -6,8 +6,15 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from dagster import AssetCheckKey, AssetKey, AssetSelection, Definitions, build_sensor_context, define_asset_job, \
-    instance_for_test
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetSelection,
+    Definitions,
+    build_sensor_context,
+    define_asset_job,
+    instance_for_test,
+)
 from dagster._core.remote_representation.external import RemoteRepository
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._core.remote_representation.handle import RepositoryHandle

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harvey_pipelines.sources.errors import CircuitOpenError, ConfigurationError, TransientError
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.sources import FetchContext, PagingState
 from harvey_pipelines.sources.custom import CustomHrmsAdapter
+from harvey_pipelines.sources.errors import CircuitOpenError, ConfigurationError, TransientError
 from harvey_pipelines.sources.http import BearerAuth, CircuitBreaker, HttpEngine, RetryPolicy, Secret
 from harvey_pipelines_tests.conftest import DEMO_TOKEN
 from harvey_pipelines_tests.processes import ScriptedHttpServer, free_port

@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from harvey_pipelines.cli import main
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
+from harvey_pipelines.cli import main
 from harvey_pipelines.organizations import OrganizationRegistry
 from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.warehouse import Warehouse, schema

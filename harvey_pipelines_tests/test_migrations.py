@@ -314,7 +314,7 @@ def test_harvey_migrate_prints_the_sql_then_migrates(warehouse_url, monkeypatch,
     head = migrations.head()
     assert main(["migrate", "--sql"]) == 0
     sql = capsys.readouterr().out
-    assert sql.startswith(f"-- Warehouse(") and f": no revision -> {head} (head); nothing is applied" in sql
+    assert sql.startswith("-- Warehouse(") and f": no revision -> {head} (head); nothing is applied" in sql
     assert "CREATE TABLE IF NOT EXISTS core.employees (" in sql
     assert "COMMENT ON COLUMN core.employees.hire_date IS 'First working day.'" in sql
     warehouse = Warehouse(warehouse_url)

@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from harvey_pipelines.mock_hrms import (
-    DEFAULT_TOKEN, ENTITIES, REFERENCES, MockHrmsControl, MockHrmsControlError, MockHrmsThread, TenantSpec,
+    DEFAULT_TOKEN,
+    ENTITIES,
+    REFERENCES,
+    MockHrmsControl,
+    MockHrmsControlError,
+    MockHrmsThread,
+    TenantSpec,
 )
 from harvey_pipelines.mock_hrms.server import build_parser, main, specs_from_args
 

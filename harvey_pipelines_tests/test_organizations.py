@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import yaml
 from dagster import DagsterInstance
 
-from harvey_pipelines.cli import main
 from harvey_pipelines.assets.partitions import sync_partitions
+from harvey_pipelines.cli import main
 from harvey_pipelines.organizations import Organization, OrganizationRegistry, RegistryError
 from harvey_pipelines.sync import sync_entity
 from harvey_pipelines.warehouse import Warehouse, schema

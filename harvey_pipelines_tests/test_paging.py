@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from harvey_pipelines.sources.errors import SourceError, UnreadableResponse
+from harvey_pipelines.sources.errors import UnreadableResponse
 from harvey_pipelines.sources.http import BearerAuth, HttpEngine, Secret
 from harvey_pipelines.sources.paging import PagingState, UpdatedSinceKeyset, _total, format_timestamp, parse_timestamp
 from harvey_pipelines_tests.processes import ScriptedHttpServer

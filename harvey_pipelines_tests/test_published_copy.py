@@ -19,13 +19,13 @@ import sqlalchemy as sa
 from dagster import build_sensor_context, instance_for_test
 
 from harvey_pipelines import settings
+from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.assets.resources import WarehouseResource
 from harvey_pipelines.automation import retries
 from harvey_pipelines.automation.marts import marts_request
 from harvey_pipelines.definitions import defs
-from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.sync import SyncFailed, sync_entity
-from harvey_pipelines.warehouse import Warehouse, schema, store
+from harvey_pipelines.warehouse import Warehouse, store
 from harvey_pipelines_tests.test_automation import QUICK_RETRY, _backdate, _down, _evaluate, _unavailable
 from harvey_pipelines_tests.test_http_engine import LocalServer
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 from harvey_pipelines import settings
-from harvey_pipelines.cli import main
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
+from harvey_pipelines.cli import main
 from harvey_pipelines.organizations import OrganizationRegistry
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance
 
 from harvey_pipelines.assets.jobs import op_name
-from harvey_pipelines.cli import main as cli
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
+from harvey_pipelines.cli import main as cli
 from harvey_pipelines.organizations import OrganizationRegistry
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import schema

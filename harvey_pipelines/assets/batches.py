@@ -11,8 +11,7 @@ syncs from sync_runs). With few organizations each run holds one.
 
 import math
 
-from dagster import AssetMaterialization, Failure, MetadataValue, OpExecutionContext, RunRequest, job, op
-from dagster import Config
+from dagster import AssetMaterialization, Config, Failure, MetadataValue, OpExecutionContext, RunRequest, job, op
 from pydantic import Field
 
 from harvey_pipelines import settings

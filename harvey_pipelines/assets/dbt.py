@@ -17,6 +17,7 @@ from harvey_pipelines.assets.catalog import INGESTION_GROUP, OWNERS, column_sche
 from harvey_pipelines.assets.quality import reference_findings, reference_tolerance
 from harvey_pipelines.assets.resources import WarehouseResource
 
+
 def dbt_executable() -> str:
     # the venv's dbt, also when the venv is not activated
     local = Path(sys.executable).parent / "dbt"

@@ -18,8 +18,8 @@ from dagster import (
 from pydantic import Field
 
 from harvey_pipelines.assets.catalog import INGESTION_GROUP, OWNERS, column_schema, warehouse_kind
-from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.assets.partitions import organizations_partitions
+from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.records import ENTITIES, REFERENCED_ENTITIES, EntitySpec
 from harvey_pipelines.sync import MODES, SyncFailed, SyncResult, sync_entity

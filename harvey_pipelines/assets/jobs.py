@@ -3,8 +3,8 @@
 from dagster import AssetSelection, RunRequest, define_asset_job
 
 from harvey_pipelines.assets.dbt import dbt_models
-from harvey_pipelines.assets.quality import quality_checks
 from harvey_pipelines.assets.entities import TRIGGER_TAG, TRIGGERED_BY_TAG, entity_assets, entity_key
+from harvey_pipelines.assets.quality import quality_checks
 
 ENTITY_TAG = "harvey/entities"
 

@@ -53,6 +53,7 @@ from dagster import (
     sensor,
 )
 from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
+
 # the iterators Dagster's scheduler ticks by (time zones, DST): the expectation's ticks are the schedule's
 from dagster._utils.schedules import cron_string_iterator, reverse_cron_string_iterator
 

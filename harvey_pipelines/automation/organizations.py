@@ -3,8 +3,8 @@
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from harvey_pipelines.assets.resources import OrganizationsResource
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION, organizations_partitions
+from harvey_pipelines.assets.resources import OrganizationsResource
 
 
 @sensor(

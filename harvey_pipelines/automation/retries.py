@@ -19,9 +19,9 @@ from dagster import DefaultSensorStatus, RunsFilter, SensorEvaluationContext, Sk
 
 from harvey_pipelines import settings
 from harvey_pipelines.assets.jobs import sync_organization_job, sync_run_request
+from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.assets.resources import WarehouseResource
 from harvey_pipelines.automation.alerts import Alert, configured, deliver
-from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.sources.errors import NOT_RETRIED
 from harvey_pipelines.warehouse.dialects import LockTimeout
 

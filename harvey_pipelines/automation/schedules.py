@@ -11,9 +11,9 @@ from dagster import (
 
 from harvey_pipelines.assets.batches import batch_run_requests, sync_organizations
 from harvey_pipelines.assets.jobs import build_marts_job
+from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.assets.resources import OrganizationsResource
 from harvey_pipelines.automation.cadences import CADENCES, TIMEZONE, Cadence
-from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 
 
 def build_schedule(cadence: Cadence) -> ScheduleDefinition:

@@ -20,8 +20,19 @@ from .clock import CLOCK_START_DATE, CLOCK_START_TIME
 from .control import MockHrmsControl, MockHrmsControlError
 from .server import MockHrmsThread, main, serve
 from .tenant import (
-    API_PATHS, DEFAULT_TIMEZONE, DEFAULT_TOKEN, ENTITIES, LIST_ENTITIES, REFERENCE_STYLES, REFERENCES, ApiError,
-    ChangeLog, FaultConfig, Tenant, TenantSpec, TenantStore,
+    API_PATHS,
+    DEFAULT_TIMEZONE,
+    DEFAULT_TOKEN,
+    ENTITIES,
+    LIST_ENTITIES,
+    REFERENCE_STYLES,
+    REFERENCES,
+    ApiError,
+    ChangeLog,
+    FaultConfig,
+    Tenant,
+    TenantSpec,
+    TenantStore,
 )
 
 __all__ = [

@@ -14,8 +14,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from .tenant import (
-    API_PATHS, ENTITIES, LIST_ENTITIES, ApiError, Tenant, TenantSpec, TenantStore, DEFAULT_TIMEZONE,
+    API_PATHS,
+    DEFAULT_TIMEZONE,
     DEFAULT_TOKEN,
+    ENTITIES,
+    LIST_ENTITIES,
+    ApiError,
+    Tenant,
+    TenantSpec,
+    TenantStore,
 )
 
 DEFAULT_PAGE_SIZE = 50

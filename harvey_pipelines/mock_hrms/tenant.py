@@ -21,8 +21,15 @@ from typing import Any, Iterable, Mapping
 
 from . import vocab
 from .clock import (
-    CLOCK_START_DATE, TimeFormatter, add_working_days, clock_start_ts, is_working_day, next_working_day,
-    today_in, validate_timezone, working_days_between,
+    CLOCK_START_DATE,
+    TimeFormatter,
+    add_working_days,
+    clock_start_ts,
+    is_working_day,
+    next_working_day,
+    today_in,
+    validate_timezone,
+    working_days_between,
 )
 from .generate import BALANCED_LEAVE_TYPES, DAY, INTERVIEW_TYPES, STAGE_ORDER, Generator, allocation, populate
 from .tables import EntityTable, Record
@@ -886,7 +893,7 @@ class Tenant:
             if e["employment_status"] != "terminated":
                 counts[e["department"]] = counts.get(e["department"], 0) + 1
         emps = self.tables["employees"].recs
-        for did, d in list(self.tables["departments"].recs.items()):
+        for d in list(self.tables["departments"].recs.values()):
             n = counts.get(d["name"], 0)
             head = emps.get(d["head_id"] or "")
             head_name = f"{head['first_name']} {head['last_name']}" if head else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 # What a failure is, as sync.sync_runs.failure_kind records it. Configuration and credential
 # failures need a person (no retry fixes them); transient and data ones are retried.
 FAILURE_KINDS = ("configuration", "credential", "transient", "data")

@@ -804,7 +804,7 @@ def summary(results: dict, top: int = 20) -> str:
     row("total s (sum of execution times)", lambda k: total(k, "test"))
     row("by status", lambda k: ", ".join(f"{s} {c}" for s, c in _status_counts(tests.get(k, [])).items()))
     for i in range(3):
-        row(f"slowest #{i + 1}", lambda k: (lambda t: f"{t[i]['name'][:60]} {t[i]['seconds']:.2f}" if len(t) > i
+        row(f"slowest #{i + 1}", lambda k, i=i: (lambda t: f"{t[i]['name'][:60]} {t[i]['seconds']:.2f}" if len(t) > i
                                             else "–")(sorted(tests.get(k, []), key=lambda n: -n["seconds"])))
     out.append("")
     problems = [(k, n) for k, per in nodes.items() for n in per.values()

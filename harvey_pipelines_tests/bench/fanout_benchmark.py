@@ -42,8 +42,8 @@ TOKEN_ENV = "HARVEY_FANOUT_TOKEN"
 def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
     from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
-    from harvey_pipelines.mock_hrms import MockHrmsControl
     from harvey_pipelines.assets.partitions import sync_partitions
+    from harvey_pipelines.mock_hrms import MockHrmsControl
     from harvey_pipelines.organizations import Organization, OrganizationRegistry
 
     control = MockHrmsControl(mock_url)

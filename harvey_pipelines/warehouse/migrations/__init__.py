@@ -206,7 +206,7 @@ def catalog(conn: sa.Connection) -> Catalog:
         return key[:2] != (schema.SYNC, VERSION_TABLE)  # Alembic's, in migrated warehouses only
 
     keys: dict[tuple, list] = {}
-    for table_schema, table, kind, name, column in rows(
+    for table_schema, table, kind, _name, column in rows(
             "SELECT tc.table_schema, tc.table_name, tc.constraint_type, tc.constraint_name, kcu.column_name "
             "FROM information_schema.table_constraints AS tc JOIN information_schema.key_column_usage AS kcu "
             "ON kcu.constraint_schema = tc.constraint_schema AND kcu.constraint_name = tc.constraint_name "
