@@ -29,7 +29,8 @@ def _orgs(args) -> int:
             print(f"no organizations in {registry.path}")
         for o in orgs:
             state = "enabled" if o.enabled else "disabled"
-            print(f"{o.id:<20} {state:<9} {o.hrms_type:<8} {o.timezone:<16} {o.base_url}  (credential: ${o.credential_env})")
+            print(f"{o.id:<20} {state:<9} {o.hrms_type:<8} {o.timezone:<16} {o.base_url}  "
+                  f"(credential: ${o.credential_env})")
         return 0
     if args.orgs_command == "show":
         import yaml

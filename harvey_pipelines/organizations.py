@@ -104,7 +104,8 @@ class Organization(BaseModel):
             return None
         for leave_type in value:
             if not LEAVE_TYPE.match(leave_type):
-                raise ValueError(f"leave type {leave_type!r} must be lowercase (a-z, 0-9, _), as leave requests name it")
+                raise ValueError(
+                    f"leave type {leave_type!r} must be lowercase (a-z, 0-9, _), as leave requests name it")
         return dict(sorted(value.items()))
 
     @field_validator("base_url")

@@ -319,7 +319,8 @@ def test_a_batch_run_materializes_each_partition_and_retries_a_failure_alone(mak
             (bad.id, "candidates"), (bad.id, "job_requisitions")], "only the failed syncs, each on its own"
     runs = schema.sync_runs
     with warehouse.writer() as conn:
-        rows = conn.execute(sa.select(runs.c.organization_id, runs.c.status, runs.c.trigger, runs.c.dagster_run_id)).all()
+        rows = conn.execute(
+            sa.select(runs.c.organization_id, runs.c.status, runs.c.trigger, runs.c.dagster_run_id)).all()
     assert {(r.organization_id, r.status) for r in rows} == {(good.id, "success"), (bad.id, "failed"),
                                                               (also_good.id, "success")}
     assert {(r.trigger, r.dagster_run_id) for r in rows} == {("schedule", result.run_id)}

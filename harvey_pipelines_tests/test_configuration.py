@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # HARVEY_* names in the README that are not settings of ours: per-organization credentials (the
 # registry names them), the test suite's, dbt's profile variables (set from the warehouse URL)
 # and the Dagster instance's storage URL (read by dagster.yaml)
-NOT_SETTINGS = re.compile(r"HARVEY_[A-Z0-9]+_HRMS_TOKEN|HARVEY_TEST_\w+|HARVEY_REQUIRE_\w+|HARVEY_UPDATE_SNAPSHOTS|HARVEY_PG_\w*"
+NOT_SETTINGS = re.compile(r"HARVEY_[A-Z0-9]+_HRMS_TOKEN|HARVEY_TEST_\w+|HARVEY_REQUIRE_\w+|HARVEY_UPDATE_SNAPSHOTS"
+                          r"|HARVEY_PG_\w*"
                           r"|HARVEY_DBT_\w+|HARVEY_DUCKDB_PATH|HARVEY_DAGSTER_PG_URL|HARVEY_ACME_\w+")
 
 

@@ -52,7 +52,8 @@ def test_materializing_a_partition_syncs_it_with_metadata(make_org, control, war
     runs = schema.sync_runs
     with warehouse.writer() as conn:
         triggers = conn.execute(
-            sa.select(runs.c.trigger, runs.c.triggered_by, runs.c.dagster_run_id).where(runs.c.organization_id == org.id)
+            sa.select(runs.c.trigger, runs.c.triggered_by, runs.c.dagster_run_id)
+            .where(runs.c.organization_id == org.id)
         ).all()
     assert len(triggers) == 9
     assert {(t.trigger, t.triggered_by) for t in triggers} == {("backfill", "test")}

@@ -315,7 +315,8 @@ def test_writes_through_the_api(ctl, tenant):
                                               "start_date": "2026-12-01", "end_date": "2026-12-01", "reason": "Flu"})
     if before["sick"]["available"] >= 1:
         assert lr.status_code == 201 and lr.json()["status"] == "pending"
-        after = {b["leave_type"]: b for b in client.get(f"/employees/{emp['id']}/leave-balance").json()["leave_balances"]}
+        balances = client.get(f"/employees/{emp['id']}/leave-balance").json()["leave_balances"]
+        after = {b["leave_type"]: b for b in balances}
         assert after["sick"]["pending"] == before["sick"]["pending"] + 1
     bad = client.post("/leave-requests", json={"employee_id": emp["id"], "leave_type": "annual",
                                                "start_date": "2026-12-05", "end_date": "2026-12-01"})

@@ -52,7 +52,8 @@ def test_cli_removes_an_organization_and_keeps_its_data(make_org, control, tmp_p
     assert main(["orgs", "remove", "globex", "--purge-partition"]) == 0
     assert "its partition is deleted" in capsys.readouterr().out
     assert main(["orgs", "remove", "globex"]) == 2
-    assert capsys.readouterr().err == f"error: organization 'globex' is not in the registry {tmp_path / 'organizations.yaml'}\n"
+    registry_path = tmp_path / "organizations.yaml"
+    assert capsys.readouterr().err == f"error: organization 'globex' is not in the registry {registry_path}\n"
 
     assert OrganizationRegistry().load() == []
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:

@@ -38,7 +38,8 @@ def test_the_readme_orgs_commands_run_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARVEY_DATA_DIR", str(tmp_path))
     commands = readme_commands(".venv/bin/harvey orgs")
     verbs = [c[1] for c in commands]
-    assert {"add", "list", "show", "set", "publish-settings", "disable", "sync-partitions", "remove"} <= set(verbs), verbs
+    expected = {"add", "list", "show", "set", "publish-settings", "disable", "sync-partitions", "remove"}
+    assert expected <= set(verbs), verbs
     for argv in commands:
         assert main(argv) == 0, (argv, capsys.readouterr().err)
     out = capsys.readouterr().out

@@ -65,7 +65,8 @@ def test_a_server_that_ignored_updated_since_gets_the_keyset_walk_back_once_fixe
     # still ignored: the first filtered page is the probe; one page more than the backward walk
     for name in PAGED:
         victim = control.records(org.id, name)[7]["id"]
-        control.update_record(org.id, name, victim, {"location": "Pune"} if name == "employees" else {"hours_per_week": 32.0})
+        change = {"location": "Pune"} if name == "employees" else {"hours_per_week": 32.0}
+        control.update_record(org.id, name, victim, change)
     control.reset_stats(org.id)
     still = {name: sync_entity(org, name, warehouse, retry=QUICK_RETRY, overlap=NO_OVERLAP)
              for name in (*PAGED, "departments")}
@@ -85,7 +86,8 @@ def test_a_server_that_ignored_updated_since_gets_the_keyset_walk_back_once_fixe
         records = control.records(org.id, name)
         changed[name] = [r["id"] for r in records[10:13]]
         for rid in changed[name]:
-            control.update_record(org.id, name, rid, {"location": "Goa"} if name == "employees" else {"hours_per_week": 36.0})
+            change = {"location": "Goa"} if name == "employees" else {"hours_per_week": 36.0}
+            control.update_record(org.id, name, rid, change)
     newest_department = control.records(org.id, "departments")[-1]["id"]
     control.delete_record(org.id, "departments", newest_department)  # nothing left at or after the cursor
     control.reset_stats(org.id)

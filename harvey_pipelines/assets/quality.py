@@ -147,7 +147,8 @@ def run_suite(frame, suite: Suite, spec: EntitySpec):
             store.delete(suite.name)  # rebuilt each time: the rules follow the code
         except Exception:  # noqa: BLE001 - GX raises a different error per store when absent
             pass
-    gx_suite = _context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=expectations(spec, suite.blocking)))
+    gx_suite = _context.suites.add(
+        gx.ExpectationSuite(name=suite.name, expectations=expectations(spec, suite.blocking)))
     validation = _context.validation_definitions.add(
         gx.ValidationDefinition(data=definition, suite=gx_suite, name=suite.name))
     results = validation.run(

@@ -82,7 +82,8 @@ def deliver(alert: Alert) -> list[str]:
     delivered, config = [], settings.current()
     if config.alert_webhook_url:
         try:
-            httpx.post(config.alert_webhook_url.get_secret_value(), json={"text": alert.text()}, timeout=10).raise_for_status()
+            response = httpx.post(config.alert_webhook_url.get_secret_value(), json={"text": alert.text()}, timeout=10)
+            response.raise_for_status()
             delivered.append("webhook")
         except httpx.HTTPError as exc:
             # the URL itself is a secret for Slack webhooks: name the channel, not the URL

@@ -24,7 +24,8 @@ def build_schedule(cadence: Cadence) -> ScheduleDefinition:
         job=sync_organizations,
         description=f"{cadence.description} Entities: {', '.join(cadence.entities)}. Every enabled "
         "organization (each its own partition), in at most HARVEY_MAX_RUNS_PER_TICK runs; disabled ones are "
-        "skipped. Off by default: turn on in the UI or with `dagster schedule start --start-all` once the organizations' HR systems are reachable.",
+        "skipped. Off by default: turn on in the UI or with `dagster schedule start --start-all` once the "
+        "organizations' HR systems are reachable.",
         default_status=DefaultScheduleStatus.STOPPED,
     )
     def _tick(context: ScheduleEvaluationContext, organizations: OrganizationsResource):

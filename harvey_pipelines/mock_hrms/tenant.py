@@ -981,7 +981,8 @@ class Tenant:
             raise ApiError(422, f"cannot update field(s): {', '.join(sorted(unknown))}")
         if "status" in body and body["status"] not in ("scheduled", "completed", "cancelled", "no_show"):
             raise ApiError(422, "status must be one of scheduled, completed, cancelled, no_show")
-        if body.get("rating") is not None and (isinstance(body["rating"], bool) or body["rating"] not in (1, 2, 3, 4, 5)):
+        rating = body.get("rating")
+        if rating is not None and (isinstance(rating, bool) or rating not in (1, 2, 3, 4, 5)):
             raise ApiError(422, "rating must be an integer 1-5")
         with self.lock:
             rec = self.get("interviews", key)
@@ -1107,7 +1108,8 @@ class Tenant:
         ``updated_at`` are spread over the advanced window. Returns the change log of the batch."""
         if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours < 0 or hours > 24 * 366:
             raise ApiError(422, "hours must be a number between 0 and 8784")
-        if isinstance(change_fraction, bool) or not isinstance(change_fraction, (int, float)) or not 0 <= change_fraction <= 1:
+        if (isinstance(change_fraction, bool) or not isinstance(change_fraction, (int, float))
+                or not 0 <= change_fraction <= 1):
             raise ApiError(422, "change_fraction must be a number between 0 and 1")
         with self.lock:
             self.advance_count += 1
@@ -1196,7 +1198,8 @@ class Tenant:
         if cancelled:
             ops.append(("delete_interview", rng.choice(cancelled)))
         reqs = self.tables["job_requisitions"].recs
-        ops += [("requisition", i) for i in rng.sample(sorted(reqs), min(len(reqs), max(1, round(frac * 5 * len(reqs)))))]
+        n_requisitions = min(len(reqs), max(1, round(frac * 5 * len(reqs))))
+        ops += [("requisition", i) for i in rng.sample(sorted(reqs), n_requisitions)]
 
         rng.shuffle(ops)
         span = max(0, new - old - 1)
@@ -1418,7 +1421,8 @@ class Tenant:
                     h = r["hours_per_week"]
                     r["hours_per_week"] = h + 1 if h < 40 else h - 1
                 elif entity == "job_requisitions":
-                    r["target_hire_date"] = (dt.date.fromisoformat(r["target_hire_date"]) + dt.timedelta(days=7)).isoformat()
+                    target = dt.date.fromisoformat(r["target_hire_date"]) + dt.timedelta(days=7)
+                    r["target_hire_date"] = target.isoformat()
                 elif entity in ("candidates",):
                     r["phone"] = self.gen.phone(rng)
                 elif entity == "interviews":

@@ -65,7 +65,8 @@ def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
     base = sa.engine.make_url(PG)
     env = {**os.environ, "DAGSTER_HOME": str(home), TOKEN_ENV: "mock-hrms-token-12345",
            "HARVEY_DAGSTER_PG_URL": base.set(database=dbs["dagster"]).render_as_string(False),
-           "HARVEY_WAREHOUSE_URL": base.set(drivername="postgresql+psycopg2", database=dbs["warehouse"]).render_as_string(False),
+           "HARVEY_WAREHOUSE_URL": base.set(drivername="postgresql+psycopg2",
+                                            database=dbs["warehouse"]).render_as_string(False),
            "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_DATA_DIR": str(workdir / "data")}
     env["HARVEY_MAX_RUNS_PER_TICK"] = str(max_runs)
     os.environ.update(env)
@@ -88,9 +89,10 @@ def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
         with DagsterInstance.get() as instance:
             sync_partitions(instance, registry)
             tick_time = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+            organizations = OrganizationsResource(path=str(registry.path))
             context = build_schedule_context(instance=instance, scheduled_execution_time=tick_time,
                                              repository_def=defs.get_repository_def(),
-                                             resources={"organizations": OrganizationsResource(path=str(registry.path))})
+                                             resources={"organizations": organizations})
             with partition_loading_context(dynamic_partitions_store=instance):
                 requests = schedule.evaluate_tick(context).run_requests
             assert sum(len(r.run_config["ops"]["sync_batch"]["config"]["organizations"]) for r in requests) == n
@@ -116,7 +118,8 @@ def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
             for r in records:
                 if r.dagster_run.status != DagsterRunStatus.SUCCESS:
                     logs = instance.all_logs(r.dagster_run.run_id)
-                    errors = [e.dagster_event.message or "" for e in logs if e.is_dagster_event and "FAILURE" in e.dagster_event.event_type_value]
+                    errors = [e.dagster_event.message or "" for e in logs
+                              if e.is_dagster_event and "FAILURE" in e.dagster_event.event_type_value]
                     print(f"run {r.dagster_run.run_id} failed: {errors[-1] if errors else '?'}"[:1500], flush=True)
                     break
         wh = sa.create_engine(env["HARVEY_WAREHOUSE_URL"])
@@ -178,7 +181,8 @@ def main(argv=None) -> int:
           "| fixed cost per run (median) | failed |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['organizations']} | {r['runs']} | {r['tick_wall_seconds']} s | {r['seconds_per_organization']} s | "
+        print(f"| {r['organizations']} | {r['runs']} | {r['tick_wall_seconds']} s | "
+              f"{r['seconds_per_organization']} s | "
               f"{r['run_duration_median_s']} s | {r['sync_duration_median_s']} s | {r['fixed_cost_per_run_s']} s | "
               f"{r['runs_failed']} |")
     out = ROOT / ".bench" / f"fanout-{dt.datetime.now():%Y-%m-%dT%H%M%S}.json"

@@ -212,7 +212,8 @@ class Bench:
             shutil.rmtree(spec["workdir"], ignore_errors=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH_RESULT ")]
         if proc.returncode != 0 or not lines:
-            raise RuntimeError(f"{spec['loader']} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+            raise RuntimeError(f"{spec['loader']} failed ({proc.returncode}):\n"
+                               f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
         out = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
         out["api_calls_server"] = self.mock.control.stats(spec["org"])["requests"]
         if out.get("api_calls") is None:
@@ -420,7 +421,8 @@ def summary(results: dict) -> str:
 
     if results["full"]:
         out += ["## Full sync of employees (records/s, median of runs)", "",
-                "| warehouse | loader | records | runs | rec/s median | rec/s min–max | seconds median | API calls | peak RSS MB |",
+                "| warehouse | loader | records | runs | rec/s median | rec/s min–max | seconds median | API calls "
+                "| peak RSS MB |",
                 "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         rates = {}
         for kind in kinds:
@@ -432,11 +434,13 @@ def summary(results: dict) -> str:
                 label = LOADER_NAMES[loader]
                 used = sorted({f for r in rows for f in r.get("formats_used") or [] if f != "sql"})
                 if used:
-                    label = f"dlt rest_api merge, {'default, ' if loader == 'dlt_default' else ''}files: {'+'.join(used)}"
+                    default = "default, " if loader == "dlt_default" else ""
+                    label = f"dlt rest_api merge, {default}files: {'+'.join(used)}"
                 out.append(f"| {kind} | {label} | {_fmt(_med([r['records'] for r in rows]))} | "
                            f"{len(rows)} | {_fmt(rates[kind, loader])} | {_range([r['rate'] for r in rows])} | "
                            f"{_fmt(_med([r['seconds'] for r in rows]), '.1f')} | "
-                           f"{_fmt(_med([r['api_calls'] for r in rows]))} | {_fmt(_med([r['maxrss_mb'] for r in rows]))} |")
+                           f"{_fmt(_med([r['api_calls'] for r in rows]))} | "
+                           f"{_fmt(_med([r['maxrss_mb'] for r in rows]))} |")
         out += ["", "| warehouse | harvey / row-by-row | target | | harvey / dlt (parquet) | target | | "
                 "harvey / dlt (default) | target | |",
                 "|---|---:|---:|---|---:|---:|---|---:|---:|---|"]
@@ -466,20 +470,25 @@ def summary(results: dict) -> str:
             wt = _med([r.get("warm_time_ratio") for r in rows])
             out.append(
                 f"| {kind} | {len(rows)} | {_fmt(_med([r['changed_employees'] for r in rows]))} | "
-                f"{_fmt(_med([r['full']['api_calls'] for r in rows]))} / {_fmt(_med([r['full']['seconds'] for r in rows]), '.1f')} | "
+                f"{_fmt(_med([r['full']['api_calls'] for r in rows]))} / "
+                f"{_fmt(_med([r['full']['seconds'] for r in rows]), '.1f')} | "
                 f"{_fmt(_med([r['incremental']['records'] for r in rows]))} / "
                 f"{_fmt(_med([r['incremental']['api_calls'] for r in rows]))} / "
                 f"{_fmt(_med([r['incremental']['seconds'] for r in rows]), '.2f')} | "
-                f"{cr:.2%} ({_range([r['calls_ratio'] * 100 for r in rows], '.2f')}) | {_ok(cr <= TARGETS['incr_calls'])} | "
-                f"{tr:.2%} ({_range([r['time_ratio'] * 100 for r in rows], '.2f')}) | {_ok(tr <= TARGETS['incr_time'])} | "
-                + (f"{_fmt(_med([r['warm']['seconds'] for r in rows]), '.2f')} / {wt:.2%} |" if wt is not None else "– |"))
+                f"{cr:.2%} ({_range([r['calls_ratio'] * 100 for r in rows], '.2f')}) | "
+                f"{_ok(cr <= TARGETS['incr_calls'])} | "
+                f"{tr:.2%} ({_range([r['time_ratio'] * 100 for r in rows], '.2f')}) | "
+                f"{_ok(tr <= TARGETS['incr_time'])} | "
+                + (f"{_fmt(_med([r['warm']['seconds'] for r in rows]), '.2f')} / {wt:.2%} |"
+                   if wt is not None else "– |"))
         out.append("")
 
     mem_rows = list(results["memory"]) + [
         {**r, "size": args.get("employees")} for r in results["full"] if r["loader"] == "harvey"]
     if mem_rows:
         out += ["## Peak memory of the harvey full sync process (employees)", "",
-                "| warehouse | employees | runs | RSS after imports MB | peak RSS MB median (min–max) | added by the sync MB | rec/s |",
+                "| warehouse | employees | runs | RSS after imports MB | peak RSS MB median (min–max) "
+                "| added by the sync MB | rec/s |",
                 "|---|---:|---:|---:|---:|---:|---:|"]
         growth = []
         for kind in kinds:
@@ -495,14 +504,16 @@ def summary(results: dict) -> str:
             if len(sizes) > 1:
                 small, large = sizes[0], sizes[-1]
                 g = peaks[large] / peaks[small] - 1
-                growth.append(f"{kind}: {small:,} → {large:,} employees: peak {peaks[small]:.0f} → {peaks[large]:.0f} MB "
+                growth.append(f"{kind}: {small:,} → {large:,} employees: "
+                              f"peak {peaks[small]:.0f} → {peaks[large]:.0f} MB "
                               f"({g:+.0%}) {_ok(g <= TARGETS['memory_growth'])} (flat: within +20 %)")
         out += [""] + [f"- {g}" for g in growth] + [""]
 
     if results["entities"]:
         runs = sorted({r["run"] for r in results["entities"]})
         out += [f"## All entities, harvey full sync ({len(runs)} run{'s' if len(runs) > 1 else ''}, median)", "",
-                "| entity | " + " | ".join(f"{k} records | {k} s | {k} rec/s | {k} calls | {k} peak RSS MB" for k in kinds) + " |",
+                "| entity | "
+                + " | ".join(f"{k} records | {k} s | {k} rec/s | {k} calls | {k} peak RSS MB" for k in kinds) + " |",
                 "|---|" + "---:|" * (5 * len(kinds))]
         totals = {k: {"records": 0, "seconds": 0.0, "calls": 0} for k in kinds}
         totals_lb = {k: {"records": 0, "seconds": 0.0, "calls": 0} for k in kinds}
@@ -522,13 +533,15 @@ def summary(results: dict) -> str:
                 cells += [_fmt(rec), _fmt(sec, ".1f"), _fmt(_med([r["rate"] for r in rows])), _fmt(calls),
                           _fmt(_med([r["maxrss_mb"] for r in rows]))]
             out.append(f"| {spec.name} | " + " | ".join(cells) + " |")
-        for label, parts in (("total without leave_balances", [totals]), ("total with leave_balances", [totals, totals_lb])):
+        for label, parts in (("total without leave_balances", [totals]),
+                             ("total with leave_balances", [totals, totals_lb])):
             cells = []
             for kind in kinds:
                 rec = sum(p[kind]["records"] for p in parts)
                 sec = sum(p[kind]["seconds"] for p in parts)
                 calls = sum(p[kind]["calls"] for p in parts)
-                cells += [f"**{_fmt(rec)}**", f"**{sec:.1f}**", f"**{_fmt(rec / sec if sec else None)}**", _fmt(calls), ""]
+                cells += [f"**{_fmt(rec)}**", f"**{sec:.1f}**", f"**{_fmt(rec / sec if sec else None)}**",
+                          _fmt(calls), ""]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
@@ -553,7 +566,8 @@ def parse_args(argv):
                    help="where dlt_default runs (default duckdb: on PostgreSQL dlt's parquet needs an ADBC "
                         "driver that is not installed, so the 'dlt' run already loads with insert_values)")
     p.add_argument("--rbr-limit-duckdb", type=int, default=20_000,
-                   help="records the row-by-row loader loads on DuckDB (0: all; default 20000: it loads ~110 rec/s there)")
+                   help="records the row-by-row loader loads on DuckDB "
+                        "(0: all; default 20000: it loads ~110 rec/s there)")
     p.add_argument("--rbr-limit-postgres", type=int, default=0, help="same on PostgreSQL (default 0: all)")
     p.add_argument("--memory-sizes", default="10000,100000,200000", help="organization sizes of the memory phase")
     p.add_argument("--memory-runs", type=int, default=None, help="runs per size up to --employees (default --runs)")
