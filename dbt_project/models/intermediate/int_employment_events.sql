@@ -19,8 +19,8 @@ followers as (
         *,
         salary is not null and previous_salary is not null and salary <> previous_salary
             as salary_changed,
-        salary_period is not distinct from previous_salary_period
-            and currency is not distinct from previous_currency as salary_comparable
+        (salary_period is not distinct from previous_salary_period
+            and currency is not distinct from previous_currency) as salary_comparable
     from employments
     where employment_sequence > 1
 ),

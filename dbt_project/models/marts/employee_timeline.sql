@@ -131,7 +131,7 @@ ranked as (
     -- the order of events on one day
     select
         events.*,
-        case event_type
+        case events.event_type
             when 'hired' then 1
             when 'contract_started' then 2
             when 'contract_renewed' then 3
