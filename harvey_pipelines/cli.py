@@ -163,7 +163,7 @@ def _sync(args) -> int:
     if args.confirm_deletes and args.mode != "reconcile":
         print("error: --confirm-deletes goes with --mode reconcile", file=sys.stderr)
         return 2
-    status, failed = 0, set()
+    status, failed = 0, set[str]()
     for name in names:
         if blocked := upstream_failed(name, failed):
             print(f"{org.id}/{name}: NOT SYNCED: {', '.join(blocked)} failed", file=sys.stderr)

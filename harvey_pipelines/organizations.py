@@ -131,7 +131,7 @@ class Organization(BaseModel):
 class OrganizationRegistry:
     """The registry file. Writes are atomic and serialized by a lock file."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else settings.organizations_file()
 
     def load(self) -> list[Organization]:

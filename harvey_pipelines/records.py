@@ -241,7 +241,7 @@ class LeaveRequest(CanonicalRecord):
 class LeaveBalance(CanonicalRecord):
     """One row per employee, year and leave type (the API nests them per employee)."""
 
-    updated_at: Optional[Timestamp] = Field(
+    updated_at: Optional[Timestamp] = Field(  # type: ignore[assignment] # the one record without one
         None, description="Empty: the balance endpoint gives no change time.")  # the balance endpoint has none
     employee_id: str = Field(description="The employee's id or employee number.")
     year: int = Field(description="Leave year.")

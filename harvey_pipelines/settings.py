@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -95,7 +95,7 @@ class Settings(BaseSettings):
 def env_name(field: str) -> str:
     """The environment variable of a setting."""
     alias = Settings.model_fields[field].validation_alias
-    return alias.choices[0] if isinstance(alias, AliasChoices) else ENV_PREFIX + field.upper()
+    return cast(str, alias.choices[0]) if isinstance(alias, AliasChoices) else ENV_PREFIX + field.upper()
 
 
 def current() -> Settings:
@@ -110,7 +110,7 @@ def current() -> Settings:
 def _settings(environment: tuple[tuple[str, str], ...]) -> Settings:
     # parsed once per distinct environment (pydantic-settings takes milliseconds, a sync asks often)
     try:
-        return Settings()
+        return Settings()  # type: ignore[call-arg] # the fields come from the environment
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -165,7 +165,7 @@ def published_copy(url: str | None = None) -> Path | None:
     parsed = make_url(url or warehouse_url())
     if parsed.get_backend_name() != "duckdb":
         return None
-    database = Path(parsed.database)
+    database = Path(cast(str, parsed.database))
     if database.name == PUBLISHED_COPY_NAME:
         raise ValueError(f"the DuckDB warehouse may not be named {PUBLISHED_COPY_NAME}: that is its published copy")
     return database.with_name(PUBLISHED_COPY_NAME)

@@ -176,6 +176,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     unidentified = 0  # listed records without an id: a reconciliation cannot tell what is gone
 
     submitted = 0  # records in the batches handed to the loader
+    synced_at: dt.datetime  # stamped when the fetch starts and after each batch
 
     def flush() -> None:
         nonlocal batch, synced_at, submitted
@@ -186,7 +187,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
             submitted += len(batch)
             # fetched as of this batch, so that a killed run's saved counts add up
             loader.submit(
-                batch, cursor=newest.isoformat() if checkpoint else None,
+                batch, cursor=newest.isoformat() if checkpoint and newest else None,
                 server_ignores_since=state.server_ignores_since,
                 progress={"fetched": submitted, "api_calls": engine.api_calls},
                 answered=(batch.parent_entity, batch.answered) if batch.answered else None,
@@ -232,7 +233,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
                 batch.rows.append((org.id, *record.__dict__.values(), sha, synced_at, run.id, payload))
                 if len(batch) >= batch_size and not fan_out:
                     flush()
-            if fan_out:
+            if isinstance(page, FanOutPage):  # fan_out, spelled so the type checker sees it
                 batch.parent_entity = page.parent_entity
                 batch.answered.extend(page.parents)
                 if len(batch) >= batch_size:

@@ -18,6 +18,7 @@ import logging
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import cast
 
 import httpx
 
@@ -103,7 +104,7 @@ def _send_mail(alert: Alert, config: settings.Settings) -> None:
     message["From"] = config.alert_email_from
     message["To"] = ", ".join(config.alert_email_to)
     message.set_content(alert.text().replace("*", ""))
-    with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=15) as smtp:
+    with smtplib.SMTP(cast(str, config.smtp_host), config.smtp_port, timeout=15) as smtp:
         if config.smtp_starttls:
             smtp.starttls()
         if config.smtp_user:

@@ -31,6 +31,7 @@ check in the UI evaluates the same rule in a run.
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
@@ -246,7 +247,7 @@ class EntityFreshness:
         )
 
 
-def evaluate(instance: DagsterInstance, warehouse: Warehouse, enabled_since: dict[str, dt.datetime | None],
+def evaluate(instance: DagsterInstance, warehouse: Warehouse, enabled_since: Mapping[str, dt.datetime | None],
              now: dt.datetime) -> list[EntityFreshness]:
     """Every entity's freshness for the enabled organizations (``enabled_since``: organization ->
     when first seen enabled, None when not known)."""

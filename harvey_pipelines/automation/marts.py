@@ -14,6 +14,7 @@ schedule still rebuilds everything.
 """
 
 import json
+from collections.abc import Set
 
 from dagster import (
     AssetKey,
@@ -48,11 +49,11 @@ INTERVAL_SECONDS = int(settings.current().marts_after_syncs_minutes * 60)  # rea
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
-def _dbt_models_in(selection: AssetSelection) -> set[AssetKey]:
+def _dbt_models_in(selection: AssetSelection) -> Set[AssetKey]:
     return (selection & AssetSelection.assets(dbt_models)).resolve([*entity_assets, record_keys_asset, dbt_models])
 
 
-def _affected_by(entity: str) -> set[AssetKey]:
+def _affected_by(entity: str) -> Set[AssetKey]:
     """The models on the entity's table, and on the tables that reference it: staging
     resolves their references through core.record_keys, so a new employee may resolve
     attendance rows that were loaded before it."""
@@ -61,12 +62,12 @@ def _affected_by(entity: str) -> set[AssetKey]:
     return _dbt_models_in(AssetSelection.assets(*keys).downstream())
 
 
-DOWNSTREAM: dict[str, set[AssetKey]] = {spec.name: _affected_by(spec.name) for spec in ENTITIES}
+DOWNSTREAM: dict[str, Set[AssetKey]] = {spec.name: _affected_by(spec.name) for spec in ENTITIES}
 # sync_health reads the sync bookkeeping, which every sync writes
 ALWAYS_MODELS = _dbt_models_in(AssetSelection.assets(AssetKey(["marts", "sync_health"])).upstream())
 
 
-def marts_request(changed_entities: set[str], run_key: str, never_built: set[AssetKey] = frozenset()) -> RunRequest:
+def marts_request(changed_entities: set[str], run_key: str, never_built: Set[AssetKey] = frozenset()) -> RunRequest:
     """``never_built``: dbt assets without a materialization yet; those the selection reads
     (seeds, intermediate tables) are built too, so a first build after set-up works."""
     models = set(ALWAYS_MODELS).union(*(DOWNSTREAM[e] for e in changed_entities))
@@ -149,8 +150,9 @@ def marts_after_syncs_sensor(context: SensorEvaluationContext):
         return SkipReason("no sync changed data since the marts were last built from it")
     if context.instance.get_runs(filters=RunsFilter(job_name=build_marts_job.name, statuses=ACTIVE), limit=1):
         return SkipReason(f"a dbt build is still running; {', '.join(sorted(state['changed']))} will follow it")
-    changed = set(state["changed"])
+    changed_entities = set(state["changed"])
     context.update_cursor(json.dumps({"after": state["after"], "changed": {}}))
     records = context.instance.get_asset_records(list(dbt_models.keys))
     built = {r.asset_entry.asset_key for r in records if r.asset_entry.last_materialization_record}
-    return marts_request(changed, run_key=f"{SENSOR_NAME}:{state['after']}", never_built=dbt_models.keys - built)
+    return marts_request(changed_entities, run_key=f"{SENSOR_NAME}:{state['after']}",
+                         never_built=dbt_models.keys - built)

@@ -11,9 +11,12 @@ has passed again.
 """
 
 import json
+from typing import cast
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckSeverity,
+    DagsterEvent,
     DagsterEventType,
     DefaultSensorStatus,
     EventRecordsFilter,
@@ -43,7 +46,9 @@ def quality_alert_sensor(context: SensorEvaluationContext):
     )
     alerted = 0
     for record in records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        # the filter asks for check evaluations only: each entry has one
+        event = cast(DagsterEvent, record.event_log_entry.dagster_event)
+        evaluation = cast(AssetCheckEvaluation, event.event_specific_data)
         if evaluation.severity != AssetCheckSeverity.ERROR:
             state["after"] = record.storage_id
             continue

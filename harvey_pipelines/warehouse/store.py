@@ -321,7 +321,7 @@ class Warehouse:
                         conn.exec_driver_sql(statement.format(stage=stage))
                     inserted, merged = conn.exec_driver_sql(upsert[-1].format(stage=stage)).one()
                     counts.inserted, counts.updated = inserted, merged - inserted
-                    counts.unchanged = batch.num_rows - merged
+                    counts.unchanged = batch.num_rows - merged  # type: ignore[union-attr] # staged from it
                     counts.raw_versions = max(conn.exec_driver_sql(raw.format(stage=stage)).rowcount, 0)
                     if track_seen_ids:
                         conn.exec_driver_sql(
@@ -648,7 +648,7 @@ class Warehouse:
 
     def model_row_counts(self, schema_name: str, name: str, by_organization: bool) -> dict[str | None, int]:
         """Rows of a table dbt builds: per organization_id, or ``{None: rows}``."""
-        org = sa.column("organization_id")
+        org: sa.ColumnClause[str] = sa.column("organization_id")
         table = sa.table(name, org, schema=schema_name)
         query = (sa.select(org, sa.func.count()).select_from(table).group_by(org) if by_organization
                  else sa.select(sa.null(), sa.func.count()).select_from(table))
