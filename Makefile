@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and make:
 #   make demo   the main job on the embedded default (DuckDB, local Dagster instance)
-#   make test   the tests (make test-fast: the unit tier, under a minute)
+#   make test   the tests (make test-fast: the unit tier, under a minute; make lint: ruff, mypy, sqlfluff)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: demo test test-fast dev install lock bench fanout-bench dbt-bench clean
+.PHONY: demo test test-fast lint dev install lock bench fanout-bench dbt-bench clean
 
 install: $(STAMP) $(MANIFEST)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]}"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[mock,test]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[mock,test,lint]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -37,6 +37,13 @@ test: $(STAMP) $(MANIFEST)
 test-fast: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m pytest -q -m fast $(PYTEST_ARGS)
 
+# ruff (style, pyflakes, bugbear, imports), mypy (types) and sqlfluff (the dbt models, rendered
+# without a database); their rules are in pyproject.toml and dbt_project/.sqlfluff
+lint: $(STAMP)
+	$(BIN)/ruff check harvey_pipelines harvey_pipelines_tests
+	$(BIN)/mypy
+	cd dbt_project && ../$(BIN)/sqlfluff lint models
+
 # Dagster UI and daemon on the local instance of the demo (http://127.0.0.1:3000; make dev PORT=3001).
 # The local instance's dagster.yaml is written first when the demo has not yet; dagster dev starts in
 # that folder, since from the project root it warns that the root's (production) dagster.yaml is unused.
@@ -47,7 +54,7 @@ dev: $(STAMP) $(MANIFEST)
 	cd "$$DAGSTER_HOME" && exec $(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 bench: $(STAMP) $(MANIFEST)
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[mock,test,bench]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[mock,test,lint,bench]'
 	$(BIN)/python -m harvey_pipelines_tests.bench.sync_benchmark $(BENCH_ARGS)
 
 fanout-bench: $(STAMP) $(MANIFEST)
