@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from harvey_pipelines.mock_hrms import MockHrmsControl, MockHrmsThread
-from harvey_pipelines.organizations import Organization
+from harvey_pipelines.organizations import Organization, OrganizationRegistry
 from harvey_pipelines.warehouse import Warehouse
 
 DEMO_TOKEN = "mock-hrms-token-12345"
@@ -103,3 +103,14 @@ def pytest_ignore_collect(collection_path, config):
             and collection_path.name.startswith("test_") and "mark.fast" not in collection_path.read_text()):
         return True
     return None
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """Three organizations, the last disabled, at an address nobody answers (the schedules' and
+    sensors' tests read the registry, they do not sync)."""
+    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
+    for org_id, enabled in (("acme", True), ("globex", True), ("initech", False)):
+        registry.add(Organization(id=org_id, name=org_id, base_url=f"http://127.0.0.1:1/orgs/{org_id}",
+                                  credential_env="X", enabled=enabled))
+    return registry

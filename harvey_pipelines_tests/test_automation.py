@@ -52,15 +52,6 @@ EXPECTED_CRON = {
 }
 
 
-@pytest.fixture
-def registry(tmp_path):
-    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
-    for org_id, enabled in (("acme", True), ("globex", True), ("initech", False)):
-        registry.add(Organization(id=org_id, name=org_id, base_url=f"http://127.0.0.1:1/orgs/{org_id}",
-                                  credential_env="X", enabled=enabled))
-    return registry
-
-
 def _tick_requests(schedule_def, registry, tick):
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [o.id for o in registry.load()])

@@ -25,7 +25,6 @@ from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseRe
 from harvey_pipelines.automation import freshness
 from harvey_pipelines.automation.freshness import entity_freshness_sensor, freshness_checks
 from harvey_pipelines.definitions import defs
-from harvey_pipelines.organizations import Organization, OrganizationRegistry
 from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.alert_receivers import WebhookReceiver
 from harvey_pipelines_tests.processes import free_port
@@ -47,15 +46,6 @@ def remote_repository():
     repo = defs.get_repository_def()
     return RemoteRepository(RepositorySnap.from_def(repo), repository_handle=RepositoryHandle.for_test(
         location_name="harvey_pipelines", repository_name=repo.name), auto_materialize_use_sensors=True)
-
-
-@pytest.fixture
-def registry(tmp_path):
-    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
-    for org_id, enabled in (("acme", True), ("globex", True), ("initech", False)):
-        registry.add(Organization(id=org_id, name=org_id, base_url=f"http://127.0.0.1:1/orgs/{org_id}",
-                                  credential_env="X", enabled=enabled))
-    return registry
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ check in the UI evaluates the same rule in a run.
 import datetime as dt
 import json
 from collections.abc import Mapping
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -49,7 +48,6 @@ from dagster import (
     MetadataValue,
     SensorEvaluationContext,
     SensorResult,
-    SkipReason,
     multi_asset_check,
     sensor,
 )
@@ -63,11 +61,10 @@ from harvey_pipelines.assets.entities import entity_key
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.automation.alerts import Alert, configured, deliver
 from harvey_pipelines.automation.cadences import CADENCES, TIMEZONE, Cadence
-from harvey_pipelines.automation.retries import TURN_WAIT_SECONDS
+from harvey_pipelines.automation.retries import in_turn
 from harvey_pipelines.automation.schedules import schedules
 from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.warehouse import Warehouse
-from harvey_pipelines.warehouse.dialects import LockTimeout
 
 SENSOR_NAME = "entity_freshness"
 CHECK_NAME = "freshness"
@@ -319,13 +316,7 @@ def entity_freshness_sensor(context: SensorEvaluationContext, warehouse: Warehou
     enabled = [o.id for o in organizations.registry().enabled()]
     state.enabled_since = {org: state.enabled_since.get(org) or now.isoformat() for org in enabled}
     wh = warehouse.get()
-    with ExitStack() as turn:
-        # sync.sync_runs as it is now, in the writers' turn on DuckDB, but never past the tick's time
-        try:
-            turn.enter_context(wh.turn(TURN_WAIT_SECONDS))
-        except LockTimeout as busy:
-            return SkipReason(f"{busy}; freshness is judged at the next tick")
-        return _freshness_tick(context, wh, state, now)
+    return in_turn(wh, lambda: _freshness_tick(context, wh, state, now), "freshness is judged at the next tick")
 
 
 def _freshness_tick(context: SensorEvaluationContext, wh: Warehouse, state: "SensorState", now: dt.datetime):

@@ -14,6 +14,7 @@ it is also logged as an error in the sensor's tick, which the UI shows.
 
 import datetime as dt
 from contextlib import ExitStack
+from typing import Callable, TypeVar
 
 from dagster import DefaultSensorStatus, RunsFilter, SensorEvaluationContext, SkipReason, sensor
 
@@ -31,6 +32,7 @@ def retry_delays() -> tuple[dt.timedelta, ...]:
 # How long a tick waits for its turn on the DuckDB file (a sync hands it over after its
 # batch; a dbt build keeps it to the end): well inside Dagster's 60 s for a sensor tick.
 TURN_WAIT_SECONDS = 30
+T = TypeVar("T")
 
 
 @sensor(
@@ -46,13 +48,19 @@ TURN_WAIT_SECONDS = 30
 )
 def sync_retry_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
     wh = warehouse.get()
+    return in_turn(wh, lambda: _retry_tick(context, wh), "the failures are read at the next tick")
+
+
+def in_turn(wh, tick: Callable[[], T], later: str) -> T | SkipReason:
+    """``tick()`` with sync.* as it is now (a published copy lags): in the writers' turn on
+    DuckDB, taken within TURN_WAIT_SECONDS or the tick is skipped (``later`` says when it is
+    done instead), so a sensor never outlasts Dagster's 60 s for a tick behind a dbt build."""
     with ExitStack() as turn:
-        # sync.sync_runs as it is now (a published copy lags): in the writers' turn on DuckDB
         try:
             turn.enter_context(wh.turn(TURN_WAIT_SECONDS))
         except LockTimeout as busy:
-            return SkipReason(f"{busy}; the failures are read at the next tick")
-        return _retry_tick(context, wh)
+            return SkipReason(f"{busy}; {later}")
+        return tick()
 
 
 def _retry_tick(context: SensorEvaluationContext, wh):
