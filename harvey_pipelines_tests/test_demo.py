@@ -92,7 +92,8 @@ def test_the_demo_prints_a_summary_and_leaves_two_months_that_need_no_rebuild(tm
     checks = dict(re.findall(r"^(quality checks|dbt tests)[^:]*:\s+(.*)$", out, flags=re.M))
     assert re.fullmatch(r"(1[0-9]|[2-9][0-9]) passed, 0 warned, 0 failed", checks["quality checks"]), checks
     assert re.fullmatch(r"[1-9][0-9]{2} passed, 0 warned, 0 failed", checks["dbt tests"]), checks
-    assert "make dev" in out and "Query the warehouse" in out
+    assert "make dev" in out and "Query the analysts' copy" in out
+    assert str(tmp_path / "data" / "analytics.duckdb") in out and (tmp_path / "data" / "analytics.duckdb").exists()
 
     # `make dev` next: the marts sensor's first look finds nothing the demo's build did not read
     from harvey_pipelines.automation.marts import marts_after_syncs_sensor
