@@ -8,6 +8,7 @@ they fail.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import uuid
@@ -46,13 +47,24 @@ def postgres_server_url():
         if os.environ.get("HARVEY_REQUIRE_POSTGRES") == "1":
             pytest.fail(reason + " (HARVEY_REQUIRE_POSTGRES=1: PostgreSQL tests must run)")
         pytest.skip(reason)
-    name = f"harvey_test_{uuid.uuid4().hex[:10]}"
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     engine.dispose()
+    with throwaway_database(POSTGRES_URL, "harvey_test") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def throwaway_database(server_url: str, prefix: str):
+    """A new PostgreSQL database on the server of ``server_url`` (its URL), dropped afterwards."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

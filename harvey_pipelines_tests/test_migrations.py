@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +20,7 @@ from harvey_pipelines.records import ENTITIES_BY_NAME, Employee
 from harvey_pipelines.warehouse import Warehouse, migrations, schema, store
 from harvey_pipelines.warehouse.dialects import create_engine
 from harvey_pipelines.warehouse.migrations import Catalog
+from harvey_pipelines_tests.conftest import throwaway_database
 from harvey_pipelines_tests.helpers import differences, warehouse_rows
 from harvey_pipelines_tests.test_readme_commands import readme_commands
 from harvey_pipelines_tests.test_sync import ALL, assert_counts_add_up, raw_version_count, sync_all
@@ -32,14 +32,8 @@ def declared_url(warehouse_url, tmp_path):
     if warehouse_url.startswith("duckdb"):
         yield f"duckdb:///{tmp_path / 'declared.duckdb'}"
         return
-    admin = sa.create_engine(warehouse_url, isolation_level="AUTOCOMMIT")
-    name = f"harvey_declared_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield sa.engine.make_url(warehouse_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
+    with throwaway_database(warehouse_url, "harvey_declared") as url:
+        yield url
 
 
 def catalog_of(warehouse: Warehouse) -> Catalog:
