@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: demo test test-fast lint dev install lock bench fanout-bench dbt-bench clean
+.PHONY: demo test test-fast lint dev install lock bench fanout-bench dbt-bench quality-bench clean
 
 install: $(STAMP) $(MANIFEST)
 
@@ -63,6 +63,10 @@ fanout-bench: $(STAMP) $(MANIFEST)
 # dbt build of the whole project on one generated organization (100k employees by default)
 dbt-bench: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m harvey_pipelines_tests.bench.dbt_benchmark $(BENCH_ARGS)
+
+# the quality checks in the warehouse at two sizes (22.4M attendance rows at 100k employees), pandas beside
+quality-bench: $(STAMP) $(MANIFEST)
+	$(BIN)/python -m harvey_pipelines_tests.bench.quality_benchmark $(BENCH_ARGS)
 
 # Pin every dependency (all extras) again after a change to pyproject.toml; commit the result
 lock: $(STAMP)

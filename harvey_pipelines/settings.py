@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     marts_after_syncs_minutes: float = Field(15.0, gt=0, description="how often the marts follow the syncs that "
                                              "changed data")
     duckdb_memory_limit: str = Field("40MB", description="DuckDB's cache in a sync process")
+    duckdb_checks_memory_limit: str = Field("1GB", description="DuckDB's memory while the quality checks run "
+                                            "(beyond it, it spills to disk)")
     duckdb_lease_seconds: float = Field(30.0, ge=0, description="longest a sync holds the DuckDB file before "
                                         "letting go once")
     delete_wave_fraction: float = Field(0.10, ge=0, description="share of an entity's live records a reconcile "

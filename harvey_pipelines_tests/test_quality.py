@@ -5,10 +5,13 @@ a failing dbt references_resolve test reaches on-call once too."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 from dagster import AssetKey, build_sensor_context, instance_for_test
 
+from harvey_pipelines import quality
 from harvey_pipelines.assets.quality import reference_tolerance
 from harvey_pipelines.automation.quality_alerts import quality_alert_sensor
 from harvey_pipelines.definitions import defs
@@ -123,7 +126,8 @@ def test_checks_pass_on_synced_data_then_block_and_alert_on_bad_rows(make_org, w
             employee = conn.execute(sa.select(CORE_TABLES["employees"].c.source_id).limit(1)).scalar_one()
         # a second employee with the same human code; leave requests of nobody we know, beyond
         # the tolerance. No sync ran since: a reference is judged the same on any load.
-        _copy_row(warehouse, "employees", employee, source_id="emp-duplicate-code")
+        _copy_row(warehouse, "employees", employee, source_id="emp-duplicate-code",
+                  email="duplicate.code@example.com")
         orphans = 1 + _orphans_beyond_tolerance(requests + 1)
         _add_orphans(warehouse, "leave_requests", org.id, orphans - 1, "lr-orphan", leave_request_id="LR-ORPHAN")
         broken = job.execute_in_process(instance=instance, raise_on_error=False)
@@ -226,3 +230,52 @@ def test_marts_after_syncs_build_what_changed_and_what_was_never_built(make_org,
         names = {k.to_user_string() for k in built}
         assert "marts/interviewer_load" in names and "seeds/organization_settings" not in names
         assert all(e.passed for e in checks.values())
+
+
+def _first_id(warehouse, entity) -> str:
+    table = CORE_TABLES[entity]
+    with warehouse.writer() as conn:
+        return conn.execute(sa.select(table.c.source_id).order_by(table.c.source_id).limit(1)).scalar_one()
+
+
+def test_each_warning_fails_on_a_row_that_breaks_it(make_org, warehouse):
+    """Every warning rule of every entity, run in the warehouse, finds the one row made to
+    break it (a copy of a synced row with a new id and business key), by id; the rest of the
+    rows pass. A rule added without a row here fails this test."""
+    org = make_org(size=30)
+    for name in SYNCED:
+        sync_entity(org, name, warehouse)
+    today = dt.date.today()
+    broken = {  # entity -> changes of each copied row (all warning rules of the entity break)
+        "employees": [dict(hire_date=today + dt.timedelta(days=400), termination_date=None, salary=-1.0,
+                           employment_status="terminated", manager_id="BROKEN-0")],  # email: the original's
+        "departments": [dict(employee_count=-1)],  # name: the original's
+        "employments": [dict(salary=-5.0, hours_per_week=100.0)],  # same employee and start: overlap
+        "job_requisitions": [dict(headcount=0, filled_positions=2), dict(filled_positions=-1)],
+        "candidates": [dict(application_date=today + dt.timedelta(days=30))],
+        "interviews": [dict(duration_minutes=1000)],
+        "leave_requests": [dict(total_days=400.0)],
+        "leave_balances": [dict(used=-1.0, pending=-1.0)],  # same employee, year and type
+        "attendance": [dict(worked_hours=30.0)],  # same employee and day
+    }
+    made = {}  # entity -> ids of the copies and their original (a rule over two rows may name either)
+    for name, copies in broken.items():
+        spec = next(s for s in ENTITIES if s.name == name)
+        original = _first_id(warehouse, name)
+        made[name] = {f"{org.id}/{original}", *(f"{org.id}/broken-{i}" for i in range(len(copies)))}
+        for i, changes in enumerate(copies):
+            code = {spec.business_key: f"BROKEN-{i}"} if spec.business_key else {}
+            _copy_row(warehouse, name, original, source_id=f"broken-{i}", **code, **changes)
+
+    for spec in ENTITIES:
+        rows, findings = quality.check(warehouse, spec, blocking=False)
+        expected = quality.rule_names(spec, blocking=False)
+        assert expected and set(findings) == set(expected), spec.name
+        failing = {name: f for name, f in findings.items() if not f.success}
+        assert set(failing) == set(expected), f"{spec.name}: rules that found nothing: {set(expected) - set(failing)}"
+        for name, finding in failing.items():
+            assert finding.error is None, (spec.name, name, finding.error)
+            assert finding.examples and set(finding.examples) <= made[spec.name], (spec.name, name, finding)
+            assert finding.unexpected <= 4, (spec.name, name, finding)  # the copies and their originals
+        blocking_rows, blocking = quality.check(warehouse, spec, blocking=True)
+        assert blocking_rows == rows and all(f.success for f in blocking.values()), (spec.name, blocking)

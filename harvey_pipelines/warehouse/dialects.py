@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import io
 import os
+import re
 import shutil
 import threading
 import time
@@ -67,7 +68,7 @@ class Dialect:
         """Give up anything ``writer(hold=True)`` kept."""
 
     @contextmanager
-    def turn(self, wait: float) -> Iterator[None]:
+    def turn(self, wait: float | None) -> Iterator[None]:
         """Keep the writers' turn (if the dialect has one) for the block, taken within ``wait``
         seconds (else ``LockTimeout``); the ``writer()`` transactions inside share it."""
         yield
@@ -97,12 +98,14 @@ class Dialect:
     def unstage(self, conn: sa.Connection, name: str) -> None:
         pass
 
-    def frame(self, conn: sa.Connection, query: sa.Select):
-        """The rows of ``query`` as a pandas DataFrame."""
-        import pandas as pd
-
-        result = conn.execute(query)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    @contextmanager
+    def snapshot(self, memory_limit: str | None = None) -> Iterator[sa.Connection]:
+        """A read-only transaction in which every query sees the same state (REPEATABLE READ:
+        a writer committing meanwhile neither blocks it nor shows in it). ``memory_limit``:
+        the database's memory for the block where the dialect has one to set (DuckDB)."""
+        with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            yield conn
 
     def merge(self, target: str, columns: list[str], changed: str) -> list[str]:
         """Statements that merge the staged rows (``{stage}``, alias ``excluded``) into
@@ -378,11 +381,19 @@ class DuckDBDialect(Dialect):
         conn.connection.driver_connection.register(name, batch)
         return name
 
-    def frame(self, conn, query):
-        # column by column through Arrow: a Python object per value (fetchall) took 20 s for
-        # the demo's 170k attendance rows, this half a second
-        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
-        return conn.connection.driver_connection.sql(sql).to_arrow_table().to_pandas()
+    @contextmanager
+    def snapshot(self, memory_limit=None):
+        # a transaction (DuckDB's are snapshots) in the writers' turn: a reader holds the file too
+        with self.turn(wait=None):
+            raw = self._conn.connection.driver_connection  # SET outside the transaction, which may abort
+            if memory_limit is not None:  # the limit is the process's (a sync's is small): set back after
+                raw.execute(f"SET memory_limit = '{_size(memory_limit)}'")
+            try:
+                with self.writer() as conn:
+                    yield conn
+            finally:
+                if memory_limit is not None:  # what create_engine set
+                    raw.execute(f"SET memory_limit = '{_size(settings.current().duckdb_memory_limit)}'")
 
     # The big tables carry no index here (``keeps_indexes``): merges go by joins, and keys
     # stay unique because DuckDB writers take turns.
@@ -437,6 +448,13 @@ def dialect_for(engine: sa.Engine) -> Dialect:
     if engine.dialect.name not in DIALECTS:
         raise ValueError(f"unsupported warehouse dialect {engine.dialect.name!r} (use duckdb or postgresql)")
     return DIALECTS[engine.dialect.name](engine)
+
+
+def _size(value: str) -> str:
+    """A memory size as DuckDB's settings take it ('40MB', '1.5 GiB'), checked before it goes into SQL."""
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]?i?B\s*", value, flags=re.I):
+        raise ValueError(f"not a memory size: {value!r} (e.g. 512MB, 2GB)")
+    return value.strip()
 
 
 def create_engine(url: str) -> sa.Engine:

@@ -641,10 +641,11 @@ class Warehouse:
                     counts[(org, name)] = n
         return counts
 
-    def frame(self, query: sa.Select):
-        """The rows of ``query`` as a pandas DataFrame (what the quality checks validate)."""
-        with self.writer() as conn:
-            return self.dialect.frame(conn, query)
+    def snapshot(self, memory_limit: str | None = None):
+        """A read-only transaction whose queries all see one state of the warehouse, for a
+        series of reads that must agree (the quality checks); on DuckDB in the writers' turn,
+        with ``memory_limit`` for the block (a sync process's is small)."""
+        return self.dialect.snapshot(memory_limit)
 
     def model_row_counts(self, schema_name: str, name: str, by_organization: bool) -> dict[str | None, int]:
         """Rows of a table dbt builds: per organization_id, or ``{None: rows}``."""
