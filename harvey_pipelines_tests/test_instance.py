@@ -1,6 +1,7 @@
 """A production-style instance (dagster.yaml, PostgreSQL storage) with webserver and
 daemon: `harvey backfill` launches one Dagster backfill whose daemon makes one run per
-organization; runs of any Dagster backfill, `dagster job backfill` too, are recorded as such."""
+HARVEY_BACKFILL_ORGS_PER_RUN organizations, an organization that fails failing alone; runs of any
+Dagster backfill, `dagster job backfill` too, are recorded as such."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
@@ -44,23 +46,36 @@ def dagster_pg_url(postgres_server_url):
     admin.dispose()
 
 
-def test_a_backfill_is_one_dagster_backfill_with_one_run_per_organization(
+BACKFILL_STATUS_QUERY = """
+query BackfillStatus($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill {
+      assetBackfillData { assetBackfillStatuses { ... on AssetPartitionsStatusCounts {
+        assetKey { path } numPartitionsTargeted numPartitionsMaterialized numPartitionsFailed } } }
+    }
+  }
+}"""
+
+
+def test_a_backfill_is_one_dagster_backfill_batching_organizations_and_failing_only_the_one_that_failed(
         make_org, control, dagster_pg_url, tmp_path, monkeypatch, capsys):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     registry = OrganizationRegistry(tmp_path / "orgs.yaml")
-    orgs = [make_org(size=40), make_org(size=40)]
+    orgs = [make_org(size=20) for _ in range(5)]
     for org in orgs:
         registry.add(org)
+    failing = orgs[2]  # in the second run, with orgs[3]
+    monkeypatch.setenv(failing.credential_env, "not-the-token")  # 401 on every entity of it
     warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     for key, value in {"DAGSTER_HOME": str(home), "HARVEY_DAGSTER_PG_URL": dagster_pg_url,
                        "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_WAREHOUSE_URL": warehouse_url,
-                       "HARVEY_DATA_DIR": str(tmp_path / "data")}.items():
+                       "HARVEY_DATA_DIR": str(tmp_path / "data"), "HARVEY_BACKFILL_ORGS_PER_RUN": "2"}.items():
         monkeypatch.setenv(key, value)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    synced = ("departments", "employees", "leave_balances")  # leave_balances is fetched over employees
+    synced = [spec.name for spec in ENTITIES]
     entities = {AssetKey(["core", name]) for name in synced}
     processes = [start_server(
         [str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
@@ -79,18 +94,19 @@ def test_a_backfill_is_one_dagster_backfill_with_one_run_per_organization(
                                   "found: ") and err.endswith("`harvey orgs sync-partitions`\n"), err
             assert err.count("\n") == 1 and "mutation" not in err
             assert main(["--registry", str(registry.path), "orgs", "sync-partitions"]) == 0
-            assert sorted(instance.get_dynamic_partitions(ORGANIZATIONS_PARTITION)) == sorted(o.id for o in orgs)
+            assert instance.get_dynamic_partitions(ORGANIZATIONS_PARTITION) == [o.id for o in orgs]
             capsys.readouterr()
-            assert main(["--registry", str(registry.path), "backfill", "--entity", ",".join(synced),
-                         "--orgs", ",".join(o.id for o in orgs), "--full", "--url", url]) == 0
+            assert main(["--registry", str(registry.path), "backfill", "--all-entities", "--all-orgs", "--full",
+                         "--url", url]) == 0
             out = capsys.readouterr().out
             [backfill] = instance.get_backfills()
             assert out.startswith(f"backfill {backfill.backfill_id} (full)") and f"{url}/runs/b/" in out, out
+            assert "about 3 run(s) of up to 2 organizations" in out, out
             assert set(backfill.asset_selection) == entities
             assert backfill.tags["harvey/mode"] == "full" and backfill.title.startswith("harvey backfill (full)")
             assert instance.get_runs() == [], "the daemon makes the runs, not the CLI"
 
-            # `dagster job backfill` as the README has it, with the tag that asks for full syncs
+            # `dagster job backfill` as the README has it (one run per partition), asking for full syncs
             job_backfill = subprocess.run(
                 [str(BIN / "dagster"), "job", "backfill", "-w", str(ROOT / "workspace.yaml"), "-j", "sync_organization",
                  "--partitions", orgs[0].id, "--tags", json.dumps({"harvey/mode": "full"}), "--noprompt"],
@@ -111,32 +127,51 @@ def test_a_backfill_is_one_dagster_backfill_with_one_run_per_organization(
                     break
                 assert time.monotonic() < deadline, f"backfills did not finish: {statuses}, runs {running}"
                 time.sleep(1)
-            assert statuses[backfill.backfill_id] == "COMPLETED_SUCCESS", statuses
-            assert {r.status for r in instance.get_runs()} == {DagsterRunStatus.SUCCESS}
+            assert statuses == {backfill.backfill_id: "COMPLETED_FAILED", job_backfill_id: "COMPLETED"}, statuses
             runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
-            assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(o.id for o in orgs), \
-                "one run per organization"
-            assert all(r.asset_selection == entities for r in runs), "every entity in each organization's run"
+            ranges = sorted((r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"],
+                             r.status) for r in runs)
+            ok, failed = DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE
+            assert ranges == sorted([(orgs[0].id, orgs[1].id, ok), (orgs[2].id, orgs[3].id, failed),
+                                     (orgs[4].id, orgs[4].id, ok)]), "5 organizations, 2 a run: 3 runs"
+            assert all(r.asset_selection == entities for r in runs), "every entity in each run"
+            # what the UI's Backfills tab shows, and exactly which partitions failed
+            status = httpx.post(f"{url}/graphql", json={"query": BACKFILL_STATUS_QUERY,
+                                                        "variables": {"id": backfill.backfill_id}}, timeout=60).json()
+            counts = {tuple(a["assetKey"]["path"]): (a["numPartitionsTargeted"], a["numPartitionsMaterialized"],
+                                                     a["numPartitionsFailed"])
+                      for a in status["data"]["partitionBackfillOrError"]["assetBackfillData"]["assetBackfillStatuses"]}
+            assert counts == {("core", name): (5, 4, 1) for name in synced}, counts
+            data = instance.get_backfill(backfill.backfill_id).asset_backfill_data
+            for key in entities:
+                assert set(data.failed_and_downstream_subset.get_partitions_subset(key).get_partition_keys()) \
+                    == {failing.id}, key
+                assert set(instance.get_materialized_partitions(key)) == {o.id for o in orgs if o is not failing}
     finally:
         stop(processes)
 
     warehouse = Warehouse(warehouse_url)
     for org in orgs:
-        assert differences(control, warehouse, org.id, entities=set(synced)) == {}
+        if org is not failing:
+            assert differences(control, warehouse, org.id) == {}
     runs = schema.sync_runs
     with warehouse.writer() as conn:
         rows = conn.execute(sa.select(runs.c.organization_id, runs.c.entity, runs.c.trigger, runs.c.triggered_by,
-                                      runs.c.mode, runs.c.dagster_run_id, runs.c.started_at,
+                                      runs.c.mode, runs.c.status, runs.c.dagster_run_id, runs.c.started_at,
                                       runs.c.finished_at)).all()
     warehouse.dispose()
     by_cli = [r for r in rows if r.triggered_by == f"backfill:{backfill.backfill_id} (cli:{getpass.getuser()})"]
-    assert sorted((r.organization_id, r.entity) for r in by_cli) == sorted((o.id, e) for o in orgs for e in synced)
+    fetched_over = {spec.name for spec in ENTITIES if spec.upstream}  # not synced once employees failed
+    assert sorted((r.organization_id, r.entity, r.status) for r in by_cli) == sorted(
+        [(o.id, e, "success") for o in orgs if o is not failing for e in synced]
+        + [(failing.id, e, "failed") for e in synced if e not in fetched_over])
     for org in orgs:  # in one run, leave_balances after the employees it is fetched over
         done = {r.entity: r for r in by_cli if r.organization_id == org.id}
         assert len({r.dagster_run_id for r in done.values()}) == 1
-        assert done["leave_balances"].started_at >= done["employees"].finished_at
+        if org is not failing:
+            assert done["leave_balances"].started_at >= done["employees"].finished_at
     by_job = [r for r in rows if r.triggered_by == f"backfill:{job_backfill_id}"]
-    assert sorted(r.entity for r in by_job) == sorted(s.name for s in ENTITIES)
+    assert sorted(r.entity for r in by_job) == sorted(synced)
     assert {r.organization_id for r in by_job} == {orgs[0].id}
     assert len(by_cli) + len(by_job) == len(rows)
     assert {(r.trigger, r.mode) for r in rows} == {("backfill", "full")}
