@@ -46,6 +46,60 @@ def dagster_pg_url(postgres_server_url):
     admin.dispose()
 
 
+def _production_like_instance(tmp_path, monkeypatch, dagster_pg_url, registry, orgs_per_run: int) -> str:
+    """The environment of a production-like instance (this repo's dagster.yaml on PostgreSQL, a
+    DuckDB warehouse) for this process and the servers it starts; returns the warehouse's URL."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    for key, value in {"DAGSTER_HOME": str(home), "HARVEY_DAGSTER_PG_URL": dagster_pg_url,
+                       "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_WAREHOUSE_URL": warehouse_url,
+                       "HARVEY_DATA_DIR": str(tmp_path / "data"),
+                       "HARVEY_BACKFILL_ORGS_PER_RUN": str(orgs_per_run)}.items():
+        monkeypatch.setenv(key, value)
+    return warehouse_url
+
+
+def _webserver() -> tuple[str, list]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_server(
+        [str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env=os.environ.copy(),
+    )
+    try:
+        wait_http(f"{url}/server_info", process=process)
+    except BaseException:
+        stop([process])
+        raise
+    return url, [process]
+
+
+def _daemon():
+    return start_server([str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
+                        cwd=ROOT, env=os.environ.copy())
+
+
+def _backfills_ended(instance) -> dict[str, str]:
+    """{backfill id: status} once every backfill and run has ended (a job backfill ends once it
+    has launched its runs)."""
+    deadline = time.monotonic() + 600
+    while True:
+        statuses = {b.backfill_id: b.status.value for b in instance.get_backfills()}
+        running = [r.run_id for r in instance.get_runs() if not r.is_finished]
+        if set(statuses.values()) <= BACKFILL_ENDED and not running:
+            return statuses
+        assert time.monotonic() < deadline, f"backfills did not finish: {statuses}, runs {running}"
+        time.sleep(1)
+
+
+def _graphql(url: str, query: str, **variables) -> dict:
+    answer = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables}, timeout=60).json()
+    assert not answer.get("errors"), answer
+    return answer["data"]
+
+
 BACKFILL_STATUS_QUERY = """
 query BackfillStatus($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
@@ -59,31 +113,17 @@ query BackfillStatus($id: String!) {
 
 def test_a_backfill_is_one_dagster_backfill_batching_organizations_and_failing_only_the_one_that_failed(
         make_org, control, dagster_pg_url, tmp_path, monkeypatch, capsys):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
     orgs = [make_org(size=20) for _ in range(5)]
+    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
     for org in orgs:
         registry.add(org)
     failing = orgs[2]  # in the second run, with orgs[3]
     monkeypatch.setenv(failing.credential_env, "not-the-token")  # 401 on every entity of it
-    warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    for key, value in {"DAGSTER_HOME": str(home), "HARVEY_DAGSTER_PG_URL": dagster_pg_url,
-                       "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_WAREHOUSE_URL": warehouse_url,
-                       "HARVEY_DATA_DIR": str(tmp_path / "data"), "HARVEY_BACKFILL_ORGS_PER_RUN": "2"}.items():
-        monkeypatch.setenv(key, value)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    warehouse_url = _production_like_instance(tmp_path, monkeypatch, dagster_pg_url, registry, orgs_per_run=2)
     synced = [spec.name for spec in ENTITIES]
     entities = {AssetKey(["core", name]) for name in synced}
-    processes = [start_server(
-        [str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=os.environ.copy(),
-    )]
+    url, processes = _webserver()
     try:
-        wait_http(f"{url}/server_info", process=processes[0])
-
         with DagsterInstance.get() as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
             # not a partition yet: Dagster's error in one line, with what to do
@@ -115,18 +155,8 @@ def test_a_backfill_is_one_dagster_backfill_batching_organizations_and_failing_o
             assert job_backfill.returncode == 0, job_backfill.stderr[-2000:]
             [job_backfill_id] = {b.backfill_id for b in instance.get_backfills()} - {backfill.backfill_id}
 
-            processes.append(start_server(
-                [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
-                cwd=ROOT, env=os.environ.copy(),
-            ))
-            deadline = time.monotonic() + 600
-            while True:  # a job backfill is complete once it has launched its runs
-                statuses = {b.backfill_id: b.status.value for b in instance.get_backfills()}
-                running = [r.run_id for r in instance.get_runs() if not r.is_finished]
-                if set(statuses.values()) <= BACKFILL_ENDED and not running:
-                    break
-                assert time.monotonic() < deadline, f"backfills did not finish: {statuses}, runs {running}"
-                time.sleep(1)
+            processes.append(_daemon())
+            statuses = _backfills_ended(instance)
             assert statuses == {backfill.backfill_id: "COMPLETED_FAILED", job_backfill_id: "COMPLETED"}, statuses
             runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
             ranges = sorted((r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"],
@@ -136,11 +166,10 @@ def test_a_backfill_is_one_dagster_backfill_batching_organizations_and_failing_o
                                      (orgs[4].id, orgs[4].id, ok)]), "5 organizations, 2 a run: 3 runs"
             assert all(r.asset_selection == entities for r in runs), "every entity in each run"
             # what the UI's Backfills tab shows, and exactly which partitions failed
-            status = httpx.post(f"{url}/graphql", json={"query": BACKFILL_STATUS_QUERY,
-                                                        "variables": {"id": backfill.backfill_id}}, timeout=60).json()
+            status = _graphql(url, BACKFILL_STATUS_QUERY, id=backfill.backfill_id)
             counts = {tuple(a["assetKey"]["path"]): (a["numPartitionsTargeted"], a["numPartitionsMaterialized"],
                                                      a["numPartitionsFailed"])
-                      for a in status["data"]["partitionBackfillOrError"]["assetBackfillData"]["assetBackfillStatuses"]}
+                      for a in status["partitionBackfillOrError"]["assetBackfillData"]["assetBackfillStatuses"]}
             assert counts == {("core", name): (5, 4, 1) for name in synced}, counts
             data = instance.get_backfill(backfill.backfill_id).asset_backfill_data
             for key in entities:
@@ -175,3 +204,46 @@ def test_a_backfill_is_one_dagster_backfill_batching_organizations_and_failing_o
     assert {r.organization_id for r in by_job} == {orgs[0].id}
     assert len(by_cli) + len(by_job) == len(rows)
     assert {(r.trigger, r.mode) for r in rows} == {("backfill", "full")}
+
+
+CANCEL_BACKFILL = """
+mutation Cancel($id: String!) {
+  cancelPartitionBackfill(backfillId: $id) { __typename ... on PythonError { message } }
+}"""
+
+
+def test_a_backfill_cancelled_in_the_ui_stops_its_runs(
+        make_org, control, dagster_pg_url, tmp_path, monkeypatch, capsys):
+    orgs = [make_org(size=20) for _ in range(3)]
+    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
+    for org in orgs:
+        registry.add(org)
+        control.set_faults(org.id, slow_every=1, slow_seconds=2)  # every request slow: the run is still going
+    _production_like_instance(tmp_path, monkeypatch, dagster_pg_url, registry, orgs_per_run=1)
+    url, processes = _webserver()
+    try:
+        with DagsterInstance.get() as instance:
+            assert main(["--registry", str(registry.path), "orgs", "sync-partitions"]) == 0
+            assert main(["--registry", str(registry.path), "backfill", "--all-entities", "--all-orgs",
+                         "--url", url]) == 0
+            [backfill] = instance.get_backfills()
+            processes.append(_daemon())
+            deadline = time.monotonic() + 300
+            while not instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+                assert time.monotonic() < deadline, "no run of the backfill started"
+                time.sleep(0.5)
+            # what the UI's Cancel button sends
+            assert _graphql(url, CANCEL_BACKFILL, id=backfill.backfill_id)["cancelPartitionBackfill"][
+                "__typename"] == "CancelBackfillSuccess"
+            assert _backfills_ended(instance) == {backfill.backfill_id: "CANCELED"}
+            runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
+            # the daemon requested a run per organization at once; those still going when the daemon
+            # took the cancel up were terminated in their syncs (the next sync of such an entity
+            # closes its row in sync_runs, as after a crash)
+            statuses = [r.status for r in runs]
+            assert len(runs) == len(orgs) and DagsterRunStatus.CANCELED in statuses, statuses
+            assert set(statuses) <= {DagsterRunStatus.CANCELED, DagsterRunStatus.SUCCESS}, statuses
+    finally:
+        stop(processes)
+        for org in orgs:
+            control.reset_faults(org.id)
