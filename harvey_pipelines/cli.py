@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from pydantic import ValidationError
@@ -246,8 +247,9 @@ def _publish(args) -> int:
 
 def _backfill(args) -> int:
     """Launch one Dagster asset backfill: the selected entity assets over the selected
-    organization partitions. Its daemon makes one run per organization with every selected
-    entity in dependency order; the UI's Backfills tab shows its progress and cancels it."""
+    organization partitions. Its daemon makes one run per HARVEY_BACKFILL_ORGS_PER_RUN
+    organizations (the entity assets' backfill policy), each organization's selected entities
+    in dependency order; the UI's Backfills tab shows its progress and cancels it."""
     import getpass
 
     from harvey_pipelines.assets.entities import MODE_TAG, entity_key
@@ -289,8 +291,10 @@ def _backfill(args) -> int:
     except RuntimeError as exc:
         print(f"error: backfill not launched: {first_line(exc)}", file=sys.stderr)
         return 1
-    print(f"backfill {backfill_id} ({mode}): {', '.join(entities)} of {len(orgs)} organization(s), about one run "
-          f"per organization, queued by the daemon; progress and cancel: {args.url.rstrip('/')}/runs/b/{backfill_id}")
+    per_run = settings.current().backfill_orgs_per_run
+    print(f"backfill {backfill_id} ({mode}): {', '.join(entities)} of {len(orgs)} organization(s), about "
+          f"{math.ceil(len(orgs) / per_run)} run(s) of up to {per_run} organizations, queued by the daemon; "
+          f"progress and cancel: {args.url.rstrip('/')}/runs/b/{backfill_id}")
     return 0
 
 

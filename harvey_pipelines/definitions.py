@@ -16,7 +16,7 @@ from harvey_pipelines.automation.retries import sync_retry_sensor
 from harvey_pipelines.automation.schedules import schedules
 
 defs = Definitions(
-    assets=[*entity_assets, record_keys_asset, *dbt_source_assets(), dbt_models],
+    assets=[entity_assets, record_keys_asset, *dbt_source_assets(), dbt_models],
     asset_checks=[*quality_checks, freshness_checks],
     jobs=[sync_organization_job, sync_organizations, build_marts_job],
     schedules=schedules,

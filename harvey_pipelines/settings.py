@@ -43,6 +43,8 @@ class Settings(BaseSettings):
                                              "sqlite:///file, postgresql://..., redis://... (default: see Sources)")
     schedule_timezone: str = Field("Asia/Kolkata", description="timezone of the schedules' cron strings")
     max_runs_per_tick: int = Field(8, ge=1, description="runs a schedule tick spreads its organizations over")
+    backfill_orgs_per_run: int = Field(25, ge=1, description="organizations one backfill run syncs (the entity "
+                                       "assets' backfill policy, read when the code location loads)")
     retry_delays_minutes: Annotated[tuple[float, ...], NoDecode] = Field(
         (5.0, 10.0, 20.0), description="the retry sensor's delays (comma list); then a dead letter and one alert")
     marts_after_syncs_minutes: float = Field(15.0, gt=0, description="how often the marts follow the syncs that "

@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, materialize
 
-from harvey_pipelines.assets.entities import entity_assets
+from harvey_pipelines.assets.entities import ENTITY_OP, entity_assets
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.organizations import OrganizationRegistry
@@ -37,7 +37,7 @@ def test_materializing_a_partition_syncs_it_with_metadata(make_org, control, war
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [org.id])
         result = materialize(
-            entity_assets, partition_key=org.id, instance=instance,
+            [entity_assets], partition_key=org.id, instance=instance,
             resources={"warehouse": WarehouseResource(url=warehouse.url),
                        "organizations": OrganizationsResource(path=str(registry.path))},
             tags={"harvey/trigger": "backfill", "harvey/triggered_by": "test"},
@@ -67,18 +67,18 @@ def test_a_backfill_run_is_recorded_as_one_and_its_mode_tag_applies_unless_confi
     org = make_org(size=5)
     registry = OrganizationRegistry(tmp_path / "organizations.yaml")
     registry.add(org)
-    departments = [a for a in entity_assets if a.key == AssetKey(["core", "departments"])]
+    departments = {"assets": [entity_assets], "selection": [AssetKey(["core", "departments"])]}
     resources = {"warehouse": WarehouseResource(url=warehouse.url),
                  "organizations": OrganizationsResource(path=str(registry.path))}
     tags = {"dagster/backfill": "bf123", "harvey/mode": "full"}
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [org.id])
-        for run_config in ({}, {"ops": {"core__departments": {"config": {"mode": "incremental"}}}}):
-            assert materialize(departments, partition_key=org.id, instance=instance, resources=resources,
+        for run_config in ({}, {"ops": {ENTITY_OP: {"config": {"mode": "incremental"}}}}):
+            assert materialize(**departments, partition_key=org.id, instance=instance, resources=resources,
                                tags=tags, run_config=run_config).success
-        assert materialize(departments, partition_key=org.id, instance=instance, resources=resources,
+        assert materialize(**departments, partition_key=org.id, instance=instance, resources=resources,
                            tags={**tags, "harvey/triggered_by": "cli:someone"}).success
-        failed = materialize(departments, partition_key=org.id, instance=instance, resources=resources,
+        failed = materialize(**departments, partition_key=org.id, instance=instance, resources=resources,
                              tags={"harvey/mode": "fast"}, raise_on_error=False)
         assert not failed.success
     runs = schema.sync_runs

@@ -154,7 +154,7 @@ def test_a_stale_organization_alerts_once_and_again_after_it_was_fresh(warehouse
         # the check executed on demand (UI) judges by the same rule, without alerting
         monkeypatch.setattr(freshness, "_clock", lambda: at(hours=4))
         on_demand = Definitions(
-            assets=entity_assets, asset_checks=[freshness_checks],
+            assets=[entity_assets], asset_checks=[freshness_checks],
             jobs=[define_asset_job("freshness_now", selection=AssetSelection.checks(freshness_checks))],
             resources=sensor.resources,
         ).resolve_job_def("freshness_now").execute_in_process(instance=instance)

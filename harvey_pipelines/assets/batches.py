@@ -4,22 +4,22 @@ A Dagster run costs seconds before any work (process start, imports, code locati
 load, event writes): more than a small organization's interview sync. So a schedule tick
 asks for at most HARVEY_MAX_RUNS_PER_TICK runs and spreads the organizations over them.
 Inside a run every organization is synced on its own and reported as a materialization of
-its own partition (same metadata as the asset's), a failure of one does not stop the
-others, and a failed one is retried alone by the sync_retries sensor (it reads the failed
+its own partition (the entity assets' own loop, sync_each_organization), a failure of one
+does not stop the others, and a failed one is retried alone by the sync_retries sensor (it reads the failed
 syncs from sync_runs). With few organizations each run holds one.
 """
 
 import math
+from typing import Iterator
 
-from dagster import AssetMaterialization, Config, Failure, MetadataValue, OpExecutionContext, RunRequest, job, op
+from dagster import AssetMaterialization, Config, Failure, OpExecutionContext, RunRequest, job, op
 from pydantic import Field
 
 from harvey_pipelines import settings
-from harvey_pipelines.assets.entities import MODE_TAG, entity_key, run_sync, sync_metadata, sync_mode
+from harvey_pipelines.assets.entities import MODE_TAG, sync_each_organization, sync_mode
 from harvey_pipelines.assets.jobs import run_tags
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.records import ENTITIES_BY_NAME
-from harvey_pipelines.sync import SyncFailed, first_line, upstream_failed
 
 BATCH_TAG = "harvey/batch"
 
@@ -40,41 +40,13 @@ class BatchConfig(Config):
 @op(out={}, description="Sync the given entities of each given organization; each organization's "
     "partition is materialized on its own and a failure of one does not stop the others.")
 def sync_batch(context: OpExecutionContext, config: BatchConfig, warehouse: WarehouseResource,
-               organizations: OrganizationsResource):
+               organizations: OrganizationsResource) -> Iterator[AssetMaterialization]:
     unknown = [e for e in config.entities if e not in ENTITIES_BY_NAME]
     if unknown:
         raise Failure(f"unknown entities {unknown}")
-    mode = sync_mode(config.mode, context.run.tags)
-    registered, wh = {o.id: o for o in organizations.registry().load()}, warehouse.get()
-    failed: list[str] = []
-    for org_id in config.organizations:
-        org = registered.get(org_id)
-        if org is None:  # removed since the tick: its data stays, it is not synced
-            context.log.warning(f"organization {org_id!r} is no longer in the registry: not synced")
-            continue
-        failed_here: set[str] = set()
-        for entity in config.entities:
-            if blocked := upstream_failed(entity, failed_here):
-                failed_here.add(entity)
-                failed.append(f"{org_id}/{entity}: not synced: {', '.join(blocked)} failed in this run")
-                context.log.error(f"{entity} of {org_id} not synced: {', '.join(blocked)} failed in this run")
-                continue
-            try:
-                result = run_sync(context, org, entity, wh, mode, config.confirm_deletes)
-            except Exception as exc:  # noqa: BLE001 - one organization's failure must not stop the others
-                error = exc.result.error if isinstance(exc, SyncFailed) else first_line(exc)
-                failed_here.add(entity)
-                failed.append(f"{org_id}/{entity}: {error}")
-                context.log.error(f"sync of {entity} for {org_id} failed: {error}")
-                continue
-            yield AssetMaterialization(asset_key=entity_key(entity), partition=org_id,
-                                       metadata=sync_metadata(result))
-    if failed:
-        raise Failure(
-            description=f"{len(failed)} of {len(config.organizations) * len(config.entities)} syncs failed "
-            "or were not synced (a failed one is retried on its own by the sync_retries sensor)",
-            metadata={"failed": MetadataValue.md("\n".join(f"- {f}" for f in failed))},
-        )
+    yield from sync_each_organization(
+        context, config.organizations, config.entities, organizations.registry(), warehouse.get(),
+        sync_mode(config.mode, context.run.tags), config.confirm_deletes, unregistered_fails=False)
 
 
 @job(description="Scheduled syncs of several organizations in one run "

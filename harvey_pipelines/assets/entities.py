@@ -1,31 +1,36 @@
-"""The entity assets: one factory, one asset per entity spec, partitioned by organization."""
+"""The entity assets: one asset per entity spec, partitioned by organization, all computed by one op
+that syncs each organization of its partition range on its own (the schedules' batches too)."""
 
-from typing import Mapping
+from typing import Iterator, Mapping, Sequence
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetsDefinition,
     AssetSpec,
+    BackfillPolicy,
     Config,
     Failure,
-    MaterializeResult,
     MetadataValue,
     OpExecutionContext,
     TableSchema,
-    asset,
+    multi_asset,
 )
 from pydantic import Field
 
+from harvey_pipelines import settings
 from harvey_pipelines.assets.catalog import INGESTION_GROUP, OWNERS, column_schema, warehouse_kind
 from harvey_pipelines.assets.partitions import organizations_partitions
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
-from harvey_pipelines.organizations import Organization
-from harvey_pipelines.records import ENTITIES, REFERENCED_ENTITIES, EntitySpec
-from harvey_pipelines.sync import MODES, SyncFailed, SyncResult, sync_entity
+from harvey_pipelines.organizations import Organization, OrganizationRegistry
+from harvey_pipelines.records import ENTITIES, ENTITIES_BY_NAME, REFERENCED_ENTITIES, EntitySpec
+from harvey_pipelines.sync import MODES, SyncFailed, SyncResult, first_line, sync_entity, upstream_failed
 from harvey_pipelines.warehouse import Warehouse
 
 CORE_PREFIX = "core"
+# The op (and step) that syncs the entity assets; run config goes to ops.sync_entities.config.
+ENTITY_OP = "sync_entities"
 TRIGGER_TAG = "harvey/trigger"
 TRIGGERED_BY_TAG = "harvey/triggered_by"
 # A run's sync mode when its config leaves it out: a backfill (UI, `harvey backfill`,
@@ -116,39 +121,93 @@ def run_sync(context: AssetExecutionContext | OpExecutionContext, org: Organizat
     return result
 
 
-def build_entity_asset(spec: EntitySpec) -> AssetsDefinition:
-    schema = table_schema(spec)
+def sync_each_organization(
+    context: AssetExecutionContext | OpExecutionContext, org_ids: Sequence[str], entities: Sequence[str],
+    registry: OrganizationRegistry, warehouse: Warehouse, mode: str, confirm_deletes: bool = False, *,
+    unregistered_fails: bool,
+) -> Iterator[AssetMaterialization]:
+    """Each organization's entities in the given (dependency) order, every sync on its own: yields a
+    materialization of the entity's partition for each sync that succeeded, so one organization's
+    failure neither stops nor hides the others; then raises Failure listing those that failed or
+    were not synced (an entity whose upstream failed earlier in this run). An organization no
+    longer in the registry fails when ``unregistered_fails``, else it is skipped with a warning."""
+    registered = {o.id: o for o in registry.load()}
+    failed: list[str] = []
+    for org_id in org_ids:
+        org = registered.get(org_id)
+        if org is None:
+            if unregistered_fails:
+                failed.append(f"{org_id}: not in the registry {registry.path}")
+                context.log.error(f"organization {org_id!r} is not in the registry: not synced")
+            else:  # removed since the tick asked for it: its data stays, it is not synced
+                context.log.warning(f"organization {org_id!r} is no longer in the registry: not synced")
+            continue
+        failed_here: set[str] = set()
+        for entity in entities:
+            if blocked := upstream_failed(entity, failed_here):
+                failed_here.add(entity)
+                failed.append(f"{org_id}/{entity}: not synced: {', '.join(blocked)} failed in this run")
+                context.log.error(f"{entity} of {org_id} not synced: {', '.join(blocked)} failed in this run")
+                continue
+            try:
+                result = run_sync(context, org, entity, warehouse, mode, confirm_deletes)
+            except Exception as exc:  # noqa: BLE001 - one organization's failure must not stop the others
+                error = exc.result.error if isinstance(exc, SyncFailed) else first_line(exc)
+                failed_here.add(entity)
+                failed.append(f"{org_id}/{entity}: {error}")
+                context.log.error(f"sync of {entity} for {org_id} failed: {error}")
+                continue
+            yield AssetMaterialization(asset_key=entity_key(entity), partition=org_id, metadata={
+                **sync_metadata(result), "dagster/column_schema": table_schema(ENTITIES_BY_NAME[entity])})
+    if failed:
+        listed = "\n".join(f"- {f}" for f in failed)
+        raise Failure(
+            description=f"{len(failed)} of {len(org_ids) * len(entities)} syncs failed or were not synced "
+            f"(a failed one is retried on its own by the sync_retries sensor):\n{listed}",
+            metadata={"failed": MetadataValue.md(listed)},
+        )
 
-    @asset(
+
+def entity_asset_spec(spec: EntitySpec) -> AssetSpec:
+    return AssetSpec(
         key=entity_key(spec.name),
-        partitions_def=organizations_partitions,
         group_name=spec.group,
         description=f"{spec.description} Synced from each organization's HR system into core.{spec.name}.",
         deps=[entity_key(name) for name in spec.upstream],
         kinds={"python", warehouse_kind()},
         owners=OWNERS,
         tags={"harvey/entity": spec.name},
-        metadata={"dagster/column_schema": schema, "dagster/table_name": f"core.{spec.name}"},
+        metadata={"dagster/column_schema": table_schema(spec), "dagster/table_name": f"core.{spec.name}"},
+        # materialized per organization by the body, not by an output covering the whole partition range
+        skippable=True,
     )
-    def _sync(
-        context: AssetExecutionContext, config: SyncConfig, warehouse: WarehouseResource,
-        organizations: OrganizationsResource,
-    ) -> MaterializeResult:
-        mode = sync_mode(config.mode, context.run.tags)
-        org = organizations.registry().get(context.partition_key)
-        try:
-            result = run_sync(context, org, spec.name, warehouse.get(), mode, config.confirm_deletes)
-        except SyncFailed as failed:
-            raise Failure(
-                description=f"sync of {spec.name} for {org.id} failed: {failed.result.error}",
-                metadata=sync_metadata(failed.result),
-            ) from None
-        return MaterializeResult(metadata={**sync_metadata(result), "dagster/column_schema": schema})
-
-    return _sync
 
 
-entity_assets = [build_entity_asset(spec) for spec in ENTITIES]
+# Every entity asset, computed by one op over a range of organization partitions: a backfill
+# makes one run per HARVEY_BACKFILL_ORGS_PER_RUN organizations (contiguous in the partition
+# list), not one per organization. One op rather than one per entity: a failed step would
+# skip its downstream entities' steps for every organization of the range, and a step's output
+# would report every partition of the range materialized; the body reports each organization's
+# entity itself, and the run fails when one did not sync, which marks exactly the partitions
+# not materialized as failed in the backfill.
+@multi_asset(
+    name=ENTITY_OP,
+    specs=[entity_asset_spec(spec) for spec in ENTITIES],
+    partitions_def=organizations_partitions,
+    can_subset=True,
+    backfill_policy=BackfillPolicy.multi_run(settings.current().backfill_orgs_per_run),
+    description="Sync the selected HR entities of each organization partition of the run, in dependency "
+    "order, each organization and entity on its own.",
+)
+def entity_assets(
+    context: AssetExecutionContext, config: SyncConfig, warehouse: WarehouseResource,
+    organizations: OrganizationsResource,
+) -> Iterator[AssetMaterialization]:
+    entities = [spec.name for spec in ENTITIES if entity_key(spec.name) in context.selected_asset_keys]
+    yield from sync_each_organization(
+        context, context.partition_keys, entities, organizations.registry(), warehouse.get(),
+        sync_mode(config.mode, context.run.tags), config.confirm_deletes, unregistered_fails=True)
+
 
 # The view core.record_keys (warehouse/schema.py), a dbt source: no sync writes it (it reads
 # the referenced entities' tables, so it is always current). Declared without those tables

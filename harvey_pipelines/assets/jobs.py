@@ -3,7 +3,7 @@
 from dagster import AssetSelection, RunRequest, define_asset_job
 
 from harvey_pipelines.assets.dbt import dbt_models
-from harvey_pipelines.assets.entities import TRIGGER_TAG, TRIGGERED_BY_TAG, entity_assets, entity_key
+from harvey_pipelines.assets.entities import ENTITY_OP, TRIGGER_TAG, TRIGGERED_BY_TAG, entity_assets, entity_key
 from harvey_pipelines.assets.quality import quality_checks
 
 ENTITY_TAG = "harvey/entities"
@@ -12,7 +12,7 @@ ENTITY_TAG = "harvey/entities"
 # in the run's process, as every job's (definitions.py).
 sync_organization_job = define_asset_job(
     "sync_organization",
-    selection=AssetSelection.assets(*entity_assets).without_checks(),
+    selection=AssetSelection.assets(entity_assets).without_checks(),
     description="Sync HR entities of one organization (partition) into the warehouse: all of them, or "
     "those a trigger selects (the retry sensor: the one that failed).",
 )
@@ -28,14 +28,10 @@ build_marts_job = define_asset_job(
 )
 
 
-def op_name(entity: str) -> str:
-    return entity_key(entity).to_python_identifier()
-
-
-def run_config(entities, mode: str = "incremental") -> dict:
+def run_config(mode: str = "incremental") -> dict:
     if mode == "incremental":
         return {}
-    return {"ops": {op_name(e): {"config": {"mode": mode}} for e in entities}}
+    return {"ops": {ENTITY_OP: {"config": {"mode": mode}}}}
 
 
 def run_tags(entities, trigger: str, triggered_by: str, **extra: str) -> dict[str, str]:
@@ -49,6 +45,6 @@ def sync_run_request(org_id: str, entities, *, trigger: str, triggered_by: str, 
         partition_key=org_id,
         asset_selection=[entity_key(e) for e in entities],
         asset_check_keys=[],  # the quality checks run before the marts, not on every sync
-        run_config=run_config(entities, mode),
+        run_config=run_config(mode),
         tags=run_tags(entities, trigger, triggered_by, **extra_tags),
     )

@@ -50,7 +50,7 @@ ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatu
 
 
 def _dbt_models_in(selection: AssetSelection) -> Set[AssetKey]:
-    return (selection & AssetSelection.assets(dbt_models)).resolve([*entity_assets, record_keys_asset, dbt_models])
+    return (selection & AssetSelection.assets(dbt_models)).resolve([entity_assets, record_keys_asset, dbt_models])
 
 
 def _affected_by(entity: str) -> Set[AssetKey]:
