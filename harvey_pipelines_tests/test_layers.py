@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "harvey_pipelines"
 LAYERS = ("records", "sources", "warehouse", "sync", "assets", "automation")
 LAYER_OF = {
     "records": "records", "org_settings": "records", "settings": "records", "organizations": "records",
-    "sources": "sources", "warehouse": "warehouse", "sync": "sync", "assets": "assets", "automation": "automation",
+    "sources": "sources", "warehouse": "warehouse", "sync": "sync", "quality": "sync", "gx_warehouse": "sync",
+    "assets": "assets", "automation": "automation",
     "definitions": "automation", "cli": "automation", "demo": "automation",
 }
 # what the sync, the warehouse and the sources may not need: the orchestrator, the mock's web stack
