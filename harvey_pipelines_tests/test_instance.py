@@ -100,6 +100,15 @@ def _graphql(url: str, query: str, **variables) -> dict:
     return answer["data"]
 
 
+def _registered(make_org, tmp_path, count: int):
+    """``count`` small organizations of the mock HRMS, in a registry of their own."""
+    orgs = [make_org(size=20) for _ in range(count)]
+    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
+    for org in orgs:
+        registry.add(org)
+    return orgs, registry
+
+
 BACKFILL_STATUS_QUERY = """
 query BackfillStatus($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
@@ -113,10 +122,7 @@ query BackfillStatus($id: String!) {
 
 def test_a_backfill_is_one_dagster_backfill_batching_organizations_and_failing_only_the_one_that_failed(
         make_org, control, dagster_pg_url, tmp_path, monkeypatch, capsys):
-    orgs = [make_org(size=20) for _ in range(5)]
-    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
-    for org in orgs:
-        registry.add(org)
+    orgs, registry = _registered(make_org, tmp_path, 5)
     failing = orgs[2]  # in the second run, with orgs[3]
     monkeypatch.setenv(failing.credential_env, "not-the-token")  # 401 on every entity of it
     warehouse_url = _production_like_instance(tmp_path, monkeypatch, dagster_pg_url, registry, orgs_per_run=2)
@@ -214,10 +220,8 @@ mutation Cancel($id: String!) {
 
 def test_a_backfill_cancelled_in_the_ui_stops_its_runs(
         make_org, control, dagster_pg_url, tmp_path, monkeypatch, capsys):
-    orgs = [make_org(size=20) for _ in range(3)]
-    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
+    orgs, registry = _registered(make_org, tmp_path, 3)
     for org in orgs:
-        registry.add(org)
         control.set_faults(org.id, slow_every=1, slow_seconds=2)  # every request slow: the run is still going
     _production_like_instance(tmp_path, monkeypatch, dagster_pg_url, registry, orgs_per_run=1)
     url, processes = _webserver()

@@ -8,6 +8,7 @@ import sys
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from dagster import AssetCheckResult, AssetExecutionContext, AssetsDefinition, AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
@@ -65,7 +66,9 @@ def _environment(values: dict[str, str]):
 
 
 def dbt_resource() -> DbtCliResource:
-    return WarehouseDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+    # DbtCliResource takes a DbtProject too (its validator turns it into the path); its field is typed str
+    return WarehouseDbtCliResource(project_dir=dbt_project,  # type: ignore[arg-type]
+                                   dbt_executable=dbt_executable())
 
 
 @cache
@@ -83,10 +86,10 @@ def reference_tests() -> dict[str, tuple[str, str]]:
 def with_findings(result: AssetCheckResult, warehouse) -> AssetCheckResult:
     """A failed references_resolve test with the findings of the blocking quality check
     (same rule, same SQL): on-call's alert then names the references, not only the test."""
-    entity, column = reference_tests()[result.check_name]
+    entity, column = reference_tests()[str(result.check_name)]
     unresolved = [u for u in warehouse.unresolved_references(entity, reference_tolerance()) if u.column == column]
     findings = reference_findings(unresolved)
-    metadata = dict(result.metadata or {})
+    metadata: dict[str, Any] = dict(result.metadata or {})
     metadata["findings"] = {k: {"unexpected": v["unexpected_count"], "examples": v["examples"],
                                 "summaries": v["summaries"], "organizations": v["organizations"]}
                             for k, v in findings.items()}
@@ -140,7 +143,7 @@ def describe_test(test: dict) -> str:
         "references_resolve":
             f"{target} resolves to a record of {kwargs.get('to')}, but for the few late arrivals "
             "var reference_tolerance allows per organization.",
-    }.get(meta.get("name"))
+    }.get(meta.get("name") or "")
     return said or f"dbt test {meta.get('name') or test['name']} on {target}."
 
 

@@ -1,7 +1,7 @@
 """The entity assets: one asset per entity spec, partitioned by organization, all computed by one op
 that syncs each organization of its partition range on its own (the schedules' batches too)."""
 
-from typing import Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence, cast
 
 from dagster import (
     AssetExecutionContext,
@@ -25,7 +25,7 @@ from harvey_pipelines.assets.partitions import organizations_partitions
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.organizations import Organization, OrganizationRegistry
 from harvey_pipelines.records import ENTITIES, ENTITIES_BY_NAME, REFERENCED_ENTITIES, EntitySpec
-from harvey_pipelines.sync import MODES, SyncFailed, SyncResult, first_line, sync_entity, upstream_failed
+from harvey_pipelines.sync import MODES, Mode, SyncFailed, SyncResult, first_line, sync_entity, upstream_failed
 from harvey_pipelines.warehouse import Warehouse
 
 CORE_PREFIX = "core"
@@ -68,7 +68,7 @@ def table_schema(spec: EntitySpec) -> TableSchema:
 
 
 def sync_metadata(result: SyncResult) -> dict:
-    metadata = {name: MetadataValue.int(getattr(result, name)) for name in COUNTS}
+    metadata: dict[str, MetadataValue | str] = {name: MetadataValue.int(getattr(result, name)) for name in COUNTS}
     metadata |= {
         "duration_seconds": MetadataValue.float(round(result.duration_seconds, 3)),
         "mode": result.mode,
@@ -81,13 +81,13 @@ def sync_metadata(result: SyncResult) -> dict:
     return metadata
 
 
-def sync_mode(configured: str | None, tags: Mapping[str, str]) -> str:
+def sync_mode(configured: str | None, tags: Mapping[str, str]) -> Mode:
     """The mode of a run's syncs: its config's when set, else its tag harvey/mode, else incremental."""
     mode = configured or tags.get(MODE_TAG) or "incremental"
     if mode not in MODES:
         where = "config mode" if configured else f"tag {MODE_TAG}"
         raise Failure(f"{where} must be one of {', '.join(MODES)}; got {mode!r}")
-    return mode
+    return cast(Mode, mode)
 
 
 def sync_trigger(tags: Mapping[str, str]) -> tuple[str, str | None]:
@@ -101,7 +101,7 @@ def sync_trigger(tags: Mapping[str, str]) -> tuple[str, str | None]:
 
 
 def run_sync(context: AssetExecutionContext | OpExecutionContext, org: Organization, entity: str, warehouse: Warehouse,
-             mode: str, confirm_deletes: bool = False) -> SyncResult:
+             mode: Mode, confirm_deletes: bool = False) -> SyncResult:
     """One organization's entity, as any Dagster run does it: trigger from the run's tags,
     progress and outcome in the run's log. Raises SyncFailed (recorded in sync_runs)."""
     trigger, triggered_by = sync_trigger(context.run.tags)
@@ -123,7 +123,7 @@ def run_sync(context: AssetExecutionContext | OpExecutionContext, org: Organizat
 
 def sync_each_organization(
     context: AssetExecutionContext | OpExecutionContext, org_ids: Sequence[str], entities: Sequence[str],
-    registry: OrganizationRegistry, warehouse: Warehouse, mode: str, confirm_deletes: bool = False, *,
+    registry: OrganizationRegistry, warehouse: Warehouse, mode: Mode, confirm_deletes: bool = False, *,
     unregistered_fails: bool,
 ) -> Iterator[AssetMaterialization]:
     """Each organization's entities in the given (dependency) order, every sync on its own: yields a

@@ -8,6 +8,7 @@ tests), and the build_marts job does not build dbt models on top of a table that
 
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 import yaml
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
@@ -64,8 +65,9 @@ def build_check(spec: EntitySpec, blocking: bool):
     )
     def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         rows, found = quality.check(warehouse.get(), spec, blocking)
-        findings = {name: {"success": f.success, "unexpected_count": f.unexpected, "examples": f.examples,
-                           **({"error": f.error} if f.error else {})} for name, f in found.items()}
+        findings: dict[str, dict[str, Any]] = {
+            name: {"success": f.success, "unexpected_count": f.unexpected, "examples": f.examples,
+                   **({"error": f.error} if f.error else {})} for name, f in found.items()}
         for name, f in found.items():
             if f.error:
                 context.log.error(f"{spec.name} {name}: {f.error}")

@@ -51,7 +51,7 @@ class SqliteTokenStore:
     """A SQLite file: one machine's processes take turns on it (SQLite's write lock), on this
     machine's clock. WAL without fsync per commit: a lost bucket after a power cut is a full one."""
 
-    errors = (sqlite3.Error,)
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
     def __init__(self, path: str):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,8 @@ class SqliteTokenStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 row = self._conn.execute("SELECT tokens, stamp FROM buckets WHERE key = ?", (key,)).fetchone()
-                left, stamp, taken = refill_and_take(*(row or (None, None)), time.time(), per_second, burst, want)
+                tokens, stamp = row or (None, None)
+                left, stamp, taken = refill_and_take(tokens, stamp, time.time(), per_second, burst, want)
                 self._conn.execute("INSERT INTO buckets VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
                                    "SET tokens = excluded.tokens, stamp = excluded.stamp", (key, left, stamp))
                 self._conn.execute("COMMIT")
@@ -86,7 +87,7 @@ class PostgresTokenStore:
         import sqlalchemy as sa
 
         self._sa = sa
-        self.errors = (sa.exc.DBAPIError,)
+        self.errors: tuple[type[Exception], ...] = (sa.exc.DBAPIError,)
         # postgresql:// is psycopg2, SQLAlchemy's default driver; no pre-ping (a round trip per
         # take): a dropped connection is retried once in take
         self.engine = sa.create_engine(url, pool_size=2, max_overflow=8)
@@ -122,7 +123,7 @@ class PostgresTokenStore:
             row = conn.execute(self._select, {"key": key}).first()
             if row is None:  # a full bucket, stamped long ago
                 conn.execute(self._create, {"key": key, "burst": burst})
-                row = conn.execute(self._select, {"key": key}).first()
+                row = conn.execute(self._select, {"key": key}).one()
             left, stamp, taken = refill_and_take(row[0], row[1], row[2], per_second, burst, want)
             conn.execute(self._update, {"key": key, "tokens": left, "stamp": stamp})
         return taken, left
@@ -137,7 +138,7 @@ class RedisTokenStore:
     def __init__(self, url: str):
         import redis
 
-        self.errors = (redis.RedisError,)
+        self.errors: tuple[type[Exception], ...] = (redis.RedisError,)
         self.client = redis.Redis.from_url(url)
 
     def take(self, key: str, per_second: float, burst: float, want: int) -> tuple[int, float]:
@@ -155,7 +156,8 @@ class RedisTokenStore:
             pipe.expire(name, int(burst / per_second) + 60)
             return taken, left
 
-        return self.client.transaction(attempt, name, value_from_callable=True)
+        # redis-py's stubs type the callback as returning None; value_from_callable returns its value
+        return self.client.transaction(attempt, name, value_from_callable=True)  # type: ignore[arg-type,return-value]
 
 
 def shown_store(url: str) -> str:

@@ -18,7 +18,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import IO, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -230,24 +230,23 @@ class DuckDBDialect(Dialect):
         self.lock_path = Path(f"{database}.lock")
         self.queue_path = Path(f"{database}.queue")
         self._conn: sa.Connection | None = None
-        self._lock_file = None
+        self._lock_file: IO[str] | None = None
         self._leased_at = 0.0
         self._kept = 0  # turn() blocks under way: the connection stays until the last ends
 
     @contextmanager
     def writer(self, hold: bool = False):
         with self._thread_lock:
-            if self._conn is None:
-                self._connect()
+            conn = self._conn if self._conn is not None else self._connect()
             try:
-                with self._conn.begin():
-                    yield self._conn
+                with conn.begin():
+                    yield conn
             finally:
                 if not self._kept and (not hold or time.monotonic() - self._leased_at
                                        > settings.current().duckdb_lease_seconds or self._others_waiting()):
                     self.release()
 
-    def _connect(self, wait: float | None = None) -> None:
+    def _connect(self, wait: float | None = None) -> sa.Connection:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.lock_path, "a")
         try:
@@ -258,6 +257,7 @@ class DuckDBDialect(Dialect):
             raise
         self._lock_file = handle
         self._leased_at = time.monotonic()
+        return self._conn
 
     @contextmanager
     def turn(self, wait):
@@ -327,9 +327,10 @@ class DuckDBDialect(Dialect):
                     self._conn.close()
                 finally:
                     self._conn = None
-                    fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-                    self._lock_file.close()
-                    self._lock_file = None
+                    if self._lock_file is not None:
+                        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+                        self._lock_file.close()
+                        self._lock_file = None
 
     def publish(self, target):
         """A byte copy of the checkpointed file, in the writers' turn, renamed onto ``target``.

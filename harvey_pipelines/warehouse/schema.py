@@ -37,9 +37,9 @@ def _column_type(annotation) -> sa.types.TypeEngine:
         return sa.Text()
     if annotation in (AwareDatetime, dt.datetime):
         return sa.DateTime(timezone=True)
-    return {str: sa.Text(), int: sa.BigInteger(), float: sa.Double(), bool: sa.Boolean(), dt.date: sa.Date()}[
-        annotation
-    ]
+    by_type: dict[typing.Any, sa.types.TypeEngine] = {
+        str: sa.Text(), int: sa.BigInteger(), float: sa.Double(), bool: sa.Boolean(), dt.date: sa.Date()}
+    return by_type[annotation]
 
 
 def record_columns(spec: EntitySpec) -> list[sa.Column]:
@@ -81,7 +81,7 @@ def _core_table(spec: EntitySpec) -> sa.Table:
     return table
 
 
-def _indexed(ddl, target, bind, dialect, **kw) -> bool:
+def _indexed(ddl, target, bind, tables=None, state=None, *, dialect, **kw) -> bool:
     return keeps_indexes(dialect.name)
 
 
