@@ -102,7 +102,7 @@ class OAuthClientAuth(Auth):
     Thread-safe: concurrent requests share one token and one renewal."""
 
     token_url: str
-    client_id: str
+    client_id: str | Secret  # not a secret for every vendor, but never shown either way
     client_secret: Secret
     refresh_token: Secret | None = None
     client_auth: str = "body"
@@ -141,10 +141,13 @@ class OAuthClientAuth(Auth):
             data = {"grant_type": "refresh_token", "refresh_token": self.refresh_token.reveal()}
         headers = {"Accept": "application/json"}
         if self.client_auth == "basic":
-            headers.update(BasicAuth(Secret(self.client_id), self.client_secret).headers())
+            headers.update(BasicAuth(Secret(self._client_id()), self.client_secret).headers())
         else:
-            data |= {"client_id": self.client_id, "client_secret": self.client_secret.reveal()}
+            data |= {"client_id": self._client_id(), "client_secret": self.client_secret.reveal()}
         return httpx.Request("POST", self.token_url, data=data, headers=headers)
+
+    def _client_id(self) -> str:
+        return self.client_id.reveal() if isinstance(self.client_id, Secret) else self.client_id
 
     def _take(self, answer: httpx.Response) -> None:
         if answer.status_code != 200:
