@@ -230,3 +230,29 @@ def test_the_registry_checks_a_vendors_credential_names(credential_env, message)
     with pytest.raises(ValueError, match="unknown entity group 'payroll'"):
         Organization(id="acme", name="Acme", base_url="http://x", credential_env="X",
                      systems={"payroll": {"hrms_type": "custom", "base_url": "http://y", "credential_env": "Y"}})
+
+
+@pytest.mark.fast
+def test_harvey_orgs_registers_greenhouse_alone_or_as_the_recruiting_system(tmp_path, capsys):
+    from harvey_pipelines.cli import main
+    from harvey_pipelines.organizations import OrganizationRegistry
+
+    registry = str(tmp_path / "orgs.yaml")
+    assert main(["--registry", registry, "orgs", "add", "talent", "--hrms-type", "greenhouse",
+                 "--base-url", "https://harvest.greenhouse.io", "--credential-env", "client_id=TALENT_GH_ID",
+                 "--credential-env", "client_secret=TALENT_GH_SECRET"]) == 0
+    assert main(["--registry", registry, "orgs", "add", "acme", "--base-url", "https://hr.acme.example",
+                 "--credential-env", "ACME_HRMS_TOKEN"]) == 0
+    assert main(["--registry", registry, "orgs", "add-system", "acme", "recruiting", "--hrms-type", "greenhouse",
+                 "--base-url", "https://harvest.greenhouse.io", "--credential-env", "client_id=ACME_GH_ID",
+                 "--credential-env", "client_secret=ACME_GH_SECRET"]) == 0
+    orgs = {o.id: o for o in OrganizationRegistry(registry).load()}
+    assert orgs["talent"].credential_env == {"client_id": "TALENT_GH_ID", "client_secret": "TALENT_GH_SECRET"}
+    acme = orgs["acme"]
+    assert acme.system_for("recruiting").hrms_type == "greenhouse"
+    assert acme.system_for("people").hrms_type == "custom" and acme.credential_env == "ACME_HRMS_TOKEN"
+    capsys.readouterr()
+    assert main(["--registry", registry, "orgs", "list"]) == 0
+    assert "recruiting: greenhouse" in capsys.readouterr().out.replace("  ", " ").replace("  ", " ")
+    assert main(["--registry", registry, "orgs", "remove-system", "acme", "recruiting"]) == 0
+    assert OrganizationRegistry(registry).get("acme").systems is None
