@@ -1,8 +1,8 @@
 """Paginators: how a list endpoint is walked. An adapter picks one and configures it.
 
-Each yields pages of raw records (dicts as the source sent them). The one the custom
-HRMS needs is built; the others the vendors need (offset, cursor token, Link header,
-OData ``__next``) implement the same ``pages`` method, see README "Sources".
+Each yields pages of raw records (dicts as the source sent them): `UpdatedSinceKeyset` for the
+custom HRMS, `LinkHeaderCursor` for Greenhouse Harvest v3; a vendor with another scheme adds
+one implementing the same ``pages`` method (README "Sources").
 """
 
 from __future__ import annotations
