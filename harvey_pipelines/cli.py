@@ -87,12 +87,13 @@ def _orgs(args) -> int:
         return 0
     if args.orgs_command == "add-system":
         current = registry.get(args.id)
-        system = dict(hrms_type=args.hrms_type, base_url=args.base_url,
-                      credential_env=_credential_env(args.credential_env), rate_limit_per_second=args.rate_limit)
+        entry = dict(hrms_type=args.hrms_type, base_url=args.base_url,
+                     credential_env=_credential_env(args.credential_env), rate_limit_per_second=args.rate_limit)
         systems = {k: v.model_dump() for k, v in (current.systems or {}).items()}
-        systems[args.group] = {k: v for k, v in system.items() if v is not None}
+        systems[args.group] = {k: v for k, v in entry.items() if v is not None}
         org = registry.update(args.id, systems=systems)
-        print(f"{org.id}: {args.group} entities now come from {args.hrms_type} at {org.system_for(args.group).base_url}")
+        print(f"{org.id}: {args.group} entities now come from {args.hrms_type} at "
+              f"{org.system_for(args.group).base_url}")
         return 0
     if args.orgs_command == "remove-system":
         current = registry.get(args.id)

@@ -105,7 +105,8 @@ class System(BaseModel):
             if not value:
                 raise RegistryError(
                     f"organization {org_id!r}: environment variable {variable} (its "
-                    f"{'HRMS credential' if name == 'token' else f'{self.hrms_type} {name}'}) is not set (nor in {settings.local_env_file()}); "
+                    f"{'HRMS credential' if name == 'token' else f'{self.hrms_type} {name}'}) is not set "
+                    f"(nor in {settings.local_env_file()}); "
                     f"set {variable} in the environment of the process that syncs (the Dagster code "
                     "server and daemon, or your shell for harvey sync)"
                 )

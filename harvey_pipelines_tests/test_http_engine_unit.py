@@ -347,7 +347,8 @@ def test_an_unreachable_token_endpoint_fails_as_a_source_error_naming_the_hr_sys
         auth = OAuthClientAuth(f"http://127.0.0.1:{free_port()}/oauth/token", "harvey", Secret("client-s3cret"))
         with engine_for(server, auth=auth) as engine, pytest.raises(SourceError) as failed:
             engine.get_json("/api/v1/employees")
-    assert "acme/custom" in str(failed.value) and "getting an access token for GET /api/v1/employees" in str(failed.value)
+    message = str(failed.value)
+    assert "acme/custom" in message and "getting an access token for GET /api/v1/employees" in message
     assert "client-s3cret" not in str(failed.value) and failed.value.kind == "configuration"
     assert server.requests == []
 

@@ -29,12 +29,13 @@ from harvey_pipelines.sources.paging import LinkHeaderCursor, parse_timestamp
 
 # Greenhouse stage names are each customer's own; these words place one on the canonical funnel
 # (first match wins; anything else is still "applied")
-STAGE_WORDS = (("offer", "offer"), ("onsite", "onsite"), ("face to face", "onsite"), ("technical", "technical_interview"),
-               ("interview", "technical_interview"), ("screen", "screening"))
+STAGE_WORDS = (("offer", "offer"), ("onsite", "onsite"), ("face to face", "onsite"),
+               ("technical", "technical_interview"), ("interview", "technical_interview"), ("screen", "screening"))
 INTERVIEW_WORDS = (("screen", "screening"), ("system design", "system_design"), ("technical", "technical"),
                    ("onsite", "onsite"), ("final", "final"), ("culture", "behavioral"), ("behavio", "behavioral"))
-INTERVIEW_STATUS = {"scheduled": "scheduled", "awaiting_feedback": "completed", "complete": "completed"}
-JOB_STATUS = {"open": "open", "closed": "closed", "draft": "on_hold"}
+INTERVIEW_STATUS: dict[Any, str] = {"scheduled": "scheduled", "awaiting_feedback": "completed", "complete": "completed"}
+APPLICATION_STATUS: dict[Any, str] = {"in_process": "active", "hired": "hired", "rejected": "rejected"}
+JOB_STATUS: dict[Any, str] = {"open": "open", "closed": "closed", "draft": "on_hold"}
 
 
 def _stamp(value: Any) -> dt.datetime:
@@ -83,10 +84,10 @@ class GreenhouseHarvestAdapter(SourceAdapter):
         for start in range(0, len(rows), self.rows_per_page):
             yield rows[start:start + self.rows_per_page]
 
-    def _walk(self, engine, resource: str, since, state, **filters) -> dict[int, dict]:
+    def _walk(self, engine, resource: str, since, state, **filters) -> dict[Any, dict]:
         """Every record of a list by id; a record met twice (a restarted walk, a change while
         paging) keeps its newest version."""
-        found: dict[int, dict] = {}
+        found: dict[Any, dict] = {}
         for page in self.paginator().pages(engine, f"/v3/{resource}", since, state, filters or None):
             for record in page:
                 key = record.get("id") if isinstance(record, dict) else None
@@ -96,9 +97,9 @@ class GreenhouseHarvestAdapter(SourceAdapter):
                     found[key] = record
         return found
 
-    def _by_ids(self, engine, resource: str, field: str, ids: Iterable[Any], state) -> dict[int, dict]:
+    def _by_ids(self, engine, resource: str, field: str, ids: Iterable[Any], state) -> dict[Any, dict]:
         wanted = sorted({i for i in ids if i is not None})
-        found: dict[int, dict] = {}
+        found: dict[Any, dict] = {}
         for start in range(0, len(wanted), self.ids_per_request):
             chunk = ",".join(str(i) for i in wanted[start:start + self.ids_per_request])
             found |= self._walk(engine, resource, None, state, **{field: chunk})
@@ -148,10 +149,10 @@ class GreenhouseHarvestAdapter(SourceAdapter):
         rows = []
         for interview_id, interview in interviews.items():
             application = applications.get(interview.get("application_id"))
-            for interviewer in per_interview.get(interview_id) or [None]:
+            for interviewer in per_interview.get(interview_id) or [{}]:
                 rows.append({"id": f"{interview_id}-{interviewer['id']}" if interviewer else str(interview_id),
                              "updated_at": _newest(interview, interviewer), "interview": interview,
-                             "interviewer": interviewer, "application": application})
+                             "interviewer": interviewer or None, "application": application})
         return rows
 
     # -- mapping (README "Greenhouse Harvest v3": the table) -----------------------------------
@@ -185,7 +186,7 @@ class GreenhouseHarvestAdapter(SourceAdapter):
             "current_stage": current_stage,
             "applied_for_job_id": str(application["job_id"]) if application.get("job_id") is not None else None,
             "application_date": _date(application.get("created_at")),
-            "status": {"in_process": "active", "hired": "hired", "rejected": "rejected"}.get(status, status),
+            "status": APPLICATION_STATUS.get(status, status),
         }
 
     def _map_interviews(self, row: dict) -> dict:
