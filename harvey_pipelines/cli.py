@@ -22,6 +22,18 @@ _UNSETTABLE = ("rate_limit_per_second", "work_start", "grace_minutes", "standard
                "weekend_days", "holidays", "leave_policy")
 
 
+def _credential_env(values: list[str] | None) -> str | dict[str, str] | None:
+    """``--credential-env VAR`` (one secret) or ``--credential-env name=VAR`` once per secret."""
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    pairs = [v.partition("=") for v in values]
+    if any(not sep for _, sep, _ in pairs):
+        raise RegistryError("several --credential-env: give each as SECRET=VARIABLE, e.g. client_id=ACME_GH_ID")
+    return {name: variable for name, _, variable in pairs}
+
+
 def _orgs(args) -> int:
     registry = OrganizationRegistry(args.registry)
     if args.orgs_command == "list":
@@ -31,7 +43,10 @@ def _orgs(args) -> int:
         for o in orgs:
             state = "enabled" if o.enabled else "disabled"
             print(f"{o.id:<20} {state:<9} {o.hrms_type:<8} {o.timezone:<16} {o.base_url}  "
-                  f"(credential: ${o.credential_env})")
+                  f"(credential: {o.primary_system().describe_credentials()})")
+            for group, system in (o.systems or {}).items():
+                print(f"{'':<20} {group + ':':<9} {system.hrms_type:<8} {'':<16} {system.base_url}  "
+                      f"(credential: {system.describe_credentials()})")
         return 0
     if args.orgs_command == "show":
         import yaml
@@ -40,7 +55,7 @@ def _orgs(args) -> int:
         return 0
     if args.orgs_command == "add":
         values = dict(id=args.id, name=args.name or args.id, hrms_type=args.hrms_type, base_url=args.base_url,
-                      credential_env=args.credential_env, enabled=not args.disabled,
+                      credential_env=_credential_env(args.credential_env), enabled=not args.disabled,
                       rate_limit_per_second=args.rate_limit, **_settings_changes(args, None))
         try:
             org = Organization.model_validate({k: v for k, v in values.items() if v is not None})
@@ -52,7 +67,8 @@ def _orgs(args) -> int:
         return 0
     if args.orgs_command == "set":
         current = registry.get(args.id)
-        changes = {k: v for k, v in dict(name=args.name, base_url=args.base_url, credential_env=args.credential_env,
+        changes = {k: v for k, v in dict(name=args.name, base_url=args.base_url,
+                                         credential_env=_credential_env(args.credential_env),
                                          rate_limit_per_second=args.rate_limit).items() if v is not None}
         changes |= _settings_changes(args, current)
         for name in args.unset:
@@ -69,6 +85,22 @@ def _orgs(args) -> int:
         org = registry.update(args.id, unset=unset, **{k: v for k, v in changes.items() if k not in unset})
         print(f"updated {org.id}; the next sync publishes it for the marts, or now: "
               f"`harvey orgs publish-settings {org.id}`")
+        return 0
+    if args.orgs_command == "add-system":
+        current = registry.get(args.id)
+        entry = dict(hrms_type=args.hrms_type, base_url=args.base_url,
+                     credential_env=_credential_env(args.credential_env), rate_limit_per_second=args.rate_limit)
+        systems = {k: v.model_dump() for k, v in (current.systems or {}).items()}
+        systems[args.group] = {k: v for k, v in entry.items() if v is not None}
+        org = registry.update(args.id, systems=systems)
+        print(f"{org.id}: {args.group} entities now come from {args.hrms_type} at "
+              f"{org.system_for(args.group).base_url}")
+        return 0
+    if args.orgs_command == "remove-system":
+        current = registry.get(args.id)
+        systems = {k: v.model_dump() for k, v in (current.systems or {}).items() if k != args.group}
+        registry.update(args.id, systems=systems or None)
+        print(f"{args.id}: {args.group} entities come from its {current.hrms_type} system again")
         return 0
     if args.orgs_command == "publish-settings":
         from harvey_pipelines.sync import publish_settings
@@ -368,7 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name")
     add.add_argument("--hrms-type", default="custom")
     add.add_argument("--base-url", required=True)
-    add.add_argument("--credential-env", required=True, help="name of the environment variable holding its token")
+    add.add_argument("--credential-env", required=True, action="append", metavar="[SECRET=]VARIABLE",
+                     help="environment variable holding its token; a vendor with several secrets takes one "
+                     "SECRET=VARIABLE each (greenhouse: client_id=... and client_secret=...)")
     add.add_argument("--rate-limit", type=float, help="calls per second its HRMS accepts (default: adapter's)")
     add.add_argument("--disabled", action="store_true")
     add.add_argument("--replace", action="store_true", help="overwrite an existing entry")
@@ -377,13 +411,24 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("id")
     edit.add_argument("--name")
     edit.add_argument("--base-url")
-    edit.add_argument("--credential-env")
+    edit.add_argument("--credential-env", action="append", metavar="[SECRET=]VARIABLE")
     edit.add_argument("--rate-limit", type=float)
     _settings_options(edit)
     edit.add_argument("--remove-holiday", action="append", default=[], metavar="DATE",
                       help="drop an explicit holiday (repeatable)")
     edit.add_argument("--unset", action="append", default=[], metavar="FIELD",
                       help=f"back to the default: {', '.join(_UNSETTABLE)}, or leave_policy.<type> (repeatable)")
+    system = orgs_sub.add_parser(
+        "add-system", help="take one entity group (people, recruiting, time_off, attendance) from another system")
+    system.add_argument("id")
+    system.add_argument("group", help="entity group, e.g. recruiting")
+    system.add_argument("--hrms-type", required=True)
+    system.add_argument("--base-url", required=True)
+    system.add_argument("--credential-env", required=True, action="append", metavar="[SECRET=]VARIABLE")
+    system.add_argument("--rate-limit", type=float)
+    drop_system = orgs_sub.add_parser("remove-system", help="take an entity group from the main system again")
+    drop_system.add_argument("id")
+    drop_system.add_argument("group")
     show = orgs_sub.add_parser("show", help="an organization's entry, as the registry holds it")
     show.add_argument("id")
     publish = orgs_sub.add_parser(

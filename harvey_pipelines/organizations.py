@@ -18,17 +18,100 @@ from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harvey_pipelines import settings
 from harvey_pipelines.org_settings import LEAVE_TYPE, HolidayCalendar, LeaveRule, parse_hhmm, parse_weekdays
+from harvey_pipelines.vendors import HRMS_TYPES, VENDORS
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
-HRMS_TYPES = ("custom",)  # vendor adapters register here as they are built
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# entity groups (records.EntitySpec.group) a second system may own; records imports nothing of ours,
+# but the registry is read where the records' models are not needed, so the names are checked here
+ENTITY_GROUPS = ("people", "recruiting", "time_off", "attendance")
 
 
 class RegistryError(ValueError):
     pass
+
+
+def _known_type(value: str) -> str:
+    if value not in HRMS_TYPES:
+        raise ValueError(f"unknown hrms_type {value!r}; known: {', '.join(HRMS_TYPES)}")
+    return value
+
+
+def _base_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"base_url {value!r} must start with http:// or https://")
+    return value.rstrip("/")
+
+
+def _credential_names(hrms_type: str, value: str | dict[str, str]) -> str | dict[str, str]:
+    """One variable name for a vendor with one secret, ``{secret: variable}`` for one with several."""
+    needed = VENDORS[hrms_type].credentials if hrms_type in VENDORS else ("token",)
+    names = {needed[0]: value} if isinstance(value, str) and len(needed) == 1 else value
+    if not isinstance(names, dict) or sorted(names) != sorted(needed):
+        raise ValueError(f"hrms_type {hrms_type!r} needs credential_env as "
+                         + (f"{{{', '.join(f'{n}: VARIABLE' for n in needed)}}}" if len(needed) > 1
+                            else "one environment variable name"))
+    for name in names.values():
+        if not isinstance(name, str) or not ENV_NAME.match(name):
+            raise ValueError(f"credential_env {name!r} must be an environment variable name")
+    return value
+
+
+class System(BaseModel):
+    """Where some of an organization's entities come from: a vendor, its address and the names of
+    the environment variables holding its secrets (never the secrets)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hrms_type: str
+    base_url: str
+    credential_env: str | dict[str, str]
+    # calls per second this system accepts from us; empty: the adapter's default
+    rate_limit_per_second: float | None = None
+
+    @field_validator("hrms_type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        return _known_type(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _base_url(value)
+
+    @model_validator(mode="after")
+    def _credentials(self):
+        _credential_names(self.hrms_type, self.credential_env)
+        return self
+
+    def credential_variables(self) -> dict[str, str]:
+        """secret name -> environment variable name."""
+        if isinstance(self.credential_env, str):
+            return {VENDORS[self.hrms_type].credentials[0]: self.credential_env}
+        return dict(self.credential_env)
+
+    def describe_credentials(self) -> str:
+        return ", ".join(f"${v}" for v in self.credential_variables().values())
+
+    def credentials(self, org_id: str) -> dict[str, str]:
+        """The secrets themselves, read at the moment of use; never stored or logged."""
+        values = {}
+        for name, variable in self.credential_variables().items():
+            value = os.environ.get(variable) or settings.local_env().get(variable)
+            if not value:
+                raise RegistryError(
+                    f"organization {org_id!r}: environment variable {variable} (its "
+                    f"{'HRMS credential' if name == 'token' else f'{self.hrms_type} {name}'}) is not set "
+                    f"(nor in {settings.local_env_file()}); "
+                    f"set {variable} in the environment of the process that syncs (the Dagster code "
+                    "server and daemon, or your shell for harvey sync)"
+                )
+            values[name] = value
+        return values
 
 
 class Organization(BaseModel):
@@ -38,7 +121,7 @@ class Organization(BaseModel):
     name: str
     hrms_type: str = "custom"
     base_url: str
-    credential_env: str
+    credential_env: str | dict[str, str]
     timezone: str = "Asia/Kolkata"
     enabled: bool = True
     # calls per second this organization's HRMS accepts from us (all entities together);
@@ -53,6 +136,9 @@ class Organization(BaseModel):
     weekend_days: tuple[str, ...] | None = Field(default=None, description="e.g. [sat, sun]; [] for none")
     holidays: HolidayCalendar | None = None
     leave_policy: dict[str, LeaveRule] | None = Field(default=None, description="leave type: rule")
+    # one organization, several systems: entity group (records.EntitySpec.group) -> the system it
+    # comes from; groups not named come from the system above (hrms_type, base_url, credential_env)
+    systems: dict[str, System] | None = None
 
     @field_validator("id")
     @classmethod
@@ -67,15 +153,19 @@ class Organization(BaseModel):
     @field_validator("hrms_type")
     @classmethod
     def _known_type(cls, value: str) -> str:
-        if value not in HRMS_TYPES:
-            raise ValueError(f"unknown hrms_type {value!r}; known: {', '.join(HRMS_TYPES)}")
-        return value
+        return _known_type(value)
 
-    @field_validator("credential_env")
+    @model_validator(mode="after")
+    def _credentials(self):
+        _credential_names(self.hrms_type, self.credential_env)
+        return self
+
+    @field_validator("systems")
     @classmethod
-    def _env_name(cls, value: str) -> str:
-        if not re.match(r"^[A-Z_][A-Z0-9_]*$", value):
-            raise ValueError(f"credential_env {value!r} must be an environment variable name")
+    def _groups(cls, value):
+        for group in value or {}:
+            if group not in ENTITY_GROUPS:
+                raise ValueError(f"systems: unknown entity group {group!r}; known: {', '.join(ENTITY_GROUPS)}")
         return value
 
     @field_validator("timezone")
@@ -111,21 +201,19 @@ class Organization(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"base_url {value!r} must start with http:// or https://")
-        return value.rstrip("/")
+        return _base_url(value)
+
+    def primary_system(self) -> System:
+        return System(hrms_type=self.hrms_type, base_url=self.base_url, credential_env=self.credential_env,
+                      rate_limit_per_second=self.rate_limit_per_second)
+
+    def system_for(self, group: str) -> System:
+        """The system the entities of ``group`` come from."""
+        return (self.systems or {}).get(group) or self.primary_system()
 
     def credential(self) -> str:
-        """The secret itself, read at the moment of use; never stored or logged."""
-        value = os.environ.get(self.credential_env) or settings.local_env().get(self.credential_env)
-        if not value:
-            raise RegistryError(
-                f"organization {self.id!r}: environment variable {self.credential_env} "
-                f"(its HRMS credential) is not set (nor in {settings.local_env_file()}); set "
-                f"{self.credential_env} in the environment of the process that syncs (the Dagster code "
-                "server and daemon, or your shell for harvey sync)"
-            )
-        return value
+        """The primary system's one secret (vendors with several: ``System.credentials``)."""
+        return next(iter(self.primary_system().credentials(self.id).values()))
 
 
 class OrganizationRegistry:

@@ -10,6 +10,7 @@ import datetime as dt
 import email.utils
 import itertools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -230,19 +231,21 @@ def test_secrets_do_not_show_in_reprs():
 
 
 class OAuthServer(ScriptedHttpServer):
-    """A token endpoint (``POST /oauth/token``) handing out ``tok-1``, ``tok-2``... and an API that
-    accepts only the newest token (none with ``api_accepts_tokens=False``): the others expired."""
+    """A token endpoint (``POST /oauth/token``) handing out ``tok-1``, ``tok-2``... (with
+    ``expires_at`` when given) and an API that accepts only the newest token (none with
+    ``api_accepts_tokens=False``): the others expired."""
 
-    def __init__(self, token_status: int = 200, api_accepts_tokens: bool = True):
+    def __init__(self, token_status: int = 200, api_accepts_tokens: bool = True, expires_at: str | None = None):
         self.issued: list[str] = []
         numbers = itertools.count(1)
 
         def respond(request):
             if request.method == "POST" and request.path == "/oauth/token":
                 if token_status != 200:
-                    return token_status, {}, {"error": "invalid_grant"}
+                    return token_status, {}, {"error": "invalid_client"}
                 self.issued.append(f"tok-{next(numbers)}")
-                return 200, {}, {"access_token": self.issued[-1], "token_type": "bearer"}
+                answer = {"access_token": self.issued[-1], "token_type": "bearer"}
+                return 200, {}, answer | ({"expires_at": expires_at} if expires_at else {})
             newest = f"Bearer {self.issued[-1]}" if self.issued else None
             if api_accepts_tokens and newest and request.headers.get("authorization") == newest:
                 return OK
@@ -261,62 +264,93 @@ class OAuthServer(ScriptedHttpServer):
     (Secret("refresh-77"), {"grant_type": "refresh_token", "refresh_token": "refresh-77"}),
     (None, {"grant_type": "client_credentials"}),
 ])
-def test_oauth_gets_a_token_on_401_and_again_when_it_expires(refresh_token, grant):
+def test_oauth_gets_a_token_at_first_use_and_again_on_a_401(refresh_token, grant):
     with OAuthServer() as server:
         auth = OAuthClientAuth(f"{server.origin}/oauth/token", "harvey", Secret("client-s3cret"), refresh_token)
         with engine_for(server, auth=auth) as engine:
             assert engine.get_json("/api/v1/employees").body == {"data": []}
-            assert server.calls() == [("GET", "/api/v1/employees", None), ("POST", "/oauth/token", None),
-                                      ("GET", "/api/v1/employees", "Bearer tok-1")]
-            assert server.requests[1].form == {"client_id": "harvey", "client_secret": "client-s3cret", **grant}
+            assert server.calls() == [("POST", "/oauth/token", None), ("GET", "/api/v1/employees", "Bearer tok-1")]
+            assert server.requests[0].form == {"client_id": "harvey", "client_secret": "client-s3cret", **grant}
             assert engine.get_json("/api/v1/departments").status == 200  # the token is kept
-            assert len(server.requests) == 4
+            assert len(server.requests) == 3
 
-            server.expire()
+            server.expire()  # the server dropped it before the client expected
             assert engine.get_json("/api/v1/departments").status == 200
-            assert server.calls()[4:] == [("GET", "/api/v1/departments", "Bearer tok-1"),
+            assert server.calls()[3:] == [("GET", "/api/v1/departments", "Bearer tok-1"),
                                           ("POST", "/oauth/token", None),
                                           ("GET", "/api/v1/departments", "Bearer tok-2")]
 
 
-def test_oauth_refreshes_once_per_request_then_the_401_is_a_credential_error():
+def test_oauth_client_credentials_in_basic_auth_with_expires_at_renews_before_expiry():
+    now = [dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc).timestamp()]
+    with OAuthServer(expires_at="2026-11-02T10:00:00Z") as server:
+        auth = OAuthClientAuth(f"{server.origin}/oauth/token", "gh-client", Secret("client-s3cret"),
+                               client_auth="basic", clock=lambda: now[0])
+        with engine_for(server, auth=auth) as engine:
+            engine.get_json("/v3/candidates")
+            token_call = server.requests[0]
+            assert token_call.form == {"grant_type": "client_credentials"}, "no secret in the body"
+            assert base64.b64decode(token_call.headers["authorization"][6:]) == b"gh-client:client-s3cret"
+            now[0] += 58 * 60  # two minutes before expiry: the token is kept
+            engine.get_json("/v3/candidates")
+            now[0] += 60  # within a minute of expiry: renewed before the request, no 401 met
+            engine.get_json("/v3/candidates")
+    assert [c[:2] for c in server.calls()] == [("POST", "/oauth/token"), ("GET", "/v3/candidates"),
+                                               ("GET", "/v3/candidates"), ("POST", "/oauth/token"),
+                                               ("GET", "/v3/candidates")]
+    assert server.calls()[2][2] == "Bearer tok-1" and server.calls()[4][2] == "Bearer tok-2"
+
+
+def test_concurrent_requests_share_one_token():
+    with OAuthServer() as server:
+        auth = OAuthClientAuth(f"{server.origin}/oauth/token", "harvey", Secret("client-s3cret"))
+        with engine_for(server, auth=auth) as engine, ThreadPoolExecutor(8) as pool:
+            assert all(a.status == 200 for a in pool.map(lambda _: engine.get_json("/api/v1/x"), range(16)))
+    assert [c[1] for c in server.calls()].count("/oauth/token") == 1
+
+
+def test_oauth_renews_once_per_request_then_the_401_is_a_credential_error():
     with OAuthServer(api_accepts_tokens=False) as server:
         auth = OAuthClientAuth(f"{server.origin}/oauth/token", "harvey", Secret("client-s3cret"), Secret("refresh-77"))
         with engine_for(server, auth=auth) as engine, pytest.raises(AuthenticationError) as refused:
             engine.get_json("/api/v1/employees")
-    assert [c[:2] for c in server.calls()] == [("GET", "/api/v1/employees"), ("POST", "/oauth/token"),
-                                               ("GET", "/api/v1/employees")]
+    assert [c[:2] for c in server.calls()] == [("POST", "/oauth/token"), ("GET", "/api/v1/employees"),
+                                               ("POST", "/oauth/token"), ("GET", "/api/v1/employees")]
     message = str(refused.value)
     assert "HTTP 401 on GET /api/v1/employees" in message
     assert not any(secret in message for secret in ("client-s3cret", "refresh-77", "tok-1"))
 
 
-def test_a_token_endpoint_refusing_the_client_is_a_credential_error_without_secrets():
-    with OAuthServer(token_status=400) as server:
+@pytest.mark.parametrize("status", [400, 401])
+def test_a_token_endpoint_refusing_the_client_is_a_credential_error_without_secrets(status):
+    with OAuthServer(token_status=status) as server:
         auth = OAuthClientAuth(f"{server.origin}/oauth/token", "harvey", Secret("client-s3cret"), Secret("refresh-77"))
         with engine_for(server, auth=auth) as engine, pytest.raises(AuthenticationError) as refused:
             engine.get_json("/api/v1/employees")
-    assert [c[:2] for c in server.calls()] == [("GET", "/api/v1/employees"), ("POST", "/oauth/token")]
+    assert [c[:2] for c in server.calls()] == [("POST", "/oauth/token")], "no retry"
     message = str(refused.value)
-    assert "refused the credential (HTTP 401" in message
-    assert "client-s3cret" not in message and "refresh-77" not in message
+    assert f"getting an access token for GET /api/v1/employees failed: the token endpoint refused the client " \
+           f"(HTTP {status})" in message and "acme/custom" in message
+    assert "client-s3cret" not in message and "refresh-77" not in message and refused.value.kind == "credential"
 
 
 def test_a_403_is_not_a_reason_to_refresh():
-    with scripted((403, {}, {"detail": "forbidden"})) as server:
+    with scripted((200, {}, {"access_token": "t"}), (403, {}, {"detail": "forbidden"})) as server:
         auth = OAuthClientAuth(f"{server.origin}/oauth/token", "harvey", Secret("client-s3cret"))
         with engine_for(server, auth=auth) as engine, pytest.raises(AuthenticationError, match="HTTP 403"):
             engine.get_json("/api/v1/employees")
-    assert [(r.method, r.path) for r in server.requests] == [("GET", "/api/v1/employees")]
+    assert [(r.method, r.path) for r in server.requests] == [("POST", "/oauth/token"), ("GET", "/api/v1/employees")]
 
 
 def test_an_unreachable_token_endpoint_fails_as_a_source_error_naming_the_hr_system():
-    with scripted((401, {}, {"detail": "no token"})) as server:
+    with scripted() as server:
         auth = OAuthClientAuth(f"http://127.0.0.1:{free_port()}/oauth/token", "harvey", Secret("client-s3cret"))
         with engine_for(server, auth=auth) as engine, pytest.raises(SourceError) as failed:
             engine.get_json("/api/v1/employees")
-    assert "acme/custom" in str(failed.value) and "renewing the credential after HTTP 401" in str(failed.value)
+    message = str(failed.value)
+    assert "acme/custom" in message and "getting an access token for GET /api/v1/employees" in message
     assert "client-s3cret" not in str(failed.value) and failed.value.kind == "configuration"
+    assert server.requests == []
 
 
 # -- how errors name the HR system -----------------------------------------------------------------

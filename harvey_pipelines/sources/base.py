@@ -9,11 +9,13 @@ per employee) declare a fan-out over the parent's ids.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Iterable, Iterator
+from typing import Callable, ClassVar, Iterable, Iterator, Mapping
 
-from harvey_pipelines.organizations import Organization
+from harvey_pipelines.organizations import Organization, System
+from harvey_pipelines.records import entity as entity_spec
 from harvey_pipelines.sources.errors import ConfigurationError
 from harvey_pipelines.sources.http import Auth, HttpEngine, RetryPolicy, Secret
 from harvey_pipelines.sources.paging import Paginator, PagingState
@@ -58,9 +60,13 @@ class SourceAdapter:
     # synced answers 404 too, but not most of them
     fan_out_not_found_min: ClassVar[int] = 5
 
-    def __init__(self, org: Organization, credential: Secret, retry: RetryPolicy | None = None):
+    def __init__(self, org: Organization, credential: Secret | Mapping[str, Secret], retry: RetryPolicy | None = None,
+                 system: System | None = None):
         self.org = org
-        self.credential = credential
+        self.system = system or org.primary_system()
+        # secret name (vendors.Vendor.credentials) -> value; ``credential``: a one-secret vendor's
+        self.credentials = dict(credential) if isinstance(credential, Mapping) else {"token": credential}
+        self.credential = next(iter(self.credentials.values()))
         self.retry = retry
 
     # -- what an adapter declares -------------------------------------------------
@@ -80,13 +86,14 @@ class SourceAdapter:
 
     # -- what the engine does with it ---------------------------------------------
     def engine(self) -> HttpEngine:
+        variables = list(self.system.credential_variables().values())
         return HttpEngine(
-            self.org.base_url,
+            self.system.base_url,
             self.auth(),
             name=f"{self.org.id}/{self.hrms_type}",
             retry=self.retry,
-            rate_limit_per_second=self.org.rate_limit_per_second or self.rate_limit_per_second,
-            credential_hint=f"the environment variable {self.org.credential_env}",
+            rate_limit_per_second=self.system.rate_limit_per_second or self.rate_limit_per_second,
+            credential_hint=f"the environment variable{'s' if len(variables) > 1 else ''} {' and '.join(variables)}",
         )
 
     def supports(self, entity: str) -> bool:
@@ -133,23 +140,92 @@ class SourceAdapter:
         if missing * 2 > asked and (missing >= self.fan_out_not_found_min or final):
             raise ConfigurationError(
                 f"{engine.name}: {missing} of {asked} {endpoint.fan_out_over} answered HTTP 404 on GET "
-                f"{endpoint.path} with base_url {self.org.base_url}: that many cannot have been deleted; "
+                f"{endpoint.path} with base_url {self.system.base_url}: that many cannot have been deleted; "
                 "check the organization's base_url and the adapter's paths", status=404)
 
 
-ADAPTERS: dict[str, type[SourceAdapter]] = {}
+def adapter_class(hrms_type: str) -> type[SourceAdapter]:
+    """The adapter of ``hrms_type`` as vendors.VENDORS declares it, its module imported now."""
+    from harvey_pipelines.vendors import VENDORS
+
+    try:
+        module, _, name = VENDORS[hrms_type].adapter.partition(":")
+    except KeyError:
+        raise ConfigurationError(f"no adapter for hrms_type {hrms_type!r}") from None
+    return getattr(importlib.import_module(module), name)
 
 
-def register(cls: type[SourceAdapter]) -> type[SourceAdapter]:
-    ADAPTERS[cls.hrms_type] = cls
-    return cls
+def _adapter_of(org: Organization, system: System, retry: RetryPolicy | None) -> SourceAdapter:
+    secrets = {name: Secret(value) for name, value in system.credentials(org.id).items()}
+    return adapter_class(system.hrms_type)(org, secrets, retry=retry, system=system)
 
 
 def adapter_for(org: Organization, retry: RetryPolicy | None = None) -> SourceAdapter:
-    from harvey_pipelines.sources import custom  # noqa: F401  (registers itself)
+    """The adapter that syncs ``org``: its one system's, or, when it takes some entity groups from
+    other systems (``Organization.systems``), one that hands each entity to the system owning it."""
+    if org.systems:
+        adapter_class(org.hrms_type)  # an unknown type fails now, as for one system
+        return OrganizationSystems(org, retry)
+    return _adapter_of(org, org.primary_system(), retry)
 
-    try:
-        cls = ADAPTERS[org.hrms_type]
-    except KeyError:
-        raise ConfigurationError(f"no adapter for hrms_type {org.hrms_type!r}") from None
-    return cls(org, Secret(org.credential()), retry=retry)
+
+class SystemEngines:
+    """The engines of an organization's systems, made when an entity of the system is fetched;
+    counts and closing as one engine's (sync.py reads ``api_calls``, ``retries``, ``close``)."""
+
+    def __init__(self) -> None:
+        self.engines: dict[str, HttpEngine] = {}
+
+    def of(self, adapter: SourceAdapter) -> HttpEngine:
+        key = adapter.system.model_dump_json()
+        if key not in self.engines:
+            self.engines[key] = adapter.engine()
+        return self.engines[key]
+
+    @property
+    def name(self) -> str:
+        return ", ".join(e.name for e in self.engines.values())
+
+    @property
+    def api_calls(self) -> int:
+        return sum(e.api_calls for e in self.engines.values())
+
+    @property
+    def retries(self) -> int:
+        return sum(e.retries for e in self.engines.values())
+
+    def close(self) -> None:
+        for engine in self.engines.values():
+            engine.close()
+
+
+class OrganizationSystems(SourceAdapter):
+    """An organization whose entity groups come from different systems (HR from BambooHR,
+    recruiting from Greenhouse): each entity goes to its group's system, whose credentials are
+    read when one of its entities is synced. The Dagster partition stays the organization."""
+
+    hrms_type = "several"
+    endpoints = {}
+
+    def __init__(self, org: Organization, retry: RetryPolicy | None = None):
+        self.org, self.retry, self.system = org, retry, org.primary_system()
+        self.credentials, self.credential = {}, Secret("")
+        self._adapters: dict[str, SourceAdapter] = {}
+
+    def adapter(self, entity: str) -> SourceAdapter:
+        if entity not in self._adapters:
+            self._adapters[entity] = _adapter_of(self.org, self.org.system_for(entity_spec(entity).group), self.retry)
+        return self._adapters[entity]
+
+    def engine(self) -> SystemEngines:  # type: ignore[override]
+        return SystemEngines()
+
+    def supports(self, entity: str) -> bool:
+        return self.adapter(entity).supports(entity)
+
+    def fetch(self, engine, entity, since, state, context=None):  # type: ignore[override]
+        adapter = self.adapter(entity)
+        yield from adapter.fetch(engine.of(adapter), entity, since, state, context)
+
+    def to_canonical(self, entity: str, payload: dict) -> dict:
+        return self.adapter(entity).to_canonical(entity, payload)

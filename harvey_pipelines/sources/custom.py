@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import orjson
 
-from harvey_pipelines.sources.base import Endpoint, SourceAdapter, register
+from harvey_pipelines.sources.base import Endpoint, SourceAdapter
 from harvey_pipelines.sources.errors import UnreadableResponse
 from harvey_pipelines.sources.http import BearerAuth
 from harvey_pipelines.sources.paging import UpdatedSinceKeyset
 
 
-@register
 class CustomHrmsAdapter(SourceAdapter):
     hrms_type = "custom"
     rate_limit_per_second = 100.0

@@ -9,6 +9,7 @@ accounting. Adapters never touch httpx directly.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import random
 import ssl
 import threading
@@ -50,14 +51,20 @@ class Secret:
     __str__ = __repr__
 
 
-class Auth:
-    """How requests are authenticated. ``refresh`` is called once after a 401."""
+class Auth(httpx.Auth):
+    """How requests are authenticated: an ``httpx.Auth`` flow the engine's client runs for every
+    request (dlt's rest_client auth model, on httpx instead of requests: README "Sources").
+    A flow that can renew its credential does so on a 401, once per request, and before expiry."""
+
+    # token answers are read inside the flow; the API's own bodies are read by the engine anyway
+    requires_response_body = True
 
     def headers(self) -> dict[str, str]:
         return {}
 
-    def refresh(self, client: httpx.Client) -> bool:
-        return False
+    def auth_flow(self, request: httpx.Request):
+        request.headers.update(self.headers())
+        yield request
 
 
 @dataclass
@@ -80,30 +87,99 @@ class BasicAuth(Auth):
         return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
+class TokenRefused(AuthenticationError):
+    """The token endpoint refused the client (or answered no token): no retry renews that."""
+
+
 @dataclass
 class OAuthClientAuth(Auth):
-    """OAuth2 refresh-token or client-credentials grant (Workday, Greenhouse v3)."""
+    """OAuth2 refresh-token or client-credentials grant (Workday, Greenhouse v3).
+
+    The token is fetched at first use, renewed ahead of its expiry (``expires_at``, an ISO
+    timestamp as Greenhouse v3 answers, or ``expires_in`` seconds) and on a 401 from the API,
+    once per request; then the request goes on. ``client_auth``: where the client id and secret
+    go: ``"basic"`` (HTTP Basic, RFC 6749 2.3.1, Greenhouse v3) or ``"body"`` (form fields).
+    Thread-safe: concurrent requests share one token and one renewal."""
 
     token_url: str
-    client_id: str
+    client_id: str | Secret  # not a secret for every vendor, but never shown either way
     client_secret: Secret
     refresh_token: Secret | None = None
-    _access: str | None = None
+    client_auth: str = "body"
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+    # renew this long before expiry, at most a tenth of the token's lifetime
+    renew_ahead_seconds: float = 60.0
+    _access: Secret | None = field(default=None, repr=False)
+    _renew_at: float | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.client_auth not in ("basic", "body"):
+            raise ValueError(f"client_auth must be 'basic' or 'body', not {self.client_auth!r}")
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._access}"} if self._access else {}
+        return {"Authorization": f"Bearer {self._access.reveal()}"} if self._access else {}
 
-    def refresh(self, client: httpx.Client) -> bool:
-        data = {"client_id": self.client_id, "client_secret": self.client_secret.reveal()}
+    def auth_flow(self, request: httpx.Request):
+        with self._lock:
+            if self._access is None or (self._renew_at is not None and self.clock() >= self._renew_at):
+                self._take((yield self._token_request()))
+            used = self._access
+        request.headers.update(self.headers())
+        response = yield request
+        if response.status_code != 401:
+            return
+        with self._lock:
+            if self._access is used:  # nobody renewed it meanwhile: this request does
+                self._take((yield self._token_request()))
+        request.headers.update(self.headers())
+        yield request
+
+    def _token_request(self) -> httpx.Request:
+        data = {"grant_type": "client_credentials"}
         if self.refresh_token:
-            data |= {"grant_type": "refresh_token", "refresh_token": self.refresh_token.reveal()}
+            data = {"grant_type": "refresh_token", "refresh_token": self.refresh_token.reveal()}
+        headers = {"Accept": "application/json"}
+        if self.client_auth == "basic":
+            headers.update(BasicAuth(Secret(self._client_id()), self.client_secret).headers())
         else:
-            data["grant_type"] = "client_credentials"
-        answer = client.post(self.token_url, data=data)
+            data |= {"client_id": self._client_id(), "client_secret": self.client_secret.reveal()}
+        return httpx.Request("POST", self.token_url, data=data, headers=headers)
+
+    def _client_id(self) -> str:
+        return self.client_id.reveal() if isinstance(self.client_id, Secret) else self.client_id
+
+    def _take(self, answer: httpx.Response) -> None:
         if answer.status_code != 200:
-            return False
-        self._access = answer.json().get("access_token")
-        return bool(self._access)
+            raise TokenRefused(f"the token endpoint refused the client (HTTP {answer.status_code})")
+        try:
+            body = orjson.loads(answer.content)
+        except orjson.JSONDecodeError:
+            raise TokenRefused("the token endpoint's answer is not JSON") from None
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise TokenRefused("the token endpoint answered no access_token")
+        now = self.clock()
+        expires = _expiry(body, now)
+        self._access = Secret(token)
+        self._renew_at = None if expires is None else \
+            expires - min(self.renew_ahead_seconds, max(expires - now, 0.0) / 10)
+
+    def is_token_request(self, request: httpx.Request) -> bool:
+        return request.method == "POST" and str(request.url) == str(httpx.URL(self.token_url))
+
+
+def _expiry(body: dict, now: float) -> float | None:
+    """When a token answer says the token expires (epoch seconds), None when it does not say."""
+    if isinstance(body.get("expires_at"), str):
+        try:
+            stamp = dt.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)).timestamp()
+    if isinstance(body.get("expires_in"), (int, float)) and not isinstance(body["expires_in"], bool):
+        return now + float(body["expires_in"])
+    return None
 
 
 class CircuitBreaker:
@@ -238,6 +314,7 @@ class HttpEngine:
             verify=_tls_context(base_url),
             timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": "harvey-pipelines"},
+            auth=auth,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
         self.api_calls = 0
@@ -255,7 +332,6 @@ class HttpEngine:
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Response:
         """GET and parse JSON, retrying what is transient; raises a SourceError otherwise."""
-        refreshed = False
         last_problem = ""
         unreachable = False  # the last attempt never reached the server (unknown host, refused)
         trial = False  # whether this request is the breaker's half-open trial
@@ -268,9 +344,17 @@ class HttpEngine:
                 retry_after = None
                 unreachable = False
                 try:
-                    answer = self.client.get(path, params=params, headers=self.auth.headers())
+                    answer = self.client.get(path, params=params)
+                except TokenRefused as exc:
+                    self.breaker.answered(trial)  # the server answered; the breaker is for outages
+                    trial = False
+                    raise AuthenticationError(
+                        f"{self.where}: getting an access token for GET {path} failed: {exc}; "
+                        f"check {self.credential_hint} and the auth's token URL") from None
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
-                    last_problem = f"{self._cause(exc)} on GET {path}"
+                    token = isinstance(self.auth, OAuthClientAuth) and self.auth.is_token_request(exc.request)
+                    last_problem = (f"{self._cause(exc)} getting an access token for GET {path}" if token
+                                    else f"{self._cause(exc)} on GET {path}")
                     unreachable = isinstance(exc, httpx.ConnectError)
                 else:
                     status = answer.status_code
@@ -289,10 +373,7 @@ class HttpEngine:
                             self.breaker.answered(trial)
                             trial = False
                             return Response(status, answer.headers, body)
-                    elif status in (401, 403):
-                        if status == 401 and not refreshed and self._refresh(path):
-                            refreshed = True
-                            continue
+                    elif status in (401, 403):  # a renewable credential was renewed once in the auth flow
                         self.breaker.answered(trial)  # the server answered; the breaker is for outages
                         trial = False
                         raise AuthenticationError(
@@ -323,21 +404,6 @@ class HttpEngine:
                 f"{self.where}: {last_problem}; gave up after {self.retry.max_attempts} attempts{fix}", kind=kind)
         finally:
             self.breaker.abandon(trial)
-
-    def _refresh(self, path: str) -> bool:
-        """The auth's renewal after a 401, its failures named like the request's own."""
-        try:
-            return self.auth.refresh(self.client)
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            unreachable = isinstance(exc, httpx.ConnectError)
-            raise TransientError(
-                f"{self.where}: renewing the credential after HTTP 401 on GET {path} failed: {self._cause(exc)}"
-                + ("; check the auth's token URL" if unreachable else ""),
-                kind="configuration" if unreachable else "transient") from None
-        except ValueError:  # the token endpoint's answer is not JSON
-            raise AuthenticationError(
-                f"{self.where}: renewing the credential after HTTP 401 on GET {path} failed: the token endpoint's "
-                f"answer is not JSON; check {self.credential_hint} and the auth's token URL") from None
 
     def _cause(self, exc: Exception) -> str:
         """``ConnectError: [Errno 111] Connection refused``: what the transport said, one line,
@@ -372,5 +438,5 @@ def _detail(answer: httpx.Response) -> str:
 
 __all__ = [
     "Auth", "BasicAuth", "BearerAuth", "CircuitBreaker", "HttpEngine", "OAuthClientAuth",
-    "Response", "RetryPolicy", "Secret", "SourceError",
+    "Response", "RetryPolicy", "Secret", "SourceError", "TokenRefused",
 ]
