@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "harvey_pipelines"
 LAYERS = ("records", "sources", "warehouse", "sync", "assets", "automation")
 LAYER_OF = {
     "records": "records", "org_settings": "records", "settings": "records", "organizations": "records",
+    "vendors": "records",
     "sources": "sources", "warehouse": "warehouse", "sync": "sync", "quality": "sync", "gx_warehouse": "sync",
     "assets": "assets", "automation": "automation",
     "definitions": "automation", "cli": "automation", "demo": "automation",
