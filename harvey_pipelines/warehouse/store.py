@@ -723,38 +723,42 @@ class Warehouse:
         self.migrate()  # the view, also in a warehouse made before it existed
         table = self.tables[entity_name].table
         found: list[UnresolvedReferences] = []
-        for ref in entity(entity_name).references:
-            column = table.c[ref.column]
-            keys = schema.record_keys.alias("k")
-            joined = table.outerjoin(keys, sa.and_(
-                keys.c.organization_id == table.c.organization_id,
-                keys.c.entity == sa.literal_column(f"'{ref.entity}'"),  # a constant: the view's other parts drop
-                keys.c.reference == column))
-            live = sa.and_(table.c.is_deleted.is_(False), column.is_not(None))
-            resolved = sa.func.count(keys.c.source_id)
-            counts = (sa.select(table.c.organization_id, sa.func.count(), sa.func.count() - resolved)
-                      .select_from(joined).where(live).group_by(table.c.organization_id)
-                      .having(sa.func.count() > resolved).order_by(table.c.organization_id))
-            with self.writer() as conn:
-                rows = conn.execute(counts).all()
-            if not rows:
-                continue
-            values = (sa.select(table.c.organization_id, column.label("reference"),
-                                sa.func.min(table.c.source_id).label("row_id"))
-                      .select_from(joined).where(live, keys.c.source_id.is_(None))
-                      .group_by(table.c.organization_id, column).subquery())
-            numbered = sa.select(values, sa.func.row_number().over(
-                partition_by=values.c.organization_id, order_by=values.c.reference).label("n")).subquery()
-            with self.writer() as conn:
-                picked = conn.execute(sa.select(numbered.c.organization_id, numbered.c.row_id, numbered.c.reference)
-                                      .where(numbered.c.n <= examples)
-                                      .order_by(numbered.c.organization_id, numbered.c.n)).all()
-            for org, references, unresolved in rows:
-                found.append(UnresolvedReferences(
-                    organization_id=org, entity=entity_name, column=ref.column, referenced_entity=ref.entity,
-                    references=references, unresolved=unresolved, tolerated=tolerance.tolerated(references),
-                    examples=[(row_id, value) for o, row_id, value in picked if o == org]))
+        # one snapshot for every column, with the checks' memory: the joins span whole tables
+        with self.snapshot(settings.current().duckdb_checks_memory_limit) as conn:
+            for ref in entity(entity_name).references:
+                found += self._unresolved(conn, table, entity_name, ref, tolerance, examples)
         return found
+
+    def _unresolved(self, conn, table, entity_name, ref, tolerance, examples) -> list[UnresolvedReferences]:
+        """One reference column: its organizations with unresolved values (see unresolved_references)."""
+        column = table.c[ref.column]
+        keys = schema.record_keys.alias("k")
+        joined = table.outerjoin(keys, sa.and_(
+            keys.c.organization_id == table.c.organization_id,
+            keys.c.entity == sa.literal_column(f"'{ref.entity}'"),  # a constant: the view's other parts drop
+            keys.c.reference == column))
+        live = sa.and_(table.c.is_deleted.is_(False), column.is_not(None))
+        resolved = sa.func.count(keys.c.source_id)
+        counts = (sa.select(table.c.organization_id, sa.func.count(), sa.func.count() - resolved)
+                  .select_from(joined).where(live).group_by(table.c.organization_id)
+                  .having(sa.func.count() > resolved).order_by(table.c.organization_id))
+        rows = conn.execute(counts).all()
+        if not rows:
+            return []
+        values = (sa.select(table.c.organization_id, column.label("reference"),
+                            sa.func.min(table.c.source_id).label("row_id"))
+                  .select_from(joined).where(live, keys.c.source_id.is_(None))
+                  .group_by(table.c.organization_id, column).subquery())
+        numbered = sa.select(values, sa.func.row_number().over(
+            partition_by=values.c.organization_id, order_by=values.c.reference).label("n")).subquery()
+        picked = conn.execute(sa.select(numbered.c.organization_id, numbered.c.row_id, numbered.c.reference)
+                              .where(numbered.c.n <= examples)
+                              .order_by(numbered.c.organization_id, numbered.c.n)).all()
+        return [UnresolvedReferences(
+            organization_id=org, entity=entity_name, column=ref.column, referenced_entity=ref.entity,
+            references=references, unresolved=unresolved, tolerated=tolerance.tolerated(references),
+            examples=[(row_id, value) for o, row_id, value in picked if o == org])
+            for org, references, unresolved in rows]
 
     def source_ids(self, organization_id: str, entity_name: str, chunk: int = 5000):
         """Ids of live synced records, streamed in keyset chunks (fan-out fetches use it)."""
