@@ -24,7 +24,7 @@ from harvey_pipelines import settings
 from harvey_pipelines.org_settings import LEAVE_TYPE, HolidayCalendar, LeaveRule, parse_hhmm, parse_weekdays
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
-HRMS_TYPES = ("custom",)  # vendor adapters register here as they are built
+HRMS_TYPES = ("custom", "bamboohr")  # vendor adapters register here as they are built
 
 
 class RegistryError(ValueError):

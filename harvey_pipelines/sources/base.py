@@ -146,7 +146,7 @@ def register(cls: type[SourceAdapter]) -> type[SourceAdapter]:
 
 
 def adapter_for(org: Organization, retry: RetryPolicy | None = None) -> SourceAdapter:
-    from harvey_pipelines.sources import custom  # noqa: F401  (registers itself)
+    from harvey_pipelines.sources import bamboohr, custom  # noqa: F401  (register themselves)
 
     try:
         cls = ADAPTERS[org.hrms_type]
