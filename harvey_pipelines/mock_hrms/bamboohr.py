@@ -179,14 +179,15 @@ class Company:
         for employee in self.employees.values():
             for _ in range(2):
                 number += 1
-                start = self.today + dt.timedelta(days=rng.randint(-120, 120))
-                if start < employee.hire_date:
-                    start = employee.hire_date
+                start = max(self.today + dt.timedelta(days=rng.randint(-120, 120)), employee.hire_date)
+                # asked for two weeks ahead, decided since: both in the past
+                created = min(start - dt.timedelta(days=14), self.today - dt.timedelta(days=1))
+                decided = max(created, min(start - dt.timedelta(days=rng.randint(1, 13)), self.today))
                 request = LeaveRequest(
                     str(5000 + number), employee.id, rng.choice(list(TIME_OFF_TYPES)), start,
                     start + dt.timedelta(days=rng.randint(0, 4)),
-                    rng.choices(LEAVE_STATUSES, (6, 1, 1, 2, 1))[0], start - dt.timedelta(days=14),
-                    start - dt.timedelta(days=rng.randint(1, 13)), rng.choice(("", "family", "trip")))
+                    rng.choices(LEAVE_STATUSES, (6, 1, 1, 2, 1))[0], created, decided,
+                    rng.choice(("", "family", "trip")))
                 self.requests[request.id] = request
 
     @staticmethod
@@ -457,8 +458,9 @@ class BambooHrMock:
                 body = self.rfile.read(length)
                 status, headers, data = mock.handle(self.command, url.path, dict(parse_qsl(url.query)),
                                                     dict(self.headers.items()), body)
-                self.send_response(status)
-                for name, value in headers.items():
+                self.log_request(status)
+                self.send_response_only(status)  # without the server's own Date: the company's clock is sent
+                for name, value in {"Date": self.date_time_string(), **headers}.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 try:
