@@ -257,8 +257,9 @@ def test_a_custom_field_the_company_lacks_fails_clearly(company, warehouse, monk
     monkeypatch.setenv("HARVEY_BAMBOOHR_CUSTOM_FIELDS", "salary_band=customShoeSize")
     with pytest.raises(SyncFailed) as failed:
         sync_entity(company.org, "employees", warehouse, retry=RETRY)
-    assert failed.value.result.failure_kind == "configuration"
-    assert "customShoeSize" in failed.value.result.error and "HARVEY_BAMBOOHR_CUSTOM_FIELDS" in failed.value.result.error
+    result = failed.value.result
+    assert result.failure_kind == "configuration"
+    assert "customShoeSize" in result.error and "HARVEY_BAMBOOHR_CUSTOM_FIELDS" in result.error
 
 
 # -- the mapping, without a server ------------------------------------------------------

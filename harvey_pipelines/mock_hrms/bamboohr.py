@@ -171,7 +171,7 @@ class Company:
             if n % 10 == 0:  # a few have left
                 employee.termination = self.today - dt.timedelta(days=rng.randint(1, 50))
                 employee.versions = [v for v in versions if v.start < employee.termination]
-            if n % 7 == 0 and employee.termination is None:  # a raise scheduled for later: takes effect without any change-feed entry
+            if n % 7 == 0 and employee.termination is None:  # a raise ahead: no change-feed entry on its day
                 employee.versions.append(replace(employee.versions[-1], start=self.today + dt.timedelta(days=3),
                                                  salary=employee.versions[-1].salary + 1000))
             self.employees[eid] = employee

@@ -2,7 +2,8 @@
 
 What BambooHR answers and how it maps onto the canonical records lives here, in one place:
 the field maps below, the string parsing (every value is a string, ``0000-00-00`` is no date,
-booleans are ``"true"``/``"false"``) and the few rules the vendor needs code for:
+booleans are ``"true"``/``"false"``, which no canonical field needs) and the few rules the
+vendor needs code for:
 
 * employees: one custom report (``POST /reports/custom?format=JSON``) with the fields the
   directory lacks and the configured custom fields (``HARVEY_BAMBOOHR_CUSTOM_FIELDS``, by id or
@@ -48,7 +49,7 @@ from harvey_pipelines.records import Employee
 from harvey_pipelines.sources.base import Endpoint, FanOutPage, FetchContext, SourceAdapter, register
 from harvey_pipelines.sources.errors import ConfigurationError, UnreadableResponse
 from harvey_pipelines.sources.http import BasicAuth, HttpEngine, Response, Secret
-from harvey_pipelines.sources.paging import Paginator, PagingState, format_timestamp
+from harvey_pipelines.sources.paging import Paginator, format_timestamp
 
 TABLES = ("jobInfo", "compensation", "employmentStatus")
 EMPTY_DATES = ("", "0000-00-00")
@@ -135,9 +136,10 @@ def custom_field_refs(setting: str) -> dict[str, str]:
     refs: dict[str, str] = {}
     for part in (p.strip() for p in setting.split(",") if p.strip()):
         name, sep, ref = (s.strip() for s in part.partition("="))
-        if not sep or not ref or name not in Employee.model_fields or name in ("id", "updated_at"):
+        fields = [n for n in Employee.model_fields if n not in ("id", "updated_at")]
+        if not sep or not ref or name not in fields:
             raise ValueError(f"{part!r}: give EMPLOYEE_FIELD=BAMBOOHR_FIELD (an id such as 4001, or an alias), "
-                             f"with a field of {', '.join(n for n in Employee.model_fields if n not in ('id', 'updated_at'))}")
+                             f"with a field of {', '.join(fields)}")
         refs[name] = ref
     return refs
 
@@ -444,10 +446,8 @@ class BambooHrAdapter(SourceAdapter):
                 "updated_at": local_midnight(date(p.get("firstDate")), self.zone)}  # type: ignore[arg-type]
 
     def _employments_map(self, p: dict) -> dict:
-        job = p.get("jobInfo") or {}
-        pay = p.get("compensation") or {}
-        status = p.get("employmentStatus") or {}
-        rate = pay.get("rate") if isinstance(pay.get("rate"), dict) else {}
+        job, pay, status = (_object(p.get(table)) for table in TABLES)
+        rate = _object(pay.get("rate"))
         return {
             "id": p.get("id"), "updated_at": p.get("lastChanged"), "employee_id": p.get("employeeId"),
             "start_date": date(p.get("start")), "end_date": date(p.get("end")),
@@ -458,10 +458,10 @@ class BambooHrAdapter(SourceAdapter):
         }
 
     def _leave_requests_map(self, p: dict) -> dict:
-        status = p.get("status") if isinstance(p.get("status"), dict) else {}
-        amount = p.get("amount") if isinstance(p.get("amount"), dict) else {}
-        kind = p.get("type") if isinstance(p.get("type"), dict) else {}
-        notes = p.get("notes") if isinstance(p.get("notes"), dict) else {}
+        status = _object(p.get("status"))
+        amount = _object(p.get("amount"))
+        kind = _object(p.get("type"))
+        notes = _object(p.get("notes"))
         return {
             "id": p.get("id"), "leave_request_id": text(p.get("id")), "employee_id": text(p.get("employeeId")),
             "updated_at": local_midnight(date(status.get("lastChanged")), self.zone),  # type: ignore[arg-type]
@@ -482,6 +482,11 @@ class BambooHrAdapter(SourceAdapter):
             "used": number(p.get("usedYearToDate")) if in_days else None,
             "available": number(p.get("balance")) if in_days else None,
         }
+
+
+def _object(value: Any) -> dict:
+    """A nested object of an answer; anything else (absent, null) as an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def _stamp(value: Any) -> dt.datetime | None:
