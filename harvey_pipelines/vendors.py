@@ -18,6 +18,7 @@ class Vendor:
 
 VENDORS: dict[str, Vendor] = {
     "custom": Vendor("harvey_pipelines.sources.custom:CustomHrmsAdapter"),
+    "bamboohr": Vendor("harvey_pipelines.sources.bamboohr:BambooHrAdapter"),  # the secret: its API key
     "greenhouse": Vendor("harvey_pipelines.sources.greenhouse:GreenhouseHarvestAdapter",
                          credentials=("client_id", "client_secret")),
 }
