@@ -55,18 +55,21 @@ class WarehouseDatasource(SQLDatasource):
         return self._execution_engine
 
 
-def validate(connection: sa.Connection, rows: sa.Select, expectations: list, examples: int,
+def validate(connection: sa.Connection, table: sa.Table, expectations: list, examples: int,
              id_columns: list[str]) -> list:
-    """The GX results of ``expectations`` over the rows of the query ``rows``, run in the
-    warehouse on ``connection``; each failing one names at most ``examples`` rows by ``id_columns``."""
+    """The GX results of ``expectations`` over ``table``, run in the warehouse on ``connection``;
+    each failing one names at most ``examples`` rows by ``id_columns``. A table, not a query:
+    GX learns a query's columns by running it whole (and PostgreSQL's driver then holds every
+    row in memory), a table's from the catalog; rows are chosen by the expectations' row
+    conditions."""
     name = f"warehouse-{next(_names)}"
     _connections[name] = connection
     try:
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = context.data_sources.add_harvey_warehouse(name, connection_string="harvey://warehouse")
-        sql = str(rows.compile(connection, compile_kwargs={"literal_binds": True}))
-        batch = source.add_query_asset("rows", query=sql).add_batch_definition_whole_table("all")
+        asset = source.add_table_asset("rows", table_name=table.name, schema_name=table.schema)
+        batch = asset.add_batch_definition_whole_table("all")
         suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
         validation = context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=name))
         return list(validation.run(result_format={

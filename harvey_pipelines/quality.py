@@ -100,28 +100,33 @@ def expectations(spec: EntitySpec, blocking: bool, today: dt.date) -> list:
         return e.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
 
     if blocking:
-        return [unique("source_id"), *([unique(spec.business_key)] if spec.business_key else [])]
-    ahead = today + dt.timedelta(days=366)
-    return {
-        "employees": [
-            unique("email"), between("hire_date", high=ahead), between("salary", low=0),
-            e.ExpectColumnValuesToNotBeNull(column="termination_date",
-                                            row_condition=Column("employment_status") == "terminated"),
-        ],
-        "departments": [unique("name"), between("employee_count", low=0)],
-        "employments": [between("salary", low=0), between("hours_per_week", low=0, high=80)],
-        "job_requisitions": [
-            between("headcount", low=1), between("filled_positions", low=0),
-            e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="headcount", column_B="filled_positions",
-                                                      or_equal=True, ignore_row_if="either_value_is_missing"),
-        ],
-        "candidates": [between("application_date", high=today + dt.timedelta(days=1))],
-        "interviews": [between("duration_minutes", low=5, high=720)],
-        "leave_requests": [between("total_days", low=0, high=366)],
-        "leave_balances": [unique("employee_id", "year", "leave_type"), between("used", low=0),
-                           between("pending", low=0)],
-        "attendance": [unique("employee_id", "date"), between("worked_hours", low=0, high=24)],
-    }.get(spec.name, [])
+        rules = [unique("source_id"), *([unique(spec.business_key)] if spec.business_key else [])]
+    else:
+        ahead = today + dt.timedelta(days=366)
+        rules = {
+            "employees": [
+                unique("email"), between("hire_date", high=ahead), between("salary", low=0),
+                e.ExpectColumnValuesToNotBeNull(column="termination_date",
+                                                row_condition=Column("employment_status") == "terminated"),
+            ],
+            "departments": [unique("name"), between("employee_count", low=0)],
+            "employments": [between("salary", low=0), between("hours_per_week", low=0, high=80)],
+            "job_requisitions": [
+                between("headcount", low=1), between("filled_positions", low=0),
+                e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="headcount", column_B="filled_positions",
+                                                          or_equal=True, ignore_row_if="either_value_is_missing"),
+            ],
+            "candidates": [between("application_date", high=today + dt.timedelta(days=1))],
+            "interviews": [between("duration_minutes", low=5, high=720)],
+            "leave_requests": [between("total_days", low=0, high=366)],
+            "leave_balances": [unique("employee_id", "year", "leave_type"), between("used", low=0),
+                               between("pending", low=0)],
+            "attendance": [unique("employee_id", "date"), between("worked_hours", low=0, high=24)],
+        }.get(spec.name, [])
+    live = Column("is_deleted") == False  # noqa: E712 - a GX condition, not a comparison
+    for rule in rules:  # live rows only: GX reads the table (gx_warehouse.validate says why)
+        rule.row_condition = live if rule.row_condition is None else live & rule.row_condition
+    return rules
 
 
 def label(config) -> str:
@@ -142,21 +147,16 @@ def check(warehouse: Warehouse, spec: EntitySpec, blocking: bool) -> tuple[int, 
     from harvey_pipelines import gx_warehouse
 
     table = CORE_TABLES[spec.name]
-    live = table.c.is_deleted.is_(False)
-    rows = sa.select(*[c for c in table.c if c.name not in UNCHECKED]).where(live)
+    rows = sa.select(*[c for c in table.c if c.name not in UNCHECKED]).where(table.c.is_deleted.is_(False))
     rules = expectations(spec, blocking, dt.date.today())
-    # GX gets only the columns its rules read: it carries every column of its batch through
-    # its joins (a uniqueness rule joins the rows to their group counts)
-    read = set(IDS).union(*(_columns(x.configuration) for x in rules))
-    gx_rows = sa.select(*[c for c in table.c if c.name in read]).where(live)
     findings: dict[str, Finding] = {}
     with warehouse.snapshot(settings.current().duckdb_checks_memory_limit) as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(rows.subquery())).scalar_one()
-        for result in gx_warehouse.validate(conn, gx_rows, rules, EXAMPLES, IDS):
+        for result in gx_warehouse.validate(conn, table, rules, EXAMPLES, IDS):
             finding = findings[label(result.expectation_config)] = _gx_finding(result)
             if result.expectation_config.type == "expect_compound_columns_to_be_unique" and finding.unexpected:
                 # GX names duplicates by their values (an email is personal data): name them by id
-                finding.examples = _duplicates(conn, gx_rows, result.expectation_config.kwargs["column_list"])
+                finding.examples = _duplicates(conn, rows, result.expectation_config.kwargs["column_list"])
         for rule in [] if blocking else SQL_RULES.get(spec.name, []):
             offenders = rule.offenders(rows.subquery()).subquery()
             count = conn.execute(sa.select(sa.func.count()).select_from(offenders)).scalar_one()
@@ -164,24 +164,6 @@ def check(warehouse: Warehouse, spec: EntitySpec, blocking: bool) -> tuple[int, 
                 if count else []
             findings[rule.name] = Finding(count, [f"{org}/{source_id}" for org, source_id in examples])
     return total, findings
-
-
-def _columns(config) -> set[str]:
-    """The columns a GX expectation reads, its row condition's included."""
-    kwargs = config.kwargs
-    names = {kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs} | set(kwargs.get("column_list", []))
-    return names | _condition_columns(kwargs.get("row_condition"))
-
-
-def _condition_columns(condition) -> set[str]:
-    """The columns of a row condition in its configuration form (nested for and/or)."""
-    if isinstance(condition, list):
-        return set().union(*map(_condition_columns, condition))
-    if not isinstance(condition, dict):
-        return set()
-    column = condition.get("column")
-    return ({column["name"]} if isinstance(column, dict) else set()) | set().union(
-        *(_condition_columns(v) for k, v in condition.items() if k != "column"))
 
 
 def _duplicates(conn: sa.Connection, rows: sa.Select, columns: list[str]) -> list[str]:

@@ -267,6 +267,9 @@ def test_each_warning_fails_on_a_row_that_breaks_it(make_org, warehouse):
             code = {spec.business_key: f"BROKEN-{i}"} if spec.business_key else {}
             _copy_row(warehouse, name, original, source_id=f"broken-{i}", **code, **changes)
 
+    # a deleted copy of each: deleted rows break no rule (the business key and email are the original's)
+    for spec in ENTITIES:
+        _copy_row(warehouse, spec.name, _first_id(warehouse, spec.name), source_id="deleted-0", is_deleted=True)
     for spec in ENTITIES:
         rows, findings = quality.check(warehouse, spec, blocking=False)
         expected = quality.rule_names(spec, blocking=False)
@@ -277,5 +280,7 @@ def test_each_warning_fails_on_a_row_that_breaks_it(make_org, warehouse):
             assert finding.error is None, (spec.name, name, finding.error)
             assert finding.examples and set(finding.examples) <= made[spec.name], (spec.name, name, finding)
             assert finding.unexpected <= 4, (spec.name, name, finding)  # the copies and their originals
+        if spec.name == "employees":  # the copy and its original, not the deleted copy
+            assert findings["expect_compound_columns_to_be_unique(['organization_id', 'email'])"].unexpected == 2
         blocking_rows, blocking = quality.check(warehouse, spec, blocking=True)
         assert blocking_rows == rows and all(f.success for f in blocking.values()), (spec.name, blocking)
