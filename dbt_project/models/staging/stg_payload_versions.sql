@@ -1,7 +1,7 @@
 -- Every distinct payload version of every record, as fetched, with its canonical record.
 -- Models read fields from `canonical` (macro json_text): the adapter's mapping made it, so its
 -- field names are records.py's whatever the vendor. `payload` (the vendor's own shape) is
--- kept for looking at, never read by a model (test_dbt_models.py checks).
+-- kept for looking at, never read by a model (test_canonical_versions.py checks).
 with source as (
     select * from {{ source('raw', 'payload_versions') }}
 )
