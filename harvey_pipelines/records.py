@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, Optional
 
+import orjson
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _SPACE = re.compile(r"\s")
@@ -87,6 +88,13 @@ class CanonicalRecord(BaseModel):
         if isinstance(value, bool) or value is None or value == "":
             raise ValueError("id is missing")
         return str(value)
+
+    def canonical_json(self) -> str:
+        """The record as ``raw.payload_versions.canonical`` keeps it beside the payload, for dbt:
+        the field names declared here, dates ISO, timestamps as instants in UTC (so that versions
+        read from any vendor compare alike)."""
+        return orjson.dumps({name: value.astimezone(dt.timezone.utc) if isinstance(value, dt.datetime) else value
+                             for name, value in self.__dict__.items()}).decode()
 
     @staticmethod
     def _ordered(start, end, what: str) -> None:

@@ -230,7 +230,8 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
                     flush()  # the record changed during this sync: keep both versions, in order
                 batch.ids.add(record.id)
                 # model fields in declaration order, as warehouse staging columns expect
-                batch.rows.append((org.id, *record.__dict__.values(), sha, synced_at, run.id, payload))
+                batch.rows.append((org.id, *record.__dict__.values(), sha, synced_at, run.id, payload,
+                                   record.canonical_json()))
                 if len(batch) >= batch_size and not fan_out:
                     flush()
             if isinstance(page, FanOutPage):  # fan_out, spelled so the type checker sees it

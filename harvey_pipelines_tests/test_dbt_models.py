@@ -170,11 +170,21 @@ ATTENDANCE = [
 
 
 def _payload_version(org, emp, fetched_at, status, manager_id, phone="1"):
-    payload = json.dumps({"id": emp, "employment_status": status, "manager_id": manager_id, "phone": phone,
-                          "first_name": "x", "last_name": "y"}, sort_keys=True)
+    canonical = {"id": emp, "employment_status": status, "manager_id": manager_id, "phone": phone,
+                 "first_name": "x", "last_name": "y"}
     return dict(organization_id=org, entity="employees", source_id=emp,
-                payload_sha256=hashlib.sha256(payload.encode()).hexdigest(), payload=payload,
-                source_updated_at=fetched_at - dt.timedelta(hours=1), fetched_at=fetched_at, sync_run_id="run-x")
+                source_updated_at=fetched_at - dt.timedelta(hours=1), fetched_at=fetched_at, sync_run_id="run-x",
+                **_version_texts(canonical))
+
+
+def _version_texts(canonical: dict) -> dict:
+    """A version's canonical record and, as ``payload``, the same record in a vendor's own shape
+    (other names, nested): the models must read the canonical one only."""
+    payload = json.dumps({"employeeNumber": canonical["id"], "status": {"name": canonical["employment_status"]},
+                          "reportsTo": canonical["manager_id"], "workPhone": canonical["phone"],
+                          "names": [canonical["first_name"], canonical["last_name"]]}, sort_keys=True)
+    return dict(payload=payload, canonical=json.dumps(canonical, sort_keys=True),
+                payload_sha256=hashlib.sha256(payload.encode()).hexdigest())
 
 
 PAYLOAD_VERSIONS = [
@@ -365,12 +375,10 @@ def with_reference_styles(tables: dict[str, list[dict]], versions: list[dict] = 
             tables[name] += [{**(_restyle(r, name, keys, source) if _by_key(style, i) else r), "organization_id": org}
                              for i, r in enumerate(copies)]
         for i, version in enumerate([v for v in versions if v["organization_id"] == source]):
-            payload = json.loads(version["payload"])
+            canonical = json.loads(version["canonical"])
             if _by_key(style, i):
-                payload = _restyle(payload, version["entity"], keys, source)
-            text = json.dumps(payload, sort_keys=True)
-            versions.append({**version, "organization_id": org, "payload": text,
-                             "payload_sha256": hashlib.sha256(text.encode()).hexdigest()})
+                canonical = _restyle(canonical, version["entity"], keys, source)
+            versions.append({**version, "organization_id": org, **_version_texts(canonical)})
     return tables, versions
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
 from harvey_pipelines.mock_hrms.greenhouse import GreenhouseMock
 from harvey_pipelines.organizations import Organization, System
+from harvey_pipelines.records import Candidate
 from harvey_pipelines.sources import PagingState
 from harvey_pipelines.sources.errors import ConfigurationError
 from harvey_pipelines.sources.greenhouse import GreenhouseHarvestAdapter
@@ -109,6 +111,32 @@ def test_full_sync_equals_the_mock_and_an_incremental_one_takes_exactly_the_chan
         assert warehouse_rows(warehouse, org.id, "candidates")[str(candidate_id)]["status"] == "hired"
         assert stored(warehouse, org.id) == truth(gh)
         assert changed["candidates"].api_calls < full["candidates"].api_calls + 3
+
+
+def test_each_stored_version_keeps_greenhouses_payload_and_the_canonical_record(greenhouse_org, warehouse):
+    """The payload is Greenhouse's parts as sent; ``canonical`` beside it is what the adapter mapped
+    (records.py's field names), equal to the core row: what dbt reads for history."""
+    with mock(candidates=12) as gh:
+        org = greenhouse_org(gh)
+        assert sync_entity(org, "candidates", warehouse, retry=FAST_RETRY).status == "success"
+    table = schema.payload_versions
+    with warehouse.writer() as conn:
+        versions = conn.execute(sa.select(table.c.source_id, table.c.payload, table.c.canonical).where(
+            table.c.organization_id == org.id, table.c.entity == "candidates")).all()
+    core = warehouse_rows(warehouse, org.id, "candidates")
+    assert len(versions) == len(core) == 12
+    fields = set(Candidate.model_fields)
+    for source_id, payload_text, canonical_text in versions:
+        payload, canonical = orjson.loads(payload_text), orjson.loads(canonical_text)
+        assert {"candidate", "application", "stage"} <= set(payload) and "current_stage" not in payload
+        assert "first_name" in payload["candidate"]
+        assert set(canonical) == fields and canonical["id"] == source_id
+        row = core[source_id]
+        for name in ("first_name", "last_name", "email", "current_stage", "status", "applied_for_job_id",
+                     "application_date", "candidate_id"):
+            assert canonical[name] == (row[name].isoformat() if isinstance(row[name], dt.date) else row[name]), name
+        assert canonical["first_name"] == payload["candidate"]["first_name"]
+        assert dt.datetime.fromisoformat(canonical["updated_at"]).utcoffset() == dt.timedelta(0)
 
 
 def test_429_5xx_token_and_cursor_expiry_and_changes_while_paging_lose_nothing(

@@ -104,6 +104,15 @@ def test_timestamps_with_an_offset_or_z_are_instants(text, instant):
     assert record.updated_at == instant and record.check_in_time == instant
 
 
+def test_the_canonical_json_has_every_field_by_its_name_dates_iso_and_instants_in_utc():
+    record, *_ = prepare("attendance", {**MINIMAL["attendance"], "updated_at": "2026-03-01T14:30:00+05:30",
+                                        "check_in_time": "2026-03-01T04:00:00-05:00", "vendor_extra": 1})
+    canonical = orjson.loads(record.canonical_json())
+    assert list(canonical) == list(entity("attendance").model.model_fields)  # declared order, no extras
+    assert canonical["updated_at"] == canonical["check_in_time"] == "2026-03-01T09:00:00+00:00"
+    assert canonical["date"] == "2026-03-02" and canonical["check_out_time"] is None
+
+
 @pytest.mark.parametrize("text, reason", [
     ("2026-03-01T09:00:00", "updated_at: Input should have timezone info"),  # naive: which 09:00?
     ("2026-03-01", "updated_at: Input should have timezone info"),

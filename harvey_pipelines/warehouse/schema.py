@@ -4,7 +4,8 @@ What a release expects; the migrations (``warehouse/migrations``) bring a wareho
 a test fails when the two disagree (README, "Adding a field").
 
 Three namespaces:
-- ``raw``  every distinct payload version a source sent (history; timelines rebuild from it)
+- ``raw``  every distinct payload version a source sent, with its canonical record (history;
+  timelines rebuild from the canonical records, whatever the vendor's field names)
 - ``core`` one table per entity, the current canonical record per (organization, source id)
 - ``sync`` bookkeeping: sync runs, cursors, quarantine, ids seen by a reconciliation, and the
   organization settings the registry holds, published for dbt
@@ -96,11 +97,15 @@ payload_versions = sa.Table(
     sa.Column("payload_sha256", sa.Text, primary_key=True, comment="the version key (core record_hash)"),
     sa.Column("payload", PAYLOAD_TEXT, nullable=False,
               comment="the record as the source sent it (JSON), the first time this version came"),
+    sa.Column("canonical", PAYLOAD_TEXT, nullable=False,
+              comment="the same version as the canonical record (JSON: records.py's field names, ISO dates, "
+                      "instants in UTC), as the adapter mapped and validated it; what dbt reads"),
     sa.Column("source_updated_at", sa.DateTime(timezone=True)),
     sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sync_run_id", sa.Text, nullable=False),
     schema=RAW,
-    comment="Every distinct payload version, first time seen; an unchanged payload is not stored again.",
+    comment="Every distinct payload version, first time seen, with its canonical record; an unchanged payload "
+            "is not stored again.",
 )
 sa.Index("ix_payload_versions_fetched", payload_versions.c.organization_id, payload_versions.c.entity,
          payload_versions.c.fetched_at).ddl_if(callable_=_indexed)

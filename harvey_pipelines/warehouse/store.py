@@ -154,6 +154,7 @@ class EntityTable:
             sa.Column("synced_at", sa.DateTime(timezone=True)),
             sa.Column("sync_run_id", sa.Text),
             sa.Column("payload", sa.Text),
+            sa.Column("canonical", sa.Text),
         ]
 
     @cached_property
@@ -161,7 +162,7 @@ class EntityTable:
         """The statements that merge a staged batch (``{stage}``) into the core table (the
         last returns the rows inserted and the rows inserted or updated), and the one that
         stores its new raw versions."""
-        loaded = [c.name for c in self.staging if c.name != "payload"]
+        loaded = [c.name for c in self.staging if c.name not in ("payload", "canonical")]
         # a different payload (or a record back from deletion), never an older version
         changed = (
             "(t.record_hash <> excluded.record_hash OR t.is_deleted) AND "
@@ -169,9 +170,9 @@ class EntityTable:
         )
         raw = (
             f"INSERT INTO {schema.RAW}.payload_versions (organization_id, entity, source_id, payload_sha256, "
-            "payload, source_updated_at, fetched_at, sync_run_id) "
-            f"SELECT organization_id, '{self.name}', source_id, record_hash, payload, updated_at, synced_at, "
-            "sync_run_id FROM {stage} s"
+            "payload, canonical, source_updated_at, fetched_at, sync_run_id) "
+            f"SELECT organization_id, '{self.name}', source_id, record_hash, payload, canonical, updated_at, "
+            "synced_at, sync_run_id FROM {stage} s"
         )
         return (
             self.dialect.merge(f"{schema.CORE}.{self.name}", loaded, changed),

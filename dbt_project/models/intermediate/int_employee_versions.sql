@@ -1,9 +1,9 @@
 -- Every synced version of every employee record, in order, with the fields the timeline
--- follows (manager_id, employment_status) read from the payload and the version before.
+-- follows (manager_id, employment_status) read from its canonical record and the version before.
 -- Order: the source's updated_at, then fetched_at (a payload without updated_at sorts by
 -- when it was fetched). fetched_on is the fetch date in the organization's time zone.
--- Payloads are read with the canonical field names (the custom HRMS sends those). The
--- payload's manager_id resolves through core.record_keys like staging's references, so a
+-- The canonical record has records.py's field names whatever the vendor (the adapter mapped
+-- it). Its manager_id resolves through core.record_keys like staging's references, so a
 -- server that sends an id in one version and the employee number in the next shows no change.
 with versions as (
     select *
@@ -19,8 +19,8 @@ parsed as (
         versions.source_updated_at,
         versions.fetched_at,
         cast({{ local_timestamp('versions.fetched_at', 'settings.timezone') }} as date) as fetched_on,
-        {{ json_text('versions.payload', 'manager_id') }} as manager_id,
-        {{ json_text('versions.payload', 'employment_status') }} as employment_status
+        {{ json_text('versions.canonical', 'manager_id') }} as manager_id,
+        {{ json_text('versions.canonical', 'employment_status') }} as employment_status
     from versions
     inner join {{ ref('int_organization_settings') }} as settings
         on settings.organization_id = versions.organization_id
