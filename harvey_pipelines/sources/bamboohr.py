@@ -48,7 +48,7 @@ from harvey_pipelines import settings
 from harvey_pipelines.records import Employee
 from harvey_pipelines.sources.base import Endpoint, FanOutPage, FetchContext, SourceAdapter
 from harvey_pipelines.sources.errors import ConfigurationError, UnreadableResponse
-from harvey_pipelines.sources.http import BasicAuth, HttpEngine, Response, Secret
+from harvey_pipelines.sources.http import BasicAuth, Response, Secret
 from harvey_pipelines.sources.paging import Paginator, format_timestamp
 
 TABLES = ("jobInfo", "compensation", "employmentStatus")
@@ -210,24 +210,6 @@ class DateWindows(Paginator):
             start = end + dt.timedelta(1)
 
 
-class _ReportPostingClient:
-    """The engine's httpx client, except that the custom report goes out as the POST BambooHR
-    wants (the engine only GETs; its retries, rate limit and errors then apply to it as well)."""
-
-    def __init__(self, client, posts: dict[str, bytes]):
-        self._client, self._posts = client, posts
-
-    def get(self, url, params=None, headers=None, **kw):
-        body = self._posts.get(str(url))
-        if body is None:
-            return self._client.get(url, params=params, headers=headers, **kw)
-        return self._client.post(url, params=params, content=body,
-                                 headers={**(headers or {}), "Content-Type": "application/json"}, **kw)
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-
 class BambooHrAdapter(SourceAdapter):
     hrms_type = "bamboohr"
     # BambooHR publishes no number; it answers 429 with Retry-After when we go too fast
@@ -249,15 +231,9 @@ class BambooHrAdapter(SourceAdapter):
         super().__init__(*args, **kw)
         self.zone = ZoneInfo(self.org.timezone)
         self.custom_fields = custom_field_refs(settings.current().bamboohr_custom_fields)
-        self._posts: dict[str, bytes] = {}
 
     def auth(self):
         return BasicAuth(self.credential, Secret("x"))  # the API key is the user; the password is ignored
-
-    def engine(self) -> HttpEngine:
-        engine = super().engine()
-        engine.client = _ReportPostingClient(engine.client, self._posts)  # type: ignore[assignment]
-        return engine
 
     def fetch(self, engine, entity, since, state, context=None):
         fetchers: dict[str, Callable[..., Iterator[list[dict]]]] = {
@@ -307,8 +283,8 @@ class BambooHrAdapter(SourceAdapter):
                 state.notes.append(f"BambooHR deleted employees {', '.join(deleted[:20])}"
                                    f"{' ...' if len(deleted) > 20 else ''} since {format_timestamp(since)}: "
                                    "the next reconcile flags them deleted")
-        self._posts[REPORT_PATH] = orjson.dumps({"title": "harvey", "fields": [*REPORT_FIELDS, *keys.values()]})
-        body = engine.get_json(REPORT_PATH, {"format": "JSON"}).body
+        report = {"title": "harvey", "fields": [*REPORT_FIELDS, *keys.values()]}
+        body = engine.post_json(REPORT_PATH, report, {"format": "JSON"}).body
         rows = body.get("employees") if isinstance(body, dict) else None
         if not isinstance(rows, list):
             raise UnreadableResponse(f"{engine.name}: the custom report has no list under 'employees'",
