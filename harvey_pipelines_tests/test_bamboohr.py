@@ -166,8 +166,11 @@ def test_an_incremental_sync_picks_up_exactly_the_changes(company, warehouse):
 
     again = sync_all(company, warehouse, overlap=dt.timedelta(0))
     employees = again["employees"]
-    assert (employees.inserted, employees.updated) == (1, 4), employees
-    assert any(gone in note for note in employees.notes)
+    assert (employees.inserted, employees.updated, employees.deleted) == (1, 4, 1), employees
+    # the feed's `Deleted` is flagged by this sync, in the run's counts
+    runs = schema.sync_runs
+    with warehouse.writer() as conn:
+        assert conn.execute(sa.select(runs.c.deleted).where(runs.c.id == employees.sync_run_id)).scalar_one() == 1
     # the changed employees' versions, the new hire's, and the deleted employee's flagged
     employments = again["employments"]
     assert employments.inserted == 3 and employments.deleted == len(
@@ -175,9 +178,10 @@ def test_an_incremental_sync_picks_up_exactly_the_changes(company, warehouse):
          if r.startswith(f"{gone}:")])
     assert again["leave_requests"].updated >= 1
     assert again["leave_balances"].api_calls < 10  # only employees whose leave changed
-    assert differences(company, warehouse, [e for e in ENTITIES if e != "employees"], deleted_employee=gone) == {}
+    assert differences(company, warehouse, deleted_employee=gone) == {}
     alive = warehouse_rows(warehouse, company.org.id, "employees")
-    assert gone in alive and hired.id in alive
+    assert gone not in alive and gone in warehouse_rows(warehouse, company.org.id, "employees", include_deleted=True)
+    assert hired.id in alive
     assert alive[leaving]["employment_status"] == "terminated" and alive[leaving]["termination_date"] == today
 
     # the days pass: future-dated rows (this one and the generated raises) take effect, no feed entry
@@ -190,9 +194,9 @@ def test_an_incremental_sync_picks_up_exactly_the_changes(company, warehouse):
     assert later["employees"].inserted + later["employees"].updated == len(taking_effect)
     assert later["employments"].inserted + later["employments"].updated == 0
 
-    # a reconcile flags the deleted employee and their leave
+    # a reconcile flags the deleted employee's leave (no feed names it); the employee was flagged already
     reconcile = sync_all(company, warehouse, mode="reconcile")
-    assert reconcile["employees"].deleted == 1 and reconcile["leave_requests"].deleted > 0
+    assert reconcile["employees"].deleted == 0 and reconcile["leave_requests"].deleted > 0
     assert differences(company, warehouse) == {}
 
 

@@ -10,9 +10,9 @@ vendor needs code for:
   alias, checked against ``/meta/fields`` so that a wrong one fails instead of arriving empty).
   Incremental: the report rows changed since the cursor (its ``lastChanged``), the ids the
   change feed ``/employees/changed`` names, and the employees whose effective-dated row takes
-  effect since the cursor (below). The feed's ``Deleted`` employees cannot be read any more: the
-  run's notes name them and the next reconcile flags them; their employments are flagged at
-  once (the employments sync answers for them with no rows).
+  effect since the cursor (below). The feed's ``Deleted`` employees are flagged deleted by the
+  same sync (a ``DeletionsPage``); their employments by the employments sync, which answers for
+  them with no rows (their versions go).
 * employments: the effective-dated tables ``jobInfo``, ``compensation`` and ``employmentStatus``
   (``/employees/changed/tables/{table}``: every row of each changed employee) become one
   version per date on which any of them changes, ending the day before the next one, or on the
@@ -46,7 +46,7 @@ import orjson
 
 from harvey_pipelines import settings
 from harvey_pipelines.records import Employee
-from harvey_pipelines.sources.base import Endpoint, FanOutPage, FetchContext, SourceAdapter
+from harvey_pipelines.sources.base import DeletionsPage, Endpoint, FanOutPage, FetchContext, SourceAdapter
 from harvey_pipelines.sources.errors import ConfigurationError, UnreadableResponse
 from harvey_pipelines.sources.http import BasicAuth, Response, Secret
 from harvey_pipelines.sources.paging import Paginator, format_timestamp
@@ -274,15 +274,12 @@ class BambooHrAdapter(SourceAdapter):
         today = self._today(meta)
         keys = self._custom_report_keys(meta.body)
         wanted: set[str] = set()
+        deleted: list[str] = []
         if since is not None:
             feed = self._feed(engine, "/employees/changed", since)
             deleted = sorted(i for i, entry in feed.items() if entry.get("action") == "Deleted")
             wanted = {i for i, entry in feed.items() if entry.get("action") != "Deleted"}
             wanted |= self._taking_effect(context, since, today)
-            if deleted:
-                state.notes.append(f"BambooHR deleted employees {', '.join(deleted[:20])}"
-                                   f"{' ...' if len(deleted) > 20 else ''} since {format_timestamp(since)}: "
-                                   "the next reconcile flags them deleted")
         report = {"title": "harvey", "fields": [*REPORT_FIELDS, *keys.values()]}
         body = engine.post_json(REPORT_PATH, report, {"format": "JSON"}).body
         rows = body.get("employees") if isinstance(body, dict) else None
@@ -293,8 +290,8 @@ class BambooHrAdapter(SourceAdapter):
             # the report is read after the feed: a change in between is in it with its lastChanged
             rows = [r for r in rows if not isinstance(r, dict) or str(r.get("id")) in wanted
                     or _stamp(r.get("lastChanged")) is None or _stamp(r.get("lastChanged")) >= since]
-        if rows:
-            yield rows
+        if rows or deleted:
+            yield DeletionsPage(rows, deleted)  # the feed's deleted employees are flagged at once
 
     def _taking_effect(self, context: FetchContext, since: dt.datetime, today: dt.date) -> set[str]:
         """Employees with a synced employment version that starts after ``since`` and by today."""
