@@ -11,6 +11,6 @@ from harvey_pipelines.sources.errors import (
 from harvey_pipelines.sources.paging import PagingState
 
 __all__ = [
-    "AuthenticationError", "ConfigurationError", "DeletionsPage", "FanOutPage", "FetchContext", "PagingState", "SourceAdapter",
-    "SourceError", "TransientError", "UnreadableResponse", "adapter_for",
+    "AuthenticationError", "ConfigurationError", "DeletionsPage", "FanOutPage", "FetchContext", "PagingState",
+    "SourceAdapter", "SourceError", "TransientError", "UnreadableResponse", "adapter_for",
 ]

@@ -6,8 +6,9 @@ booleans are ``"true"``/``"false"``, which no canonical field needs) and the few
 vendor needs code for:
 
 * employees: one custom report (``POST /reports/custom?format=JSON``) with the fields the
-  directory lacks and the configured custom fields (``HARVEY_BAMBOOHR_CUSTOM_FIELDS``, by id or
-  alias, checked against ``/meta/fields`` so that a wrong one fails instead of arriving empty).
+  directory lacks and the company's custom fields (the ``custom_fields`` option of its system in
+  the registry, vendors.BambooHrOptions: by id or alias, checked against ``/meta/fields`` so that
+  a wrong one fails instead of arriving empty).
   Incremental: the report rows changed since the cursor (its ``lastChanged``), the ids the
   change feed ``/employees/changed`` names, and the employees whose effective-dated row takes
   effect since the cursor (below). The feed's ``Deleted`` employees are flagged deleted by the
@@ -39,17 +40,16 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, cast
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from harvey_pipelines import settings
-from harvey_pipelines.records import Employee
 from harvey_pipelines.sources.base import DeletionsPage, Endpoint, FanOutPage, FetchContext, SourceAdapter
 from harvey_pipelines.sources.errors import ConfigurationError, UnreadableResponse
 from harvey_pipelines.sources.http import BasicAuth, Response, Secret
 from harvey_pipelines.sources.paging import Paginator, format_timestamp
+from harvey_pipelines.vendors import BambooHrOptions
 
 TABLES = ("jobInfo", "compensation", "employmentStatus")
 EMPTY_DATES = ("", "0000-00-00")
@@ -128,20 +128,6 @@ def lowered(mapping: Mapping[str, str], value: Any) -> str | None:
     """The canonical value of a vendor one; an unknown one goes on as sent (validation names it)."""
     value = text(value)
     return None if value is None else mapping.get(value.lower(), value)
-
-
-def custom_field_refs(setting: str) -> dict[str, str]:
-    """``HARVEY_BAMBOOHR_CUSTOM_FIELDS`` (``salary_band=4001,location=customOffice``) -> {Employee
-    field: BambooHR field id, ``customField<id>``, alias or name}."""
-    refs: dict[str, str] = {}
-    for part in (p.strip() for p in setting.split(",") if p.strip()):
-        name, sep, ref = (s.strip() for s in part.partition("="))
-        fields = [n for n in Employee.model_fields if n not in ("id", "updated_at")]
-        if not sep or not ref or name not in fields:
-            raise ValueError(f"{part!r}: give EMPLOYEE_FIELD=BAMBOOHR_FIELD (an id such as 4001, or an alias), "
-                             f"with a field of {', '.join(fields)}")
-        refs[name] = ref
-    return refs
 
 
 def _field_id(value: Any) -> str:
@@ -230,7 +216,8 @@ class BambooHrAdapter(SourceAdapter):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         self.zone = ZoneInfo(self.org.timezone)
-        self.custom_fields = custom_field_refs(settings.current().bamboohr_custom_fields)
+        # this company's custom fields (its system's options in the registry)
+        self.custom_fields = cast(BambooHrOptions, self.system.vendor_options()).custom_fields
 
     def auth(self):
         return BasicAuth(self.credential, Secret("x"))  # the API key is the user; the password is ignored
@@ -266,7 +253,7 @@ class BambooHrAdapter(SourceAdapter):
         if missing:
             raise ConfigurationError(
                 f"{self.org.id}/bamboohr: no field {', '.join(missing)} in this company's /meta/fields; check "
-                f"{settings.env_name('bamboohr_custom_fields')}")
+                f"the custom_fields option of its bamboohr system (`harvey orgs show {self.org.id}`)")
         return {name: ref for name, ref in self.custom_fields.items()}
 
     def _employees(self, engine, since, state, context):
