@@ -18,8 +18,8 @@ from harvey_pipelines.organizations import (
 
 # registry fields the `orgs add` / `orgs set` options of the same name set directly
 _SETTINGS = ("timezone", "work_start", "grace_minutes", "standard_hours", "max_daily_overtime_hours")
-_UNSETTABLE = ("rate_limit_per_second", "work_start", "grace_minutes", "standard_hours", "max_daily_overtime_hours",
-               "weekend_days", "holidays", "leave_policy")
+_UNSETTABLE = ("rate_limit_per_second", "options", "work_start", "grace_minutes", "standard_hours",
+               "max_daily_overtime_hours", "weekend_days", "holidays", "leave_policy")
 
 
 def _credential_env(values: list[str] | None) -> str | dict[str, str] | None:
@@ -32,6 +32,29 @@ def _credential_env(values: list[str] | None) -> str | dict[str, str] | None:
     if any(not sep for _, sep, _ in pairs):
         raise RegistryError("several --credential-env: give each as SECRET=VARIABLE, e.g. client_id=ACME_GH_ID")
     return {name: variable for name, _, variable in pairs}
+
+
+def _vendor_options(values: list[str] | None, current: dict | None = None) -> dict | None:
+    """``--option NAME=VALUE`` once per option onto an entry's ``current`` options; a dotted name
+    sets one key of a mapping option (``custom_fields.salary_band=4001``). The vendor's model
+    (vendors.py) validates them with the entry."""
+    if not values:
+        return None
+    options = {name: dict(value) if isinstance(value, dict) else value for name, value in (current or {}).items()}
+    for item in values:
+        name, sep, value = item.partition("=")
+        keys = [key.strip() for key in name.split(".")]
+        if not sep or not all(keys) or len(keys) > 2:
+            raise RegistryError(f"--option {item!r}: expected NAME=VALUE or NAME.KEY=VALUE, "
+                                "e.g. custom_fields.salary_band=4001")
+        if len(keys) == 1:
+            options[keys[0]] = value.strip()
+            continue
+        mapping = options.setdefault(keys[0], {})
+        if not isinstance(mapping, dict):
+            raise RegistryError(f"--option {item!r}: option {keys[0]!r} is not a mapping")
+        mapping[keys[1]] = value.strip()
+    return options
 
 
 def _orgs(args) -> int:
@@ -56,7 +79,8 @@ def _orgs(args) -> int:
     if args.orgs_command == "add":
         values = dict(id=args.id, name=args.name or args.id, hrms_type=args.hrms_type, base_url=args.base_url,
                       credential_env=_credential_env(args.credential_env), enabled=not args.disabled,
-                      rate_limit_per_second=args.rate_limit, **_settings_changes(args, None))
+                      rate_limit_per_second=args.rate_limit, options=_vendor_options(args.option),
+                      **_settings_changes(args, None))
         try:
             org = Organization.model_validate({k: v for k, v in values.items() if v is not None})
         except ValidationError as exc:
@@ -69,7 +93,9 @@ def _orgs(args) -> int:
         current = registry.get(args.id)
         changes = {k: v for k, v in dict(name=args.name, base_url=args.base_url,
                                          credential_env=_credential_env(args.credential_env),
-                                         rate_limit_per_second=args.rate_limit).items() if v is not None}
+                                         rate_limit_per_second=args.rate_limit,
+                                         options=_vendor_options(args.option, current.options)).items()
+                   if v is not None}
         changes |= _settings_changes(args, current)
         for name in args.unset:
             if name.startswith("leave_policy."):
@@ -89,7 +115,8 @@ def _orgs(args) -> int:
     if args.orgs_command == "add-system":
         current = registry.get(args.id)
         entry = dict(hrms_type=args.hrms_type, base_url=args.base_url,
-                     credential_env=_credential_env(args.credential_env), rate_limit_per_second=args.rate_limit)
+                     credential_env=_credential_env(args.credential_env), rate_limit_per_second=args.rate_limit,
+                     options=_vendor_options(args.option))
         systems = {k: v.model_dump() for k, v in (current.systems or {}).items()}
         systems[args.group] = {k: v for k, v in entry.items() if v is not None}
         org = registry.update(args.id, systems=systems)
@@ -387,6 +414,12 @@ def _demo(args) -> int:
     return run_demo(port=args.port, keep_mock=args.keep_mock, verbose=args.verbose)
 
 
+def _option_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--option", action="append", metavar="NAME[.KEY]=VALUE",
+                        help="a vendor option of the system (repeatable), e.g. bamboohr's "
+                        "custom_fields.salary_band=4001")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harvey", description=__doc__)
     parser.add_argument("--registry", help="organization registry file (default: $HARVEY_ORGANIZATIONS_FILE)")
@@ -404,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="environment variable holding its token; a vendor with several secrets takes one "
                      "SECRET=VARIABLE each (greenhouse: client_id=... and client_secret=...)")
     add.add_argument("--rate-limit", type=float, help="calls per second its HRMS accepts (default: adapter's)")
+    _option_option(add)
     add.add_argument("--disabled", action="store_true")
     add.add_argument("--replace", action="store_true", help="overwrite an existing entry")
     _settings_options(add)
@@ -413,6 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--base-url")
     edit.add_argument("--credential-env", action="append", metavar="[SECRET=]VARIABLE")
     edit.add_argument("--rate-limit", type=float)
+    _option_option(edit)
     _settings_options(edit)
     edit.add_argument("--remove-holiday", action="append", default=[], metavar="DATE",
                       help="drop an explicit holiday (repeatable)")
@@ -426,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     system.add_argument("--base-url", required=True)
     system.add_argument("--credential-env", required=True, action="append", metavar="[SECRET=]VARIABLE")
     system.add_argument("--rate-limit", type=float)
+    _option_option(system)
     drop_system = orgs_sub.add_parser("remove-system", help="take an entity group from the main system again")
     drop_system.add_argument("id")
     drop_system.add_argument("group")

@@ -14,7 +14,7 @@ import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harvey_pipelines import settings
 from harvey_pipelines.org_settings import LEAVE_TYPE, HolidayCalendar, LeaveRule, parse_hhmm, parse_weekdays
-from harvey_pipelines.vendors import HRMS_TYPES, VENDORS
+from harvey_pipelines.vendors import HRMS_TYPES, VENDORS, VendorOptions
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -61,6 +61,15 @@ def _credential_names(hrms_type: str, value: str | dict[str, str]) -> str | dict
     return value
 
 
+def _options(hrms_type: str, value: dict[str, Any] | None) -> VendorOptions:
+    """``options`` as the vendor declares them (vendors.Vendor.options)."""
+    declared = VENDORS[hrms_type].options if hrms_type in VENDORS else VendorOptions
+    try:
+        return declared.model_validate(value or {})
+    except ValidationError as exc:
+        raise ValueError(f"options of a {hrms_type} system: {describe(exc)}") from None
+
+
 class System(BaseModel):
     """Where some of an organization's entities come from: a vendor, its address and the names of
     the environment variables holding its secrets (never the secrets)."""
@@ -72,6 +81,8 @@ class System(BaseModel):
     credential_env: str | dict[str, str]
     # calls per second this system accepts from us; empty: the adapter's default
     rate_limit_per_second: float | None = None
+    # vendor settings of this system, as its vendor declares them (vendors.py), e.g. BambooHR's custom_fields
+    options: dict[str, Any] | None = None
 
     @field_validator("hrms_type")
     @classmethod
@@ -86,7 +97,12 @@ class System(BaseModel):
     @model_validator(mode="after")
     def _credentials(self):
         _credential_names(self.hrms_type, self.credential_env)
+        _options(self.hrms_type, self.options)
         return self
+
+    def vendor_options(self) -> VendorOptions:
+        """``options`` validated by its vendor's model (vendors.Vendor.options)."""
+        return _options(self.hrms_type, self.options)
 
     def credential_variables(self) -> dict[str, str]:
         """secret name -> environment variable name."""
@@ -127,6 +143,8 @@ class Organization(BaseModel):
     # calls per second this organization's HRMS accepts from us (all entities together);
     # empty: the adapter's default
     rate_limit_per_second: float | None = None
+    # vendor settings of its HRMS (System.options)
+    options: dict[str, Any] | None = None
     # working-time rules, holidays and leave policy of the marts (org_settings.py publishes
     # them for dbt); empty: the `_default` row of the dbt seed of the same name
     work_start: str | None = Field(default=None, description="start of the working day, local HH:MM")
@@ -158,6 +176,7 @@ class Organization(BaseModel):
     @model_validator(mode="after")
     def _credentials(self):
         _credential_names(self.hrms_type, self.credential_env)
+        _options(self.hrms_type, self.options)
         return self
 
     @field_validator("systems")
@@ -205,7 +224,7 @@ class Organization(BaseModel):
 
     def primary_system(self) -> System:
         return System(hrms_type=self.hrms_type, base_url=self.base_url, credential_env=self.credential_env,
-                      rate_limit_per_second=self.rate_limit_per_second)
+                      rate_limit_per_second=self.rate_limit_per_second, options=self.options)
 
     def system_for(self, group: str) -> System:
         """The system the entities of ``group`` come from."""

@@ -62,8 +62,6 @@ class Settings(BaseSettings):
                                         "organization's entity is stale")
     freshness_grace_minutes: float = Field(30.0, ge=0, description="time after the last missed tick for its sync "
                                            "to finish")
-    bamboohr_custom_fields: str = Field("", description="BambooHR custom fields onto employee fields: "
-                                        "FIELD=ID_OR_ALIAS comma list, e.g. salary_band=4001")
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook for alerts")
     smtp_host: str | None = Field(None, description="mail server for alerts")
     smtp_port: int = Field(25, ge=1, le=65535, description="mail server port")

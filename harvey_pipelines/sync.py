@@ -28,7 +28,14 @@ from harvey_pipelines.org_settings import publication
 from harvey_pipelines.organizations import Organization, RegistryError
 from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.records import entity as entity_spec
-from harvey_pipelines.sources import FanOutPage, FetchContext, PagingState, UnreadableResponse, adapter_for
+from harvey_pipelines.sources import (
+    DeletionsPage,
+    FanOutPage,
+    FetchContext,
+    PagingState,
+    UnreadableResponse,
+    adapter_for,
+)
 from harvey_pipelines.sources.errors import SourceError
 from harvey_pipelines.sources.http import RetryPolicy, shown_url
 from harvey_pipelines.sources.paging import parse_timestamp
@@ -87,6 +94,8 @@ class _Batch:
     # fan-out: parents whose whole answer is in this batch (it replaces their children)
     parent_entity: str | None = None
     answered: list[str] = field(default_factory=list)
+    # ids the source says were deleted (DeletionsPage): flagged deleted with this batch
+    deleted_ids: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows) + len(self.quarantined)
@@ -183,7 +192,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
         # a keyset walk reads in updated_at order, so every batch is a safe checkpoint;
         # a backward walk (server ignores updated_since) is safe only once complete
         checkpoint = spec.incremental and not state.server_ignores_since and newest is not None
-        if len(batch) or batch.answered:
+        if len(batch) or batch.answered or batch.deleted_ids:
             submitted += len(batch)
             # fetched as of this batch, so that a killed run's saved counts add up
             loader.submit(
@@ -191,6 +200,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
                 server_ignores_since=state.server_ignores_since,
                 progress={"fetched": submitted, "api_calls": engine.api_calls},
                 answered=(batch.parent_entity, batch.answered) if batch.answered else None,
+                deleted_ids=batch.deleted_ids,
             )
         batch = _Batch()
         # every batch a later stamp than the last: marks (Warehouse.synced_marks) rely on it
@@ -239,6 +249,8 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
                 batch.answered.extend(page.parents)
                 if len(batch) >= batch_size:
                     flush()
+            if isinstance(page, DeletionsPage):
+                batch.deleted_ids.extend(page.deleted_ids)
         flush()
         loader.finish()
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised

@@ -1,11 +1,38 @@
 """The one list of HR systems an organization can sync from: ``hrms_type`` -> where its adapter
-lives and which credentials it needs. The registry validates against it without importing any
-adapter (nor Dagster); ``sources.base.adapter_for`` imports the adapter's module when a sync
-needs it. Adding a vendor is one row here plus its module."""
+lives, which credentials it needs and which options its systems take. The registry validates
+against it without importing any adapter (nor Dagster); ``sources.base.adapter_for`` imports the
+adapter's module when a sync needs it. Adding a vendor is one row here plus its module."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class VendorOptions(BaseModel):
+    """What a system of a vendor is configured with beyond its address and credentials (the
+    registry's ``options:``); a vendor that takes options declares a subclass. This one takes none."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BambooHrOptions(VendorOptions):
+    # employee field -> BambooHR field: an id (4001, customField4001), alias or name. Custom field
+    # ids differ per company; the sync checks them against the company's /meta/fields
+    custom_fields: dict[str, str] = {}
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _employee_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        from harvey_pipelines.records import Employee  # only when an organization maps custom fields
+
+        fields = [n for n in Employee.model_fields if n not in ("id", "updated_at")]
+        for name, ref in value.items():
+            if name not in fields or not ref.strip():
+                raise ValueError(f"{name}: {ref!r}: map an employee field ({', '.join(fields)}) onto a BambooHR "
+                                 "field (an id such as 4001, or an alias)")
+        return {name: ref.strip() for name, ref in value.items()}
 
 
 @dataclass(frozen=True)
@@ -14,11 +41,13 @@ class Vendor:
     # the secrets it needs, each named by an environment variable in the registry; one secret is
     # named by a plain ``credential_env: VAR``, several by ``credential_env: {name: VAR, ...}``
     credentials: tuple[str, ...] = ("token",)
+    options: type[VendorOptions] = VendorOptions
 
 
 VENDORS: dict[str, Vendor] = {
     "custom": Vendor("harvey_pipelines.sources.custom:CustomHrmsAdapter"),
-    "bamboohr": Vendor("harvey_pipelines.sources.bamboohr:BambooHrAdapter"),  # the secret: its API key
+    # the secret: its API key
+    "bamboohr": Vendor("harvey_pipelines.sources.bamboohr:BambooHrAdapter", options=BambooHrOptions),
     "greenhouse": Vendor("harvey_pipelines.sources.greenhouse:GreenhouseHarvestAdapter",
                          credentials=("client_id", "client_secret")),
 }

@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
+from harvey_pipelines.cli import main
 from harvey_pipelines.mock_hrms.bamboohr import TIME_OFF_TYPES, BambooHrMock, Company
-from harvey_pipelines.organizations import Organization
+from harvey_pipelines.organizations import Organization, OrganizationRegistry, System
 from harvey_pipelines.records import Employment, LeaveRequest
 from harvey_pipelines.sources.bamboohr import (
     BambooHrAdapter,
-    custom_field_refs,
     date,
     employment_versions,
     money,
@@ -54,11 +54,15 @@ def company(bamboohr, monkeypatch):
     key = f"bhr-api-key-{number_}-5f2c9a"
     domain = f"company{number_}"
     monkeypatch.setenv(f"HARVEY_TEST_BAMBOOHR_KEY_{number_}", key)
-    monkeypatch.setenv("HARVEY_BAMBOOHR_CUSTOM_FIELDS", "salary_band=4001")
     made = bamboohr.company(domain, key, size=30, seed=number_, timezone=ZONE)
     made.org = Organization(id=domain, name=domain, hrms_type="bamboohr", base_url=bamboohr.base_url(domain),
-                            credential_env=f"HARVEY_TEST_BAMBOOHR_KEY_{number_}", timezone=ZONE)
+                            credential_env=f"HARVEY_TEST_BAMBOOHR_KEY_{number_}", timezone=ZONE,
+                            options={"custom_fields": {"salary_band": "4001"}})
     return made
+
+
+def with_options(org: Organization, **options) -> Organization:
+    return Organization.model_validate({**org.model_dump(), "options": options})
 
 
 def sync_all(company: Company, warehouse, mode="incremental", **kw):
@@ -166,8 +170,11 @@ def test_an_incremental_sync_picks_up_exactly_the_changes(company, warehouse):
 
     again = sync_all(company, warehouse, overlap=dt.timedelta(0))
     employees = again["employees"]
-    assert (employees.inserted, employees.updated) == (1, 4), employees
-    assert any(gone in note for note in employees.notes)
+    assert (employees.inserted, employees.updated, employees.deleted) == (1, 4, 1), employees
+    # the feed's `Deleted` is flagged by this sync, in the run's counts
+    runs = schema.sync_runs
+    with warehouse.writer() as conn:
+        assert conn.execute(sa.select(runs.c.deleted).where(runs.c.id == employees.sync_run_id)).scalar_one() == 1
     # the changed employees' versions, the new hire's, and the deleted employee's flagged
     employments = again["employments"]
     assert employments.inserted == 3 and employments.deleted == len(
@@ -175,9 +182,10 @@ def test_an_incremental_sync_picks_up_exactly_the_changes(company, warehouse):
          if r.startswith(f"{gone}:")])
     assert again["leave_requests"].updated >= 1
     assert again["leave_balances"].api_calls < 10  # only employees whose leave changed
-    assert differences(company, warehouse, [e for e in ENTITIES if e != "employees"], deleted_employee=gone) == {}
+    assert differences(company, warehouse, deleted_employee=gone) == {}
     alive = warehouse_rows(warehouse, company.org.id, "employees")
-    assert gone in alive and hired.id in alive
+    assert gone not in alive and gone in warehouse_rows(warehouse, company.org.id, "employees", include_deleted=True)
+    assert hired.id in alive
     assert alive[leaving]["employment_status"] == "terminated" and alive[leaving]["termination_date"] == today
 
     # the days pass: future-dated rows (this one and the generated raises) take effect, no feed entry
@@ -190,9 +198,9 @@ def test_an_incremental_sync_picks_up_exactly_the_changes(company, warehouse):
     assert later["employees"].inserted + later["employees"].updated == len(taking_effect)
     assert later["employments"].inserted + later["employments"].updated == 0
 
-    # a reconcile flags the deleted employee and their leave
+    # a reconcile flags the deleted employee's leave (no feed names it); the employee was flagged already
     reconcile = sync_all(company, warehouse, mode="reconcile")
-    assert reconcile["employees"].deleted == 1 and reconcile["leave_requests"].deleted > 0
+    assert reconcile["employees"].deleted == 0 and reconcile["leave_requests"].deleted > 0
     assert differences(company, warehouse) == {}
 
 
@@ -253,13 +261,32 @@ def test_the_mock_answers_xml_without_accept_json_and_strings_only(company):
     assert all(isinstance(v, str) for v in values) and "0000-00-00" in values
 
 
-def test_a_custom_field_the_company_lacks_fails_clearly(company, warehouse, monkeypatch):
-    monkeypatch.setenv("HARVEY_BAMBOOHR_CUSTOM_FIELDS", "salary_band=customShoeSize")
+def test_a_custom_field_the_company_lacks_fails_clearly(company, warehouse):
+    org = with_options(company.org, custom_fields={"salary_band": "customShoeSize"})
     with pytest.raises(SyncFailed) as failed:
-        sync_entity(company.org, "employees", warehouse, retry=RETRY)
+        sync_entity(org, "employees", warehouse, retry=RETRY)
     result = failed.value.result
     assert result.failure_kind == "configuration"
-    assert "customShoeSize" in result.error and "HARVEY_BAMBOOHR_CUSTOM_FIELDS" in result.error
+    assert "customShoeSize" in result.error and "custom_fields option" in result.error
+
+
+def test_two_companies_with_different_custom_field_ids_each_get_their_own(bamboohr, company, warehouse, monkeypatch):
+    # the other company keeps its salary band in field 4107 (custom field ids are per company)
+    domain = f"other{next(_numbers)}"
+    monkeypatch.setenv("HARVEY_TEST_BAMBOOHR_KEY_OTHER", "bhr-api-key-other-77a1")
+    other = bamboohr.company(domain, "bhr-api-key-other-77a1", size=12, seed=99, timezone=ZONE,
+                             salary_band_field_id="4107")
+    other.org = Organization(id=domain, name=domain, hrms_type="bamboohr", base_url=bamboohr.base_url(domain),
+                             credential_env="HARVEY_TEST_BAMBOOHR_KEY_OTHER", timezone=ZONE,
+                             options={"custom_fields": {"salary_band": "customField4107"}})
+    for made in (company, other):
+        sync_entity(made.org, "employees", warehouse, retry=RETRY)
+        bands = {i: row["salary_band"] for i, row in warehouse_rows(warehouse, made.org.id, "employees").items()}
+        assert bands == {i: e.salary_band for i, e in made.employees.items()} and None not in bands.values()
+    # the first company's mapping names no field of the other one's
+    with pytest.raises(SyncFailed, match="4001"):
+        sync_entity(with_options(other.org, custom_fields={"salary_band": "4001"}), "employees", warehouse,
+                    retry=RETRY, mode="full")
 
 
 # -- the mapping, without a server ------------------------------------------------------
@@ -312,9 +339,35 @@ def test_a_leave_request_maps_statuses_types_and_hours_as_absent_days():
 
 
 @pytest.mark.fast
-def test_custom_fields_are_named_as_employee_field_equals_bamboohr_field():
-    assert custom_field_refs(" salary_band = 4001 , location=customOffice") == {
-        "salary_band": "4001", "location": "customOffice"}
-    assert custom_field_refs("") == {}
-    with pytest.raises(ValueError, match="EMPLOYEE_FIELD=BAMBOOHR_FIELD"):
-        custom_field_refs("shoe_size=4002")
+def test_custom_fields_are_an_option_of_the_bamboohr_system_validated_by_the_registry():
+    entry = dict(id="x", name="x", hrms_type="bamboohr", base_url="http://h/v1", credential_env="X")
+    org = Organization(**entry, options={"custom_fields": {"salary_band": " 4001 ", "location": "customOffice"}})
+    assert BambooHrAdapter(org, Secret("k")).custom_fields == {"salary_band": "4001", "location": "customOffice"}
+    assert BambooHrAdapter(Organization(**entry), Secret("k")).custom_fields == {}
+    with pytest.raises(ValidationError, match="shoe_size: '4002': map an employee field"):
+        Organization(**entry, options={"custom_fields": {"shoe_size": "4002"}})
+    with pytest.raises(ValidationError, match="options of a custom system: colour: Extra inputs"):
+        Organization(**{**entry, "hrms_type": "custom"}, options={"colour": "red"})
+    # a BambooHR system of an organization whose main system is another takes its own options
+    hr = Organization(**{**entry, "hrms_type": "custom"}, systems={"people": System(
+        hrms_type="bamboohr", base_url="http://b/v1", credential_env="B",
+        options={"custom_fields": {"salary_band": "4107"}})})
+    assert BambooHrAdapter(hr, Secret("k"), system=hr.system_for("people")).custom_fields == {"salary_band": "4107"}
+
+
+@pytest.mark.fast
+def test_harvey_orgs_add_sets_the_custom_fields(tmp_path, capsys):
+    path = str(tmp_path / "orgs.yaml")
+    assert main(["--registry", path, "orgs", "add", "acme", "--hrms-type", "bamboohr", "--base-url", "http://h/v1",
+                 "--credential-env", "ACME_BHR_KEY", "--option", "custom_fields.salary_band=4001",
+                 "--option", "custom_fields.location=customOffice"]) == 0
+    assert OrganizationRegistry(path).get("acme").options == {
+        "custom_fields": {"salary_band": "4001", "location": "customOffice"}}
+    assert main(["--registry", path, "orgs", "set", "acme", "--option", "custom_fields.salary_band=4107"]) == 0
+    assert OrganizationRegistry(path).get("acme").options == {
+        "custom_fields": {"salary_band": "4107", "location": "customOffice"}}
+    assert main(["--registry", path, "orgs", "add-system", "acme", "recruiting", "--hrms-type", "custom",
+                 "--base-url", "http://g", "--credential-env", "G", "--option", "custom_fields.salary_band=1"]) == 2
+    assert "options of a custom system" in capsys.readouterr().err
+    assert main(["--registry", path, "orgs", "set", "acme", "--unset", "options"]) == 0
+    assert OrganizationRegistry(path).get("acme").options is None

@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import email.utils
 import itertools
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -66,6 +67,33 @@ def test_a_200_returns_the_parsed_body_and_sends_the_query_and_headers():
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["accept"] == "application/json" and request.headers["user-agent"] == "harvey-pipelines"
     assert (engine.api_calls, engine.retries) == (1, 0)
+
+
+def test_a_post_sends_its_json_body_and_query_and_returns_the_parsed_answer():
+    with scripted((200, {}, {"employees": [{"id": "4"}]})) as server, engine_for(server) as engine:
+        answer = engine.post_json("/reports/custom", {"title": "harvey", "fields": ["firstName"]}, {"format": "JSON"})
+    assert answer.body == {"employees": [{"id": "4"}]}
+    [request] = server.requests
+    assert (request.method, request.path, request.query) == ("POST", "/reports/custom", {"format": "JSON"})
+    assert json.loads(request.body) == {"title": "harvey", "fields": ["firstName"]}
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_a_post_is_retried_with_its_body_and_its_errors_name_post():
+    sleeps = []
+    busy = (429, {"Retry-After": "2"}, {"detail": "slow down"})
+    with scripted(busy) as server, engine_for(server, sleeps) as engine:
+        assert engine.post_json("/reports/custom", {"fields": ["id"]}).body == {"data": []}
+    assert [r.method for r in server.requests] == ["POST", "POST"] and sleeps == [2.0]
+    assert server.requests[0].body == server.requests[1].body == b'{"fields":["id"]}'
+    answers = {"/down": [(503, {}, {})] * 3, "/gone": [(404, {}, {"detail": "no report"})],
+               "/refused": [(401, {}, {})]}
+    for path, script in answers.items():
+        with scripted(*script) as server, engine_for(server) as engine:
+            with pytest.raises(SourceError) as failed:
+                engine.post_json(path, {})
+        assert f" on POST {path}" in str(failed.value) and "GET" not in str(failed.value)
 
 
 @pytest.mark.parametrize("status", [401, 403])

@@ -118,8 +118,10 @@ class Company:
     """One BambooHR company (``companyDomain``), its API key, clock, data and faults."""
 
     def __init__(self, domain: str, api_key: str, size: int = 30, seed: int = 1, timezone: str = "America/Denver",
-                 now: dt.datetime | None = None):
+                 now: dt.datetime | None = None, salary_band_field_id: str = SALARY_BAND_FIELD["id"]):
         self.domain, self.api_key, self.zone = domain, api_key, ZoneInfo(timezone)
+        # custom field ids are the company's own: another company's salary band has another id
+        self.salary_band_field = {**SALARY_BAND_FIELD, "id": salary_band_field_id}
         self.now = (now or dt.datetime.now(UTC)).replace(microsecond=0)
         self.lock = threading.RLock()
         self.faults = Faults()
@@ -267,7 +269,7 @@ class Company:
 
     def report_value(self, employee: Employee, name: str) -> str:
         current = employee.current(self.today)
-        custom = SALARY_BAND_FIELD
+        custom = self.salary_band_field
         if name in (custom["id"], f"customField{custom['id']}", custom["alias"]):
             return employee.salary_band
         values = {
@@ -392,8 +394,8 @@ def answer(company: Company, method: str, path: str, query: dict[str, str], body
     if parts == ["meta", "fields"]:
         return [{"id": "1", "name": "Employment Status", "type": "status", "alias": "status"},
                 {"id": "4", "name": "Department", "type": "list", "alias": "department"},
-                {"id": "4001.0", "name": SALARY_BAND_FIELD["name"], "type": "list",
-                 "alias": SALARY_BAND_FIELD["alias"]}]
+                {"id": f"{company.salary_band_field['id']}.0", "name": company.salary_band_field["name"],
+                 "type": "list", "alias": company.salary_band_field["alias"]}]
     if parts == ["meta", "time_off", "types"]:
         return {"timeOffTypes": [{"id": i, "name": n, "units": "days", "color": None, "icon": "palm-trees"}
                                  for i, (n, _) in TIME_OFF_TYPES.items()],

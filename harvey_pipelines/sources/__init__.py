@@ -1,6 +1,6 @@
 """Talking to HR systems: one HTTP engine, one small adapter per vendor."""
 
-from harvey_pipelines.sources.base import FanOutPage, FetchContext, SourceAdapter, adapter_for
+from harvey_pipelines.sources.base import DeletionsPage, FanOutPage, FetchContext, SourceAdapter, adapter_for
 from harvey_pipelines.sources.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -11,6 +11,6 @@ from harvey_pipelines.sources.errors import (
 from harvey_pipelines.sources.paging import PagingState
 
 __all__ = [
-    "AuthenticationError", "ConfigurationError", "FanOutPage", "FetchContext", "PagingState", "SourceAdapter",
-    "SourceError", "TransientError", "UnreadableResponse", "adapter_for",
+    "AuthenticationError", "ConfigurationError", "DeletionsPage", "FanOutPage", "FetchContext", "PagingState",
+    "SourceAdapter", "SourceError", "TransientError", "UnreadableResponse", "adapter_for",
 ]

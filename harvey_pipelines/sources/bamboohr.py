@@ -6,13 +6,14 @@ booleans are ``"true"``/``"false"``, which no canonical field needs) and the few
 vendor needs code for:
 
 * employees: one custom report (``POST /reports/custom?format=JSON``) with the fields the
-  directory lacks and the configured custom fields (``HARVEY_BAMBOOHR_CUSTOM_FIELDS``, by id or
-  alias, checked against ``/meta/fields`` so that a wrong one fails instead of arriving empty).
+  directory lacks and the company's custom fields (the ``custom_fields`` option of its system in
+  the registry, vendors.BambooHrOptions: by id or alias, checked against ``/meta/fields`` so that
+  a wrong one fails instead of arriving empty).
   Incremental: the report rows changed since the cursor (its ``lastChanged``), the ids the
   change feed ``/employees/changed`` names, and the employees whose effective-dated row takes
-  effect since the cursor (below). The feed's ``Deleted`` employees cannot be read any more: the
-  run's notes name them and the next reconcile flags them; their employments are flagged at
-  once (the employments sync answers for them with no rows).
+  effect since the cursor (below). The feed's ``Deleted`` employees are flagged deleted by the
+  same sync (a ``DeletionsPage``); their employments by the employments sync, which answers for
+  them with no rows (their versions go).
 * employments: the effective-dated tables ``jobInfo``, ``compensation`` and ``employmentStatus``
   (``/employees/changed/tables/{table}``: every row of each changed employee) become one
   version per date on which any of them changes, ending the day before the next one, or on the
@@ -39,17 +40,16 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, cast
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from harvey_pipelines import settings
-from harvey_pipelines.records import Employee
-from harvey_pipelines.sources.base import Endpoint, FanOutPage, FetchContext, SourceAdapter
+from harvey_pipelines.sources.base import DeletionsPage, Endpoint, FanOutPage, FetchContext, SourceAdapter
 from harvey_pipelines.sources.errors import ConfigurationError, UnreadableResponse
-from harvey_pipelines.sources.http import BasicAuth, HttpEngine, Response, Secret
+from harvey_pipelines.sources.http import BasicAuth, Response, Secret
 from harvey_pipelines.sources.paging import Paginator, format_timestamp
+from harvey_pipelines.vendors import BambooHrOptions
 
 TABLES = ("jobInfo", "compensation", "employmentStatus")
 EMPTY_DATES = ("", "0000-00-00")
@@ -130,20 +130,6 @@ def lowered(mapping: Mapping[str, str], value: Any) -> str | None:
     return None if value is None else mapping.get(value.lower(), value)
 
 
-def custom_field_refs(setting: str) -> dict[str, str]:
-    """``HARVEY_BAMBOOHR_CUSTOM_FIELDS`` (``salary_band=4001,location=customOffice``) -> {Employee
-    field: BambooHR field id, ``customField<id>``, alias or name}."""
-    refs: dict[str, str] = {}
-    for part in (p.strip() for p in setting.split(",") if p.strip()):
-        name, sep, ref = (s.strip() for s in part.partition("="))
-        fields = [n for n in Employee.model_fields if n not in ("id", "updated_at")]
-        if not sep or not ref or name not in fields:
-            raise ValueError(f"{part!r}: give EMPLOYEE_FIELD=BAMBOOHR_FIELD (an id such as 4001, or an alias), "
-                             f"with a field of {', '.join(fields)}")
-        refs[name] = ref
-    return refs
-
-
 def _field_id(value: Any) -> str:
     """``4001``, ``4001.0`` and ``customField4001`` name the same field."""
     value = str(value).removeprefix("customField")
@@ -210,24 +196,6 @@ class DateWindows(Paginator):
             start = end + dt.timedelta(1)
 
 
-class _ReportPostingClient:
-    """The engine's httpx client, except that the custom report goes out as the POST BambooHR
-    wants (the engine only GETs; its retries, rate limit and errors then apply to it as well)."""
-
-    def __init__(self, client, posts: dict[str, bytes]):
-        self._client, self._posts = client, posts
-
-    def get(self, url, params=None, headers=None, **kw):
-        body = self._posts.get(str(url))
-        if body is None:
-            return self._client.get(url, params=params, headers=headers, **kw)
-        return self._client.post(url, params=params, content=body,
-                                 headers={**(headers or {}), "Content-Type": "application/json"}, **kw)
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-
 class BambooHrAdapter(SourceAdapter):
     hrms_type = "bamboohr"
     # BambooHR publishes no number; it answers 429 with Retry-After when we go too fast
@@ -248,16 +216,11 @@ class BambooHrAdapter(SourceAdapter):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         self.zone = ZoneInfo(self.org.timezone)
-        self.custom_fields = custom_field_refs(settings.current().bamboohr_custom_fields)
-        self._posts: dict[str, bytes] = {}
+        # this company's custom fields (its system's options in the registry)
+        self.custom_fields = cast(BambooHrOptions, self.system.vendor_options()).custom_fields
 
     def auth(self):
         return BasicAuth(self.credential, Secret("x"))  # the API key is the user; the password is ignored
-
-    def engine(self) -> HttpEngine:
-        engine = super().engine()
-        engine.client = _ReportPostingClient(engine.client, self._posts)  # type: ignore[assignment]
-        return engine
 
     def fetch(self, engine, entity, since, state, context=None):
         fetchers: dict[str, Callable[..., Iterator[list[dict]]]] = {
@@ -290,7 +253,7 @@ class BambooHrAdapter(SourceAdapter):
         if missing:
             raise ConfigurationError(
                 f"{self.org.id}/bamboohr: no field {', '.join(missing)} in this company's /meta/fields; check "
-                f"{settings.env_name('bamboohr_custom_fields')}")
+                f"the custom_fields option of its bamboohr system (`harvey orgs show {self.org.id}`)")
         return {name: ref for name, ref in self.custom_fields.items()}
 
     def _employees(self, engine, since, state, context):
@@ -298,17 +261,14 @@ class BambooHrAdapter(SourceAdapter):
         today = self._today(meta)
         keys = self._custom_report_keys(meta.body)
         wanted: set[str] = set()
+        deleted: list[str] = []
         if since is not None:
             feed = self._feed(engine, "/employees/changed", since)
             deleted = sorted(i for i, entry in feed.items() if entry.get("action") == "Deleted")
             wanted = {i for i, entry in feed.items() if entry.get("action") != "Deleted"}
             wanted |= self._taking_effect(context, since, today)
-            if deleted:
-                state.notes.append(f"BambooHR deleted employees {', '.join(deleted[:20])}"
-                                   f"{' ...' if len(deleted) > 20 else ''} since {format_timestamp(since)}: "
-                                   "the next reconcile flags them deleted")
-        self._posts[REPORT_PATH] = orjson.dumps({"title": "harvey", "fields": [*REPORT_FIELDS, *keys.values()]})
-        body = engine.get_json(REPORT_PATH, {"format": "JSON"}).body
+        report = {"title": "harvey", "fields": [*REPORT_FIELDS, *keys.values()]}
+        body = engine.post_json(REPORT_PATH, report, {"format": "JSON"}).body
         rows = body.get("employees") if isinstance(body, dict) else None
         if not isinstance(rows, list):
             raise UnreadableResponse(f"{engine.name}: the custom report has no list under 'employees'",
@@ -317,8 +277,8 @@ class BambooHrAdapter(SourceAdapter):
             # the report is read after the feed: a change in between is in it with its lastChanged
             rows = [r for r in rows if not isinstance(r, dict) or str(r.get("id")) in wanted
                     or _stamp(r.get("lastChanged")) is None or _stamp(r.get("lastChanged")) >= since]
-        if rows:
-            yield rows
+        if rows or deleted:
+            yield DeletionsPage(rows, deleted)  # the feed's deleted employees are flagged at once
 
     def _taking_effect(self, context: FetchContext, since: dt.datetime, today: dt.date) -> set[str]:
         """Employees with a synced employment version that starts after ``since`` and by today."""

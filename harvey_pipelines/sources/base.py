@@ -46,6 +46,16 @@ class FanOutPage(list):
         self.parents = parents
 
 
+class DeletionsPage(list):
+    """A page of a change feed that also names records the source says were deleted
+    (``deleted_ids``, source ids of the entity fetched): the sync flags them deleted with the
+    batch the page ends in, as a reconcile would, without waiting for one."""
+
+    def __init__(self, rows, deleted_ids: list[str]):
+        super().__init__(rows)
+        self.deleted_ids = deleted_ids
+
+
 def _identified(rows: list) -> bool:
     return all(isinstance(r, dict) and r.get("id") not in (None, "") for r in rows)
 

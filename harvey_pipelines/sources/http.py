@@ -283,7 +283,7 @@ def shown_url(base_url: str) -> str:
 
 
 class HttpEngine:
-    """Synchronous, thread-safe for concurrent GETs (httpx.Client is)."""
+    """Synchronous, thread-safe for concurrent requests (httpx.Client is)."""
 
     def __init__(
         self,
@@ -332,6 +332,16 @@ class HttpEngine:
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Response:
         """GET and parse JSON, retrying what is transient; raises a SourceError otherwise."""
+        return self._request_json("GET", path, params)
+
+    def post_json(self, path: str, body: Any, params: Mapping[str, Any] | None = None) -> Response:
+        """POST ``body`` as JSON and parse the JSON answer, as ``get_json`` does. Retried like a
+        GET, so only for requests that read (BambooHR's custom report), never for ones that write."""
+        return self._request_json("POST", path, params, orjson.dumps(body))
+
+    def _request_json(self, method: str, path: str, params: Mapping[str, Any] | None,
+                      content: bytes | None = None) -> Response:
+        headers = {"Content-Type": "application/json"} if content is not None else None
         last_problem = ""
         unreachable = False  # the last attempt never reached the server (unknown host, refused)
         trial = False  # whether this request is the breaker's half-open trial
@@ -344,17 +354,17 @@ class HttpEngine:
                 retry_after = None
                 unreachable = False
                 try:
-                    answer = self.client.get(path, params=params)
+                    answer = self.client.request(method, path, params=params, content=content, headers=headers)
                 except TokenRefused as exc:
                     self.breaker.answered(trial)  # the server answered; the breaker is for outages
                     trial = False
                     raise AuthenticationError(
-                        f"{self.where}: getting an access token for GET {path} failed: {exc}; "
+                        f"{self.where}: getting an access token for {method} {path} failed: {exc}; "
                         f"check {self.credential_hint} and the auth's token URL") from None
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
                     token = isinstance(self.auth, OAuthClientAuth) and self.auth.is_token_request(exc.request)
-                    last_problem = (f"{self._cause(exc)} getting an access token for GET {path}" if token
-                                    else f"{self._cause(exc)} on GET {path}")
+                    last_problem = (f"{self._cause(exc)} getting an access token for {method} {path}" if token
+                                    else f"{self._cause(exc)} on {method} {path}")
                     unreachable = isinstance(exc, httpx.ConnectError)
                 else:
                     status = answer.status_code
@@ -362,7 +372,7 @@ class HttpEngine:
                         try:
                             body = orjson.loads(answer.content)
                         except orjson.JSONDecodeError:
-                            last_problem = f"unreadable JSON from GET {path} ({len(answer.content)} bytes)"
+                            last_problem = f"unreadable JSON from {method} {path} ({len(answer.content)} bytes)"
                             if attempt == self.retry.max_attempts:
                                 self.breaker.gave_up(last_problem, trial)
                                 trial = False
@@ -377,18 +387,18 @@ class HttpEngine:
                         self.breaker.answered(trial)  # the server answered; the breaker is for outages
                         trial = False
                         raise AuthenticationError(
-                            f"{self.where}: the HR system refused the credential (HTTP {status} on GET {path}); "
+                            f"{self.where}: the HR system refused the credential (HTTP {status} on {method} {path}); "
                             f"check {self.credential_hint}"
                         )
                     elif status in RETRYABLE_STATUS:
-                        last_problem = f"HTTP {status} on GET {path}"
+                        last_problem = f"HTTP {status} on {method} {path}"
                         if status == 429:
                             retry_after = _retry_after_seconds(answer.headers.get("Retry-After"))
                     else:
                         self.breaker.answered(trial)
                         trial = False
                         raise ConfigurationError(
-                            f"{self.where}: HTTP {status} on GET {path}: {_detail(answer)}; "
+                            f"{self.where}: HTTP {status} on {method} {path}: {_detail(answer)}; "
                             "check the organization's base_url and the adapter's paths",
                             status=status,
                         )

@@ -92,7 +92,8 @@ class BatchCounts:
     unchanged: int = 0
     quarantined: int = 0
     raw_versions: int = 0
-    deleted: int = 0  # children a parent's fan-out answer no longer lists
+    # children a parent's fan-out answer no longer lists, and records the source says were deleted
+    deleted: int = 0
 
     def add(self, other: "BatchCounts") -> None:
         for name in self.NAMES:
@@ -300,11 +301,13 @@ class Warehouse:
         self, run: SyncRun, batch: pa.Table | None, quarantined: list[Quarantined], *,
         cursor: str | None = None, server_ignores_since: bool = False, track_seen_ids: bool = False,
         progress: dict | None = None, answered: tuple[str, list[str]] | None = None,
+        deleted_ids: list[str] | None = None,
     ) -> BatchCounts:
         """Merge one batch (``arrow_batch``, unique source ids) and keep its invalid records.
 
         ``answered``: (parent entity, parent ids) of a fan-out whose answers are all in this
-        batch; those parents' other children are flagged deleted (the answer replaces them)."""
+        batch; those parents' other children are flagged deleted (the answer replaces them).
+        ``deleted_ids``: records the source says were deleted, flagged deleted after the merge."""
         table = self.tables[run.entity]
         upsert, raw = table.merge_sql
         counts = BatchCounts(quarantined=len(quarantined))
@@ -333,6 +336,12 @@ class Warehouse:
                         self._resolve_loaded(conn, run, stage, now)
                 if answered and answered[1]:
                     counts.deleted = self._replace_children(conn, run, stage, quarantined, *answered, now)
+                if deleted_ids:
+                    core = table.table
+                    counts.deleted += conn.execute(core.update().where(
+                        core.c.organization_id == run.organization_id, core.c.is_deleted.is_(False),
+                        core.c.source_id.in_(sorted(set(deleted_ids)))).values(is_deleted=True, deleted_at=now)
+                    ).rowcount
             finally:
                 if stage is not None:
                     self.dialect.unstage(conn, stage)
