@@ -270,7 +270,8 @@ def summary(results: dict) -> str:
         for mode in ("full", "incremental"):
             for entity, r in run[mode].items():
                 written = r.get("written", r.get("inserted", 0) + r.get("updated", 0))
-                lines.append(f"| {mode} | {entity} | {r['wall_seconds']:,.1f} | {r['fetched']:,} | "
+                failed = " (failed)" if r.get("status", "success") != "success" else ""
+                lines.append(f"| {mode} | {entity}{failed} | {r['wall_seconds']:,.1f} | {r['fetched']:,} | "
                              f"{r['rows_per_second'] or 0:,.0f} | {written:,} | {r['admitted']:,} | "
                              f"{r['rejected_429']} | {r['rate_per_second']} | {r['ratio']} | {r['peak_ratio']} |")
         lines.append("")
