@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: demo test test-fast lint dev install lock bench fanout-bench dbt-bench quality-bench clean
+.PHONY: demo test test-fast lint dev install lock bench fanout-bench dbt-bench quality-bench vendor-bench clean
 
 install: $(STAMP) $(MANIFEST)
 
@@ -67,6 +67,11 @@ dbt-bench: $(STAMP) $(MANIFEST)
 # the quality checks in the warehouse at two sizes (22.4M attendance rows at 100k employees), pandas beside
 quality-bench: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m harvey_pipelines_tests.bench.quality_benchmark $(BENCH_ARGS)
+
+# full and incremental sync of a 10,000-employee BambooHR company and a 20,000-candidate Greenhouse
+# organization against their mocks, at the vendors' rate limits (about 20 minutes: rate-bound)
+vendor-bench: $(STAMP) $(MANIFEST)
+	$(BIN)/python -m harvey_pipelines_tests.bench.vendor_benchmark $(BENCH_ARGS)
 
 # Pin every dependency (all extras) again after a change to pyproject.toml; commit the result
 lock: $(STAMP)
