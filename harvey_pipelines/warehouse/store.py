@@ -8,6 +8,7 @@ cursor, and re-loading an already loaded record is an "unchanged" no-op.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from harvey_pipelines.records import ENTITIES, entity
 from harvey_pipelines.warehouse import migrations, schema
 from harvey_pipelines.warehouse.dialects import Dialect, create_engine, dialect_for, to_arrow
 
+PARENT_ID = sa.Column("source_id", sa.Text)  # the staged parent ids of a fan-out's answers
 _migrated: set[str] = set()  # warehouses this process found or made current
 # A quarantined record is read again by the syncs that follow until it loads, unless the source
 # has sent the very same broken payload this many times: broken at the source, re-reading does
@@ -316,10 +318,9 @@ class Warehouse:
             if quarantined:  # first: a record loaded later in this batch resolves it below
                 self._quarantine(conn, run, quarantined, now, track_seen_ids)
                 run.quarantined = True
-            stage = None
-            if batch is not None and batch.num_rows:
-                stage = self.dialect.stage(conn, "harvey_stage", table.staging, batch)
-            try:
+            staged = self._staged(conn, "harvey_stage", table.staging, batch) if batch is not None and batch.num_rows \
+                else contextlib.nullcontext()
+            with staged as stage:
                 if stage is not None:
                     for statement in upsert[:-1]:
                         conn.exec_driver_sql(statement.format(stage=stage))
@@ -342,9 +343,6 @@ class Warehouse:
                         core.c.organization_id == run.organization_id, core.c.is_deleted.is_(False),
                         core.c.source_id.in_(sorted(set(deleted_ids)))).values(is_deleted=True, deleted_at=now)
                     ).rowcount
-            finally:
-                if stage is not None:
-                    self.dialect.unstage(conn, stage)
             if cursor is not None:
                 self._move_cursor(conn, run, cursor, server_ignores_since, now)
             # the batch's counts commit with it: a killed run's row says what it loaded
@@ -356,12 +354,17 @@ class Warehouse:
     def _replace_children(self, conn, run, stage, quarantined, parent_entity, parent_ids, now) -> int:
         """Flag deleted the live children of ``parent_ids`` that their answers (the staged rows,
         and the quarantined ones, which exist at the source) no longer hold."""
+        # the parents as a relation, not thousands of bound values (DuckDB ran out of a sync's memory on those)
+        with self._staged(conn, "harvey_parents", [PARENT_ID], pa.table({"source_id": parent_ids})) as parents:
+            return self._flag_replaced(conn, run, stage, quarantined, parent_entity, parents, now)
+
+    def _flag_replaced(self, conn, run, stage, quarantined, parent_entity, parents, now) -> int:
         table = self.tables[run.entity].table
         column = entity(run.entity).reference_to(parent_entity)
         keys = schema.record_keys
         resolves = sa.select(keys.c.reference).where(
             keys.c.organization_id == run.organization_id, keys.c.entity == parent_entity,
-            keys.c.source_id.in_(parent_ids))
+            keys.c.source_id.in_(sa.select(sa.column("source_id")).select_from(sa.table(parents))))
         where = [table.c.organization_id == run.organization_id, table.c.is_deleted.is_(False),
                  table.c[column].in_(resolves)]
         if stage is not None:
@@ -370,6 +373,18 @@ class Warehouse:
         if kept:
             where.append(~table.c.source_id.in_(kept))
         return conn.execute(table.update().where(*where).values(is_deleted=True, deleted_at=now)).rowcount
+
+    @contextlib.contextmanager
+    def _staged(self, conn, name: str, columns, batch: pa.Table):
+        """``batch`` readable as a relation in this transaction (``Dialect.stage``) for the block."""
+        staged = self.dialect.stage(conn, name, columns, batch)
+        try:
+            yield staged
+        except BaseException:
+            with contextlib.suppress(Exception):  # the failed statement's error is the one to see
+                self.dialect.unstage(conn, staged)
+            raise
+        self.dialect.unstage(conn, staged)
 
     def _quarantine(self, conn, run, items, now, track_seen_ids):
         q = schema.quarantine
