@@ -22,6 +22,7 @@ from contextlib import contextmanager
 import httpx
 
 from harvey_pipelines import settings
+from harvey_pipelines.org_settings import LeaveRule
 from harvey_pipelines.organizations import Organization, OrganizationRegistry, System
 
 # id, name, seed, employees, what the HRMS's references hold (the contract leaves it open), time zone
@@ -104,6 +105,10 @@ def _vendor_systems():
             yield Organization(
                 id=VENDOR_ORG_ID, name=VENDOR_ORG_NAME, hrms_type="bamboohr", base_url=hr.base_url(VENDOR_ORG_ID),
                 credential_env=VENDOR_SECRET_ENV["api_key"], timezone=VENDOR_TIMEZONE,
+                # its BambooHR company's yearly allocations (mock_hrms.bamboohr.TIME_OFF_TYPES): BambooHR
+                # reports no allocation, so the leave balances mart takes the registry's
+                leave_policy={"annual": LeaveRule(allocation_days=20), "sick": LeaveRule(allocation_days=10),
+                              "casual": LeaveRule(allocation_days=5)},
                 rate_limit_per_second=1000,  # the BambooHR mock sets no limit; Greenhouse's below is its own
                 systems={"recruiting": System(hrms_type="greenhouse", base_url=greenhouse.url, credential_env={
                     name: VENDOR_SECRET_ENV[name] for name in ("client_id", "client_secret")})})
