@@ -273,7 +273,7 @@ def _print_summary(marts, orgs: list[Organization], unserved: dict[str, list[str
         print(f"attendance dates: {first} to {last} ({', '.join(having)})")
     for org_id, entities in unserved.items():
         if entities:
-            print(f"{org_id}: no {', '.join(entities)} (its systems have none), so none in the marts built on it")
+            print(f"{org_id}: no {', '.join(entities)} synced (its systems have none), no rows in the marts on it")
     unsplit = any(None in rows for rows in mart_rows.values())  # a mart without organization_id: "all"
     _print_table("marts built (rows per organization)", "mart", mart_rows, ids + ["all"] if unsplit else ids)
     not_built = [k.path[-1] for k, g in dbt_models.group_names_by_key.items() if g == "marts" and k not in built]

@@ -94,7 +94,7 @@ def test_the_demo_prints_a_summary_and_leaves_two_months_that_need_no_rebuild(tm
     finally:
         warehouse.dispose()
     assert f"{VENDOR_ORG_ID}: people from bamboohr, recruiting from greenhouse" in out
-    assert f"{VENDOR_ORG_ID}: no attendance (its systems have none)" in out
+    assert f"{VENDOR_ORG_ID}: no attendance synced (its systems have none)" in out
     # its mocks died with the demo and its secrets were never written: disabled, no secret in local.env
     assert not OrganizationRegistry(tmp_path / "data" / "organizations.yaml").get(VENDOR_ORG_ID).enabled
     assert "HOOLI" not in (tmp_path / "data" / "local.env").read_text()
