@@ -1,9 +1,11 @@
 """The main job of the README (``make demo``): everything on the embedded default.
 
 Starts the mock HRMS on loopback, registers three demo organizations of different
-sizes, reference styles and time zones, syncs every entity of each through Dagster (one
-run per organization, recorded in the local Dagster instance), builds the marts, and
-prints a summary: rows per organization and entity, the marts' rows, the checks. The
+sizes, reference styles and time zones, and a fourth on vendor systems (HR from BambooHR,
+recruiting from Greenhouse, each vendor's mock on loopback), syncs every entity each one's
+systems serve through Dagster (one run per organization, recorded in the local Dagster
+instance), builds the marts, and prints a summary: rows per organization and entity, the
+marts' rows, the checks. The
 syncs', dbt's and Dagster's own output goes to ``data/demo.log`` (``--verbose``: to the
 console, as before).
 """
@@ -11,6 +13,7 @@ console, as before).
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -19,7 +22,8 @@ from contextlib import contextmanager
 import httpx
 
 from harvey_pipelines import settings
-from harvey_pipelines.organizations import Organization, OrganizationRegistry
+from harvey_pipelines.org_settings import LeaveRule
+from harvey_pipelines.organizations import Organization, OrganizationRegistry, System
 
 # id, name, seed, employees, what the HRMS's references hold (the contract leaves it open), time zone
 DEMO_ORGS = (
@@ -31,6 +35,14 @@ DEMO_ORGS = (
 # yesterday: "last month" has data whatever the day
 CLOCK_START = "today"
 ATTENDANCE_MONTHS = 2
+# the fourth organization, on vendor systems: HR from BambooHR, recruiting from Greenhouse. Their
+# mocks run in this process, as the syncs do (execute_in_process), and stop with the demo; its
+# secrets are made up per run and live only in this process's environment
+VENDOR_ORG_ID, VENDOR_ORG_NAME, VENDOR_TIMEZONE = "hooli", "Hooli", "America/Denver"
+VENDOR_HR = {"size": 100, "seed": 4, "timezone": VENDOR_TIMEZONE}  # bamboohr.Company: 2 leave requests each
+VENDOR_RECRUITING = {"seed": 4, "candidates": 100, "jobs": 8}  # GreenhouseMock
+VENDOR_SECRET_ENV = {"api_key": "HARVEY_HOOLI_BAMBOOHR_API_KEY", "client_id": "HARVEY_HOOLI_GREENHOUSE_CLIENT_ID",
+                     "client_secret": "HARVEY_HOOLI_GREENHOUSE_CLIENT_SECRET"}
 
 
 def mock_args() -> list[str]:
@@ -68,6 +80,38 @@ def _wait_for_mock(process: subprocess.Popen, port: int) -> None:
             time.sleep(0.3)
     process.kill()
     raise SystemExit("the mock HRMS did not answer within 120 s")
+
+
+def vendor_recruiting(company, client_id: str = "gh-client", client_secret: str = "gh-client-s3cret"):
+    """The vendor organization's Greenhouse (a ``GreenhouseMock``, not started): its interviewers
+    are employees of ``company``, its BambooHR company, by employee number."""
+    from harvey_pipelines.mock_hrms.greenhouse import GreenhouseMock
+
+    return GreenhouseMock(client_id=client_id, client_secret=client_secret,
+                          employee_numbers=[e.number for e in company.employees.values()], **VENDOR_RECRUITING)
+
+
+@contextmanager
+def _vendor_systems():
+    """The vendor organization's BambooHR and Greenhouse mocks on loopback, its secrets in this
+    process's environment for its syncs (never written or printed); yields its registry entry."""
+    from harvey_pipelines.mock_hrms.bamboohr import BambooHrMock
+
+    secret = {name: secrets.token_urlsafe(24) for name in VENDOR_SECRET_ENV}
+    os.environ.update({variable: secret[name] for name, variable in VENDOR_SECRET_ENV.items()})
+    with BambooHrMock() as hr:
+        company = hr.company(VENDOR_ORG_ID, secret["api_key"], **VENDOR_HR)
+        with vendor_recruiting(company, secret["client_id"], secret["client_secret"]) as greenhouse:
+            yield Organization(
+                id=VENDOR_ORG_ID, name=VENDOR_ORG_NAME, hrms_type="bamboohr", base_url=hr.base_url(VENDOR_ORG_ID),
+                credential_env=VENDOR_SECRET_ENV["api_key"], timezone=VENDOR_TIMEZONE,
+                # its BambooHR company's yearly allocations (mock_hrms.bamboohr.TIME_OFF_TYPES): BambooHR
+                # reports no allocation, so the leave balances mart takes the registry's
+                leave_policy={"annual": LeaveRule(allocation_days=20), "sick": LeaveRule(allocation_days=10),
+                              "casual": LeaveRule(allocation_days=5)},
+                rate_limit_per_second=1000,  # the BambooHR mock sets no limit; Greenhouse's below is its own
+                systems={"recruiting": System(hrms_type="greenhouse", base_url=greenhouse.url, credential_env={
+                    name: VENDOR_SECRET_ENV[name] for name in ("client_id", "client_secret")})})
 
 
 @contextmanager
@@ -111,40 +155,53 @@ def run_demo(port: int = 8765, keep_mock: bool = False, verbose: bool = False) -
     if not verbose:
         print(f"log:       {log_path} (syncs, dbt, Dagster; `harvey demo --verbose` prints it here)")
     started = time.monotonic()
-    with _console(log_path, verbose) as out:
+    with _console(log_path, verbose) as out, _vendor_systems() as vendor_org:
+        registry = OrganizationRegistry()
         mock = _start_mock(port)
         try:
             # imported while the mock generates its data
             from dagster import DagsterInstance
 
+            from harvey_pipelines.assets.entities import entity_key
             from harvey_pipelines.assets.partitions import sync_partitions
             from harvey_pipelines.definitions import defs
+            from harvey_pipelines.records import ENTITIES
+            from harvey_pipelines.sources.base import serves
 
             _wait_for_mock(mock, port)
-            print(f"mock HRMS on http://127.0.0.1:{port} ({time.monotonic() - started:.1f}s)", file=out)
-            registry = OrganizationRegistry()
+            print(f"mock HRMS on http://127.0.0.1:{port} ({time.monotonic() - started:.1f}s); "
+                  f"{VENDOR_ORG_ID}'s BambooHR and Greenhouse mocks in this process", file=out)
+            orgs = []
             for org_id, name, _, _, _, tz in DEMO_ORGS:
                 env = f"HARVEY_{org_id.upper()}_HRMS_TOKEN"
                 # the mock's public demo token (the environment wins), kept in data/local.env so that
                 # syncs from the CLI, the UI and the daemon work after the demo too
                 settings.remember_local_env(env, DEFAULT_TOKEN)
-                registry.add(Organization(id=org_id, name=name, base_url=f"http://127.0.0.1:{port}/orgs/{org_id}",
-                                          credential_env=env, timezone=tz, rate_limit_per_second=1000), replace=True)
+                orgs.append(Organization(id=org_id, name=name, base_url=f"http://127.0.0.1:{port}/orgs/{org_id}",
+                                         credential_env=env, timezone=tz, rate_limit_per_second=1000))
+            orgs.append(vendor_org)
+            for org in orgs:
+                registry.add(org, replace=True)
             instance = DagsterInstance.get()
             sync_partitions(instance, registry)
             job = defs.resolve_job_def("sync_organization")
             failed = []
-            for org_id, *_ in DEMO_ORGS:
+            # entities an organization's systems do not have (BambooHR: attendance) are not asked for
+            unserved = {org.id: [s.name for s in ENTITIES if not serves(org, s.name)] for org in orgs}
+            for org in orgs:
                 t0 = time.monotonic()
-                outcome = job.execute_in_process(
-                    partition_key=org_id, instance=instance, raise_on_error=False,
+                # the quality checks run before the marts, not on every sync (as sync_run_request asks)
+                selection = {entity_key(s.name) for s in ENTITIES if s.name not in unserved[org.id]}
+                served = job.get_subset(asset_selection=selection, asset_check_selection=set())
+                outcome = served.execute_in_process(
+                    partition_key=org.id, instance=instance, raise_on_error=False,
                     tags={"harvey/trigger": "manual", "harvey/triggered_by": "demo"},
                     run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
                 )
                 state = "ok" if outcome.success else "FAILED"
-                print(f"synced {org_id:<8} {state} in {time.monotonic() - t0:5.1f}s  (run {outcome.run_id})", file=out)
+                print(f"synced {org.id:<8} {state} in {time.monotonic() - t0:5.1f}s  (run {outcome.run_id})", file=out)
                 if not outcome.success:
-                    failed.append(org_id)
+                    failed.append(org.id)
             t0 = time.monotonic()
             marts = defs.resolve_job_def("build_marts").execute_in_process(
                 instance=instance, raise_on_error=False, tags={"harvey/triggered_by": "demo"},
@@ -160,9 +217,15 @@ def run_demo(port: int = 8765, keep_mock: bool = False, verbose: bool = False) -
             else:
                 mock.terminate()
                 mock.wait(10)
-    _print_summary(marts)
+            # its mocks stop with this process and its secrets were never stored: the schedules of
+            # `make dev` would fail on it (the next demo enables it again)
+            if any(o.id == VENDOR_ORG_ID for o in registry.load()):
+                registry.set_enabled(VENDOR_ORG_ID, False)
+    _print_summary(marts, orgs, unserved)
     if failed and not verbose:
         print(f"\n{', '.join(failed)} FAILED: the errors are in {log_path} and in the run in the Dagster UI")
+    print(f"\n{VENDOR_ORG_ID} is disabled in the registry now: its mocks stopped with the demo and its secrets "
+          "were never stored")
     print(f"\ndone in {time.monotonic() - started:.0f}s.")
     print("Open the Dagster UI on what this made:  make dev   (then http://127.0.0.1:3000)")
     print("Query the analysts' copy (published by every dbt build):  .venv/bin/python -c \"import duckdb; "
@@ -171,7 +234,7 @@ def run_demo(port: int = 8765, keep_mock: bool = False, verbose: bool = False) -
     return 1 if failed else 0
 
 
-def _print_summary(marts) -> None:
+def _print_summary(marts, orgs: list[Organization], unserved: dict[str, list[str]]) -> None:
     """What landed: rows per organization and entity, the marts' rows, the checks of the build."""
     from dagster import AssetCheckSeverity
 
@@ -191,19 +254,28 @@ def _print_summary(marts) -> None:
                 spec = dbt_models.specs_by_key[key]
                 schema_name, name = spec.metadata["dagster/table_name"].split(".")[-2:]
                 columns = {c.name for c in spec.metadata["dagster/column_schema"].columns}
-                mart_rows[name] = warehouse.model_row_counts(schema_name, name, "organization_id" in columns)
+                by_org = "organization_id" in columns
+                rows = warehouse.model_row_counts(schema_name, name, by_org)
+                mart_rows[name] = {o.id: rows.get(o.id, 0) for o in orgs} if by_org else rows
     finally:
         warehouse.dispose()
 
-    orgs = [o for o, *_ in DEMO_ORGS]
+    ids = [o.id for o in orgs]
     _print_table("rows per organization (core tables, live records)", "entity",
-                 {spec.name: {o: counts.get((o, spec.name), 0) for o in orgs} for spec in ENTITIES}, orgs)
+                 {spec.name: {o: counts.get((o, spec.name), 0) for o in ids} for spec in ENTITIES}, ids)
     print()
+    for org in orgs:
+        systems = sorted({(org.system_for(g).hrms_type, g) for g in ("people", "recruiting")})
+        if len({t for t, _ in systems}) > 1:
+            print(f"{org.id}: " + ", ".join(f"{g} from {t}" for t, g in systems))
     for first, last in sorted(set(attendance.values())):
-        having = [o for o in orgs if attendance.get(o) == (first, last)]
+        having = [o for o in ids if attendance.get(o) == (first, last)]
         print(f"attendance dates: {first} to {last} ({', '.join(having)})")
+    for org_id, entities in unserved.items():
+        if entities:
+            print(f"{org_id}: no {', '.join(entities)} synced (its systems have none), no rows in the marts on it")
     unsplit = any(None in rows for rows in mart_rows.values())  # a mart without organization_id: "all"
-    _print_table("marts built (rows per organization)", "mart", mart_rows, orgs + ["all"] if unsplit else orgs)
+    _print_table("marts built (rows per organization)", "mart", mart_rows, ids + ["all"] if unsplit else ids)
     not_built = [k.path[-1] for k, g in dbt_models.group_names_by_key.items() if g == "marts" and k not in built]
     if not_built:
         print(f"not built: {', '.join(sorted(not_built))}")

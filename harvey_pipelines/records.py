@@ -333,8 +333,8 @@ ENTITIES: tuple[EntitySpec, ...] = (
     EntitySpec("candidates", Candidate, "Candidates and their pipeline stage.", "recruiting",
                business_key="candidate_id", references=(Reference("applied_for_job_id", "job_requisitions"),),
                indexes=(("organization_id", "applied_for_job_id"),)),
+    # no business key: interview_id is the interview's, shared by a panel's rows (one per interviewer)
     EntitySpec("interviews", Interview, "Scheduled and held interviews with outcomes.", "recruiting",
-               business_key="interview_id",
                references=(Reference("candidate_id", "candidates"), Reference("job_id", "job_requisitions"),
                            Reference("interviewer_id", "employees")),
                indexes=(("organization_id", "candidate_id"), ("organization_id", "interviewer_id"))),

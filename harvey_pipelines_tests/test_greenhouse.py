@@ -286,3 +286,22 @@ def test_harvey_orgs_registers_greenhouse_alone_or_as_the_recruiting_system(tmp_
     assert "recruiting: greenhouse" in capsys.readouterr().out.replace("  ", " ").replace("  ", " ")
     assert main(["--registry", registry, "orgs", "remove-system", "acme", "recruiting"]) == 0
     assert OrganizationRegistry(registry).get("acme").systems is None
+
+
+@pytest.mark.fast
+def test_an_organization_serves_what_the_systems_owning_each_group_declare(monkeypatch):
+    from harvey_pipelines.records import ENTITIES
+    from harvey_pipelines.sources.base import serves
+
+    for variable in ("HOOLI_KEY", "HOOLI_GH_ID", "HOOLI_GH_SECRET"):  # no secret is read to tell
+        monkeypatch.delenv(variable, raising=False)
+    hooli = Organization(id="hooli", name="Hooli", hrms_type="bamboohr", base_url="https://api.bamboohr.com/x/v1",
+                         credential_env="HOOLI_KEY", systems={"recruiting": System(
+                             hrms_type="greenhouse", base_url="https://harvest.greenhouse.io",
+                             credential_env={"client_id": "HOOLI_GH_ID", "client_secret": "HOOLI_GH_SECRET"})})
+    assert [s.name for s in ENTITIES if not serves(hooli, s.name)] == ["attendance"]
+    alone = hooli.model_copy(update={"systems": None})
+    assert [s.name for s in ENTITIES if not serves(alone, s.name)] == [
+        "job_requisitions", "candidates", "interviews", "attendance"]
+    custom = Organization(id="acme", name="Acme", base_url="https://hr.acme.example", credential_env="ACME_TOKEN")
+    assert all(serves(custom, s.name) for s in ENTITIES)

@@ -28,7 +28,7 @@ import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 FIRST_NAMES = ["Asha", "Ravi", "Mei", "Lars", "Ines", "Tomas", "Yara", "Kofi", "Noor", "Emil", "Priya", "Jonas"]
@@ -52,8 +52,12 @@ class ApiError(Exception):
 class GreenhouseMock:
     def __init__(self, *, seed: int = 1, candidates: int = 40, jobs: int = 6, client_id: str = "gh-client",
                  client_secret: str = "gh-client-s3cret", token_ttl_seconds: int = 3600,
-                 token_lifetime_requests: int | None = None, rate_limit: int = 50, rate_window: float = 10.0):
+                 token_lifetime_requests: int | None = None, rate_limit: int = 50, rate_window: float = 10.0,
+                 employee_numbers: Sequence[str] = ()):
         self.client_id, self.client_secret = client_id, client_secret
+        # the HR system's employee numbers its users carry (the demo: its BambooHR company's), so
+        # interviewers resolve to employees; none given: EMP-000001 style numbers
+        self.employee_numbers = tuple(employee_numbers)
         self.token_ttl_seconds, self.token_lifetime_requests = token_ttl_seconds, token_lifetime_requests
         self.rate_limit, self.rate_window = rate_limit, rate_window
         self.lock = threading.RLock()
@@ -141,8 +145,10 @@ class GreenhouseMock:
         with self.lock:
             user = self.rng.randrange(1, 40)
             first, last = FIRST_NAMES[user % len(FIRST_NAMES)], LAST_NAMES[user % len(LAST_NAMES)]
+            number = (self.employee_numbers[user % len(self.employee_numbers)] if self.employee_numbers
+                      else f"EMP-{user:06d}")
             return self._new("interviewers", interview_id=interview_id, user_id=user,
-                             employee_id=f"EMP-{user:06d}" if user % 5 else None, name=f"{first} {last}",
+                             employee_id=number if user % 5 else None, name=f"{first} {last}",
                              email=f"{first}.{last}@acme.example".lower(),
                              response_status=self.rng.choice(["accepted", "needs_action", "declined"]))
 

@@ -165,6 +165,12 @@ def adapter_class(hrms_type: str) -> type[SourceAdapter]:
     return getattr(importlib.import_module(module), name)
 
 
+def serves(org: Organization, entity: str) -> bool:
+    """Whether the system that owns ``entity``'s group has it (BambooHR has no attendance): the
+    adapters' declarations, read without credentials."""
+    return entity in adapter_class(org.system_for(entity_spec(entity).group).hrms_type).endpoints
+
+
 def _adapter_of(org: Organization, system: System, retry: RetryPolicy | None) -> SourceAdapter:
     secrets = {name: Secret(value) for name, value in system.credentials(org.id).items()}
     return adapter_class(system.hrms_type)(org, secrets, retry=retry, system=system)
