@@ -213,12 +213,14 @@ def _settings_changes(args, current: Organization | None) -> dict:
 
 def _sync(args) -> int:
     from harvey_pipelines.records import ENTITIES
+    from harvey_pipelines.sources.base import serves
     from harvey_pipelines.sync import SyncFailed, sync_entity, upstream_failed
     from harvey_pipelines.warehouse import Warehouse
 
     registry = OrganizationRegistry(args.registry)
     org = registry.get(args.org)
-    names = [s.name for s in ENTITIES] if args.entity == "all" else _entity_names(args.entity)
+    # all: what its systems have (a BambooHR organization has no attendance); named: as asked
+    names = [s.name for s in ENTITIES if serves(org, s.name)] if args.entity == "all" else _entity_names(args.entity)
     warehouse = Warehouse()
     if args.confirm_deletes and args.mode != "reconcile":
         print("error: --confirm-deletes goes with --mode reconcile", file=sys.stderr)

@@ -88,6 +88,17 @@ def test_each_schedule_requests_every_enabled_organization(schedule_def, registr
         assert len(_batch(requests[0])["entities"]) == 9
 
 
+def test_a_schedule_leaves_out_an_organization_whose_systems_lack_its_entities(registry):
+    """A BambooHR organization has no attendance: the nightly attendance tick does not ask for it
+    (it would fail every night and the retry sensor would try again), the employees tick does."""
+    registry.add(Organization(id="bamboo", name="bamboo", hrms_type="bamboohr",
+                              base_url="http://127.0.0.1:1/api/gateway.php/bamboo/v1", credential_env="X"))
+    tick = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Kolkata"))
+    asked = {s.name: [o for r in _tick_requests(s, registry, tick) for o in _batch(r)["organizations"]]
+             for s in schedules if s.name in ("attendance_nightly", "employees_every_2_hours")}
+    assert asked == {"attendance_nightly": ["acme", "globex"], "employees_every_2_hours": ["acme", "bamboo", "globex"]}
+
+
 def test_many_organizations_share_at_most_the_runs_a_tick_may_take(registry, monkeypatch):
     for i in range(7):
         registry.add(Organization(id=f"org-{i}", name=f"org {i}", base_url=f"http://127.0.0.1:1/orgs/org-{i}",

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # and the Dagster instance's storage URL (read by dagster.yaml)
 NOT_SETTINGS = re.compile(r"HARVEY_[A-Z0-9]+_HRMS_TOKEN|HARVEY_TEST_\w+|HARVEY_REQUIRE_\w+|HARVEY_UPDATE_SNAPSHOTS"
                           r"|HARVEY_PG_\w*"
-                          r"|HARVEY_DBT_\w+|HARVEY_DUCKDB_PATH|HARVEY_DAGSTER_PG_URL|HARVEY_ACME_\w+")
+                          r"|HARVEY_DBT_\w+|HARVEY_DUCKDB_PATH|HARVEY_DAGSTER_PG_URL|HARVEY_ACME_\w+|HARVEY_HOOLI_\w+")
 
 
 def _readme_variables() -> set[str]:

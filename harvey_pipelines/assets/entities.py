@@ -25,6 +25,7 @@ from harvey_pipelines.assets.partitions import organizations_partitions
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
 from harvey_pipelines.organizations import Organization, OrganizationRegistry
 from harvey_pipelines.records import ENTITIES, ENTITIES_BY_NAME, REFERENCED_ENTITIES, EntitySpec
+from harvey_pipelines.sources.base import serves
 from harvey_pipelines.sync import MODES, Mode, SyncFailed, SyncResult, first_line, sync_entity, upstream_failed
 from harvey_pipelines.warehouse import Warehouse
 
@@ -144,6 +145,9 @@ def sync_each_organization(
             continue
         failed_here: set[str] = set()
         for entity in entities:
+            if not serves(org, entity):  # e.g. attendance of a BambooHR organization: nothing to sync
+                context.log.info(f"{entity} of {org_id}: its HR systems have none, not synced")
+                continue
             if blocked := upstream_failed(entity, failed_here):
                 failed_here.add(entity)
                 failed.append(f"{org_id}/{entity}: not synced: {', '.join(blocked)} failed in this run")

@@ -31,7 +31,7 @@ check in the UI evaluates the same rule in a run.
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -63,7 +63,9 @@ from harvey_pipelines.automation.alerts import Alert, configured, deliver
 from harvey_pipelines.automation.cadences import CADENCES, TIMEZONE, Cadence
 from harvey_pipelines.automation.retries import in_turn
 from harvey_pipelines.automation.schedules import schedules
+from harvey_pipelines.organizations import Organization
 from harvey_pipelines.records import ENTITIES
+from harvey_pipelines.sources.base import serves
 from harvey_pipelines.warehouse import Warehouse
 
 SENSOR_NAME = "entity_freshness"
@@ -245,9 +247,10 @@ class EntityFreshness:
 
 
 def evaluate(instance: DagsterInstance, warehouse: Warehouse, enabled_since: Mapping[str, dt.datetime | None],
-             now: dt.datetime) -> list[EntityFreshness]:
+             now: dt.datetime, served: Callable[[str, str], bool] = lambda org, entity: True) -> list[EntityFreshness]:
     """Every entity's freshness for the enabled organizations (``enabled_since``: organization ->
-    when first seen enabled, None when not known)."""
+    when first seen enabled, None when not known) whose systems have it (``served(org, entity)``:
+    a BambooHR organization expects no attendance)."""
     states = schedule_states(instance)
     # nothing expected (the schedules off): the warehouse is not read
     last = warehouse.last_successful_syncs(enabled_since) if any(s.expected for s in states.values()) else {}
@@ -259,6 +262,8 @@ def evaluate(instance: DagsterInstance, warehouse: Warehouse, enabled_since: Map
         if schedule.expected:
             stale_before = expectation.stale_before(now)
             for org, since in enabled_since.items():
+                if not served(org, spec.name):
+                    continue
                 success = last.get((org, spec.name))
                 # nothing known (a check run for an organization the sensor has not seen): from now
                 reference = max((t for t in (success, schedule.started_at, since) if t), default=now)
@@ -313,14 +318,21 @@ def entity_freshness_sensor(context: SensorEvaluationContext, warehouse: Warehou
                             organizations: OrganizationsResource):
     now = _clock()
     state = SensorState.load(context.cursor)
-    enabled = [o.id for o in organizations.registry().enabled()]
-    state.enabled_since = {org: state.enabled_since.get(org) or now.isoformat() for org in enabled}
+    enabled = organizations.registry().enabled()
+    state.enabled_since = {o.id: state.enabled_since.get(o.id) or now.isoformat() for o in enabled}
     wh = warehouse.get()
-    return in_turn(wh, lambda: _freshness_tick(context, wh, state, now), "freshness is judged at the next tick")
+    return in_turn(wh, lambda: _freshness_tick(context, wh, state, now, _served_by(enabled)),
+                   "freshness is judged at the next tick")
 
 
-def _freshness_tick(context: SensorEvaluationContext, wh: Warehouse, state: "SensorState", now: dt.datetime):
-    report = evaluate(context.instance, wh, state.since(), now)
+def _served_by(organizations: list[Organization]) -> Callable[[str, str], bool]:
+    by_id = {o.id: o for o in organizations}
+    return lambda org, entity: org not in by_id or serves(by_id[org], entity)
+
+
+def _freshness_tick(context: SensorEvaluationContext, wh: Warehouse, state: "SensorState", now: dt.datetime,
+                    served: Callable[[str, str], bool]):
+    report = evaluate(context.instance, wh, state.since(), now, served)
 
     events = []
     for entity in report:
@@ -378,7 +390,8 @@ def freshness_checks(context: AssetCheckExecutionContext, warehouse: WarehouseRe
     # the sensor's record of when it first saw each organization enabled; one it has not seen
     # counts from its last successful sync and the schedule's start alone
     known = SensorState.load(_sensor_cursor(context.instance)).since()
-    enabled_since = {o.id: known.get(o.id) for o in organizations.registry().enabled()}
-    for entity in evaluate(context.instance, warehouse.get(), enabled_since, _clock()):
+    enabled = organizations.registry().enabled()
+    enabled_since = {o.id: known.get(o.id) for o in enabled}
+    for entity in evaluate(context.instance, warehouse.get(), enabled_since, _clock(), _served_by(enabled)):
         if entity.check_key in context.selected_asset_check_keys:
             yield AssetCheckResult(asset_key=entity.check_key.asset_key, check_name=CHECK_NAME, **entity.result())

@@ -14,6 +14,7 @@ from harvey_pipelines.assets.jobs import build_marts_job
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.assets.resources import OrganizationsResource
 from harvey_pipelines.automation.cadences import CADENCES, TIMEZONE, Cadence
+from harvey_pipelines.sources.base import serves
 
 
 def build_schedule(cadence: Cadence) -> ScheduleDefinition:
@@ -35,6 +36,8 @@ def build_schedule(cadence: Cadence) -> ScheduleDefinition:
         for org in organizations.registry().enabled():
             if org.id not in partitions:  # the organizations sensor adds it within a minute
                 context.log.info(f"{org.id} has no partition yet; it joins on a later tick")
+                continue
+            if not any(serves(org, entity) for entity in cadence.entities):  # no attendance at BambooHR
                 continue
             org_ids.append(org.id)
         requests = batch_run_requests(
