@@ -489,8 +489,9 @@ join bench_emp as v on v.i = held.interviewer"""))
             "termination_date": ("v.version_termination", True), "updated_at": (ts("v.fetched_on", 145), True),
             "work_type": ("v.work_type", True),
         })
+        # the payloads have the canonical field names (the custom HRMS's): the canonical record is the payload
         out.append(("raw.payload_versions", f"""
-insert into raw.payload_versions (organization_id, entity, source_id, payload_sha256, payload,
+insert into raw.payload_versions (organization_id, entity, source_id, payload_sha256, payload, canonical,
     source_updated_at, fetched_at, sync_run_id)
 with versions as (
     select e.*, e.first_version_on as fetched_on, 'active' as version_status,
@@ -511,7 +512,7 @@ payloads as (
     from versions as v
     join bench_jobs as j on j.i = v.i and j.j = v.contracts
 )
-select '{ORG}', 'employees', id, {self.sha256('payload')}, payload, {ts('fetched_on', 145)},
+select '{ORG}', 'employees', id, {self.sha256('payload')}, payload, payload, {ts('fetched_on', 145)},
     {ts('fetched_on', 150)}, 'bench-employees'
 from payloads"""))
 
