@@ -684,6 +684,17 @@ def fresh_warehouse(kind: str, workdir: Path):
         admin.dispose()
 
 
+def new_results(name: str, args, warehouses: list[str]) -> tuple[dict, Path, Path]:
+    """A benchmark's results so far (the machine, its arguments, when it started), the file
+    .bench/<name>-<timestamp>.json they go to, and a fresh temporary work directory."""
+    started = dt.datetime.now()
+    results: dict = {"meta": {**machine("postgres" in warehouses), "args": vars(args),
+                              "started": started.isoformat(timespec="seconds")}, "runs": []}
+    path = ROOT / ".bench" / f"{name}-{started:%Y-%m-%dT%H%M%S}.json"
+    path.parent.mkdir(exist_ok=True)
+    return results, path, Path(tempfile.mkdtemp(prefix=f"harvey-{name}-bench-"))
+
+
 # -------------------------------------------------------------------------------- machine
 def machine(with_postgres: bool) -> dict:
     info = {"cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform(),

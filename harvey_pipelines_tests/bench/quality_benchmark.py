@@ -23,16 +23,14 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from harvey_pipelines_tests.bench.dbt_benchmark import ROOT, _peak_rss_kb, fresh_warehouse, generate, log, machine
+from harvey_pipelines_tests.bench.dbt_benchmark import _peak_rss_kb, fresh_warehouse, generate, log, new_results
 
 
 def _child(url: str, baseline: bool) -> dict:
     """Run in the child process: every check, its seconds and failing rules."""
-    import datetime as dt
 
     from harvey_pipelines import quality
     from harvey_pipelines.assets.quality import reference_tolerance
@@ -139,13 +137,8 @@ def main(argv=None) -> int:
     if a.child:
         print(json.dumps(_child(a.child, a.baseline)))
         return 0
-    started = dt.datetime.now()
     warehouses = [w.strip() for w in a.warehouses.split(",") if w.strip()]
-    results: dict = {"meta": {**machine("postgres" in warehouses), "args": vars(a),
-                              "started": started.isoformat(timespec="seconds")}, "runs": []}
-    path = ROOT / ".bench" / f"quality-{started:%Y-%m-%dT%H%M%S}.json"
-    path.parent.mkdir(exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="harvey-quality-bench-"))
+    results, path, workdir = new_results("quality", a, warehouses)
     try:
         for kind in warehouses:
             for employees in [int(n) for n in a.employees.split(",")]:

@@ -29,13 +29,12 @@ import os
 import random
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from bisect import bisect_right
 from pathlib import Path
 
-from harvey_pipelines_tests.bench.dbt_benchmark import ROOT, fresh_warehouse, log, machine
+from harvey_pipelines_tests.bench.dbt_benchmark import fresh_warehouse, log, new_results
 
 WINDOW = 10.0  # seconds of the peak window (Greenhouse counts its limit over 10 s)
 ZONE = "America/Denver"
@@ -288,13 +287,8 @@ def main(argv=None) -> int:
     p.add_argument("--change", type=float, default=0.01, help="share of records changed before the incremental")
     p.add_argument("--warehouses", default="duckdb", help="duckdb,postgres (default duckdb)")
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
-    started = dt.datetime.now()
     warehouses = [w.strip() for w in a.warehouses.split(",") if w.strip()]
-    results: dict = {"meta": {**machine("postgres" in warehouses), "args": vars(a),
-                              "started": started.isoformat(timespec="seconds")}, "runs": []}
-    path = ROOT / ".bench" / f"vendors-{started:%Y-%m-%dT%H%M%S}.json"
-    path.parent.mkdir(exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="harvey-vendor-bench-"))
+    results, path, workdir = new_results("vendors", a, warehouses)
     # the rate limiter's buckets (a SQLite file by default) in a place of their own
     os.environ["HARVEY_DATA_DIR"] = str(workdir / "data")
     runners = {"bamboohr": run_bamboohr, "greenhouse": run_greenhouse}
