@@ -109,3 +109,113 @@ def test_a_full_sync_equals_employes_with_every_history_row_and_a_second_writes_
         assert (result.inserted, result.updated, result.deleted) == (0, 0, 0), (name, result)
         assert result.fetched == first[name].fetched, "a full listing every time: no filter exists"
     assert company.org.credential() not in run_rows(warehouse, company.org.id)
+
+
+def test_a_second_sync_writes_exactly_what_changed(company, warehouse):
+    """A raise, an hours change, a backdated correction, a termination and a hire: the rows they
+    change, no other (the sync re-reads everything; SHA-256 keeps the writes to the changes)."""
+    sync_all(company, warehouse)
+    before = truth(company)
+    today = company.today
+    # workers whose every period started a while ago and that are not leaving
+    settled = sorted((w for w in company.workers.values() if w.end is None
+                      and all(p.start < today - dt.timedelta(40) for p in w.periods)
+                      and w.hire < today - dt.timedelta(200)), key=lambda w: w.number)
+    raised, hours, corrected, leaving = settled[:4]
+    company.change(raised.id, today, month_wage=raised.holding(today).month_wage + 200)
+    between = hours.periods[-1].start + dt.timedelta(10)  # inside its last period: that row splits
+    company.change(hours.id, between, hours=hours.holding(between).hours + 2)
+    newest = corrected.periods[-1]  # a backdated correction of the wage of its current row
+    company.change(corrected.id, newest.start, month_wage=newest.month_wage + 1)
+    company.terminate(leaving.id, today - dt.timedelta(1))
+    hired = company.hire(today - dt.timedelta(3), month_wage=3100.0, hours=32.0, fixed=True)
+    after = truth(company)
+
+    again = sync_all(company, warehouse)
+    for name in ENTITIES:
+        new = set(after[name]) - set(before[name])
+        gone = set(before[name]) - set(after[name])
+        changed = {i for i in set(after[name]) & set(before[name]) if after[name][i] != before[name][i]}
+        result = again[name]
+        assert (result.inserted, result.updated, result.deleted) == (len(new), len(changed), len(gone)), (
+            name, result, new, changed, gone)
+    assert (again["employees"].inserted, again["employees"].updated) == (1, 1)  # the hire; the termination
+    # raise and hours change: a new row and the end of the one before; the correction: its row;
+    # the termination: the end of the last row; the hire: its first row
+    assert (again["employments"].inserted, again["employments"].updated) == (3, 4)
+    assert differences(company, warehouse) == {}
+    rows = warehouse_rows(warehouse, company.org.id, "employees")
+    assert rows[leaving.id]["employment_status"] == "terminated"
+    assert rows[leaving.id]["termination_date"] == today - dt.timedelta(1)
+    assert rows[hired.id]["employment_status"] == "active"
+
+
+def test_rate_limits_faults_and_changes_while_paging_lose_nothing(employes, company, warehouse, monkeypatch):
+    from harvey_pipelines.sources.employes import EmployesAdapter
+
+    monkeypatch.setattr(EmployesAdapter, "page_size", 5)  # several pages to shift
+    monkeypatch.setattr(employes, "rate_limit", 5)  # Employes' own limit: 429 with Retry-After
+    employes.fail_next(2, 503)
+    first_listed = company.listing()[0]
+    employes.during_paging(lambda: company.delete(first_listed.id))  # later pages shift back by one
+    employes.during_paging(lambda: company.hire(company.today - dt.timedelta(30)))  # ... and forward
+    results = sync_all(company, warehouse)
+    assert sum(r.retries for r in results.values()) >= 3
+    listed = results["employees"]
+    assert any("walked it again" in note for note in listed.notes), listed.notes
+    stored = warehouse_rows(warehouse, company.org.id, "employees")
+    assert set(truth(company)["employees"]) <= set(stored), "nobody skipped by the shifting pages"
+    assert first_listed.id in stored, "read before it was deleted"
+    # the deleted employee: a reconcile of the full listing flags it, then its employments go
+    reconcile = sync_entity(company.org, "employees", warehouse, mode="reconcile", retry=RETRY)
+    assert reconcile.deleted == 1
+    sync_entity(company.org, "employments", warehouse, mode="reconcile", retry=RETRY)
+    assert differences(company, warehouse) == {}
+
+
+def test_a_wrong_token_fails_at_once_and_never_shows_it(company, warehouse, monkeypatch, caplog, capfd):
+    wrong = "wrong-employes-token-3a9f"
+    monkeypatch.setenv(company.org.credential_env, wrong)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(SyncFailed) as failed:
+        sync_entity(company.org, "employees", warehouse, retry=RETRY)
+    result = failed.value.result
+    assert result.failure_kind == "credential" and result.api_calls == 1 and result.retries == 0
+    assert "refused the credential" in result.error and company.org.credential_env in result.error
+    seen = str(failed.value) + result.error + caplog.text + "".join(capfd.readouterr()) + run_rows(
+        warehouse, company.org.id)
+    assert wrong not in seen and company.token not in seen
+
+
+def test_dutch_name_parts_and_absent_fields(company, warehouse):
+    sync_entity(company.org, "employees", warehouse, retry=RETRY)
+    rows = warehouse_rows(warehouse, company.org.id, "employees")
+    prefixed = next(w for w in company.workers.values() if w.prefix == "van der" or w.prefix == "van den")
+    row = rows[prefixed.id]
+    assert row["last_name"] == f"{prefixed.prefix} {prefixed.surname}" and row["first_name"] == prefixed.first_name
+    assert row["employee_id"] == str(prefixed.number)
+    for absent in ("job_title", "department", "manager_id", "location", "salary_band"):
+        assert all(r[absent] is None for r in rows.values()), absent
+
+
+def test_history_becomes_maximal_intervals_of_pay_hours_and_contract():
+    employment = {
+        "id": "emp-1", "start_date": "2024-01-01T00:00:00", "end_date": None,
+        "salary": [{"start_date": "2024-01-01T00:00:00", "end_date": "2025-03-31T00:00:00", "month_wage": 3000.0},
+                   {"start_date": "2025-04-01T00:00:00", "end_date": None, "month_wage": 3200.0}],
+        "hours": [{"start_date": "2024-01-01T00:00:00", "end_date": None, "hours_per_week": 32.0}],
+        "contracts": [{"start_date": "2024-01-01T00:00:00", "end_date": "2024-12-31T00:00:00",
+                       "contract_duration": "fixed"},
+                      {"start_date": "2025-01-01T00:00:00", "end_date": None, "contract_duration": "indefinite"}],
+    }
+    rows = employment_rows("w1", employment)
+    assert [(r["id"], r["start_date"], r["end_date"]) for r in rows] == [
+        ("w1:2024-01-01", "2024-01-01", "2024-12-31"), ("w1:2025-01-01", "2025-01-01", "2025-03-31"),
+        ("w1:2025-04-01", "2025-04-01", None)]
+    assert [r["salary"]["month_wage"] for r in rows] == [3000.0, 3000.0, 3200.0]
+    assert [r["contracts"]["contract_duration"] for r in rows] == ["fixed", "indefinite", "indefinite"]
+    assert all("start_date" not in r["salary"] and "end_date" not in r["hours"] for r in rows)
+    # the employment ended: nothing after its last day, the last row ends on it
+    ended = employment_rows("w1", {**employment, "end_date": "2025-02-28T00:00:00"})
+    assert [(r["start_date"], r["end_date"]) for r in ended] == [("2024-01-01", "2024-12-31"),
+                                                                 ("2025-01-01", "2025-02-28")]

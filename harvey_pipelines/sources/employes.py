@@ -70,8 +70,10 @@ def dutch_surname(prefix: Any, surname: Any) -> str | None:
 def employment_rows(employee_id: str, employment: dict) -> list[dict]:
     """One payload per maximal interval of constant salary, hours and contract: a row starts on
     each date an entry of any of the three starts and ends the day before the next row (the last
-    on the employment's end). Each payload holds the entries in force as sent, less their end
-    dates: an entry's end moves whenever a later entry is added, and the row's own end says it."""
+    on the employment's end). Each payload holds the contract in force as sent and the salary and
+    hours values in force without their entries' dates: those move when a change elsewhere in the
+    history splits or merges a run of equal values, which must not rewrite rows that did not
+    change (the row's own start and end say where it holds)."""
     dated: dict[str, list[tuple[dt.date, dict]]] = {}
     for part in PARTS:
         entries = employment.get(part) or []
@@ -83,7 +85,12 @@ def employment_rows(employee_id: str, employment: dict) -> list[dict]:
 
     def holding(part: str, on: dt.date) -> dict | None:
         held = [entry for start, entry in dated[part] if start <= on]
-        return {k: v for k, v in held[-1].items() if k != "end_date"} if held else None
+        if not held:
+            return None
+        # a contract's dates are its own; a salary or hours entry's are where a run of equal
+        # values starts and ends, which a change elsewhere in the history moves
+        return held[-1] if part == "contracts" else {k: v for k, v in held[-1].items()
+                                                     if k not in ("start_date", "end_date")}
 
     rows = []
     for number, start in enumerate(points):
