@@ -19,6 +19,7 @@ from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.helpers import warehouse_rows
+from harvey_pipelines_tests.test_dbt_marts import _sync_and_build
 
 ENTITIES = ("employees", "employments")
 RETRY = RetryPolicy(max_attempts=8, backoff_base=0.01, backoff_max=0.05)
@@ -219,3 +220,41 @@ def test_history_becomes_maximal_intervals_of_pay_hours_and_contract():
     ended = employment_rows("w1", {**employment, "end_date": "2025-02-28T00:00:00"})
     assert [(r["start_date"], r["end_date"]) for r in ended] == [("2024-01-01", "2024-12-31"),
                                                                  ("2025-01-01", "2025-02-28")]
+
+
+def test_the_timeline_of_an_employes_company_shows_the_design_documents_events(employes, warehouse, tmp_path,
+                                                                             monkeypatch):
+    """A hand-built company: the events of the design document (contract started, renewed, salary
+    increase, hours change) and a termination, with hand-computed dates and amounts. The mart
+    names a raise ``salary_change`` with a positive amount and the title "Salary increase ..."."""
+    monkeypatch.setenv("HARVEY_TEST_EMPLOYES_TIMELINE", "employes-timeline-token-51")
+    company = employes.company("7d1e0000-0000-4000-8000-000000000001", "employes-timeline-token-51", size=0)
+    org = Organization(id="employes-timeline", name="employes-timeline", hrms_type="employes", base_url=company.url,
+                       credential_env="HARVEY_TEST_EMPLOYES_TIMELINE", timezone=ZONE, rate_limit_per_second=1000)
+    grower = company.hire(dt.date(2023, 1, 1), month_wage=3000.0, hours=32.0, fixed=True)
+    company.renew(grower.id, dt.date(2024, 1, 1), fixed=True)  # on the same terms: a renewal
+    company.change(grower.id, dt.date(2024, 4, 1), month_wage=3200.0)
+    company.change(grower.id, dt.date(2024, 9, 1), hours=40.0)
+    leaver = company.hire(dt.date(2025, 6, 1), month_wage=4000.0, hours=40.0, fixed=False)
+    company.terminate(leaver.id, dt.date(2026, 3, 31))
+
+    events = _sync_and_build(org, warehouse, tmp_path)
+    found = sorted((e["employee_id"], e["effective_date"], e["event_type"]) for e in events.values())
+    d = dt.date
+    assert found == sorted([
+        (grower.id, d(2023, 1, 1), "hired"), (grower.id, d(2023, 1, 1), "contract_started"),
+        (grower.id, d(2024, 1, 1), "contract_renewed"), (grower.id, d(2024, 4, 1), "salary_change"),
+        (grower.id, d(2024, 9, 1), "hours_change"),
+        (leaver.id, d(2025, 6, 1), "hired"), (leaver.id, d(2025, 6, 1), "contract_started"),
+        (leaver.id, d(2026, 3, 31), "contract_ended"), (leaver.id, d(2026, 3, 31), "terminated"),
+    ])
+    by_type = {(e["employee_id"], e["event_type"]): e for e in events.values()}
+    started = by_type[(grower.id, "contract_started")]
+    assert started["after_value"] == "fixed_term" and started["source_id"] == f"{grower.id}:2023-01-01"
+    assert by_type[(grower.id, "contract_renewed")]["before_value"] == "2023-12-31"
+    raise_ = by_type[(grower.id, "salary_change")]
+    assert float(raise_["amount"]) == 200.0 and float(raise_["percentage"]) == pytest.approx(6.67)
+    assert raise_["title"].startswith("Salary increase +") and raise_["currency"] == "EUR"
+    hours = by_type[(grower.id, "hours_change")]
+    assert (float(hours["before_value"]), float(hours["after_value"])) == (32.0, 40.0)
+    assert by_type[(leaver.id, "contract_started")]["after_value"] == "permanent"
