@@ -258,3 +258,11 @@ def test_the_timeline_of_an_employes_company_shows_the_design_documents_events(e
     hours = by_type[(grower.id, "hours_change")]
     assert (float(hours["before_value"]), float(hours["after_value"])) == (32.0, 40.0)
     assert by_type[(leaver.id, "contract_started")]["after_value"] == "permanent"
+
+
+def test_an_entity_employes_does_not_have_fails_clearly(company, warehouse):
+    with pytest.raises(SyncFailed) as failed:
+        sync_entity(company.org, "departments", warehouse, retry=RETRY)
+    result = failed.value.result
+    assert result.failure_kind == "configuration" and result.api_calls == 0
+    assert "employes serves no departments (it serves employees, employments)" in result.error
