@@ -235,6 +235,7 @@ def test_the_timeline_of_an_employes_company_shows_the_design_documents_events(e
     company.renew(grower.id, dt.date(2024, 1, 1), fixed=True)  # on the same terms: a renewal
     company.change(grower.id, dt.date(2024, 4, 1), month_wage=3200.0)
     company.change(grower.id, dt.date(2024, 9, 1), hours=40.0)
+    company.change(grower.id, dt.date(2027, 1, 1), month_wage=3400.0)  # dated ahead (today: 2026-11-16)
     leaver = company.hire(dt.date(2025, 6, 1), month_wage=4000.0, hours=40.0, fixed=False)
     company.terminate(leaver.id, dt.date(2026, 3, 31))
 
@@ -244,17 +245,18 @@ def test_the_timeline_of_an_employes_company_shows_the_design_documents_events(e
     assert found == sorted([
         (grower.id, d(2023, 1, 1), "hired"), (grower.id, d(2023, 1, 1), "contract_started"),
         (grower.id, d(2024, 1, 1), "contract_renewed"), (grower.id, d(2024, 4, 1), "salary_change"),
-        (grower.id, d(2024, 9, 1), "hours_change"),
+        (grower.id, d(2024, 9, 1), "hours_change"), (grower.id, d(2027, 1, 1), "salary_change"),
         (leaver.id, d(2025, 6, 1), "hired"), (leaver.id, d(2025, 6, 1), "contract_started"),
         (leaver.id, d(2026, 3, 31), "contract_ended"), (leaver.id, d(2026, 3, 31), "terminated"),
     ])
-    by_type = {(e["employee_id"], e["event_type"]): e for e in events.values()}
+    by_type = {(e["employee_id"], e["event_type"]): e for e in events.values() if e["event_type"] != "salary_change"}
     started = by_type[(grower.id, "contract_started")]
     assert started["after_value"] == "fixed_term" and started["source_id"] == f"{grower.id}:2023-01-01"
     assert by_type[(grower.id, "contract_renewed")]["before_value"] == "2023-12-31"
-    raise_ = by_type[(grower.id, "salary_change")]
-    assert float(raise_["amount"]) == 200.0 and float(raise_["percentage"]) == pytest.approx(6.67)
-    assert raise_["title"].startswith("Salary increase +") and raise_["currency"] == "EUR"
+    raises = sorted((e for e in events.values() if e["event_type"] == "salary_change"),
+                    key=lambda e: e["effective_date"])
+    assert [(float(e["amount"]), float(e["percentage"])) for e in raises] == [(200.0, 6.67), (200.0, 6.25)]
+    assert all(e["title"].startswith("Salary increase +") and e["currency"] == "EUR" for e in raises)
     hours = by_type[(grower.id, "hours_change")]
     assert (float(hours["before_value"]), float(hours["after_value"])) == (32.0, 40.0)
     assert by_type[(leaver.id, "contract_started")]["after_value"] == "permanent"
