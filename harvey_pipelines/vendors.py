@@ -50,5 +50,7 @@ VENDORS: dict[str, Vendor] = {
     "bamboohr": Vendor("harvey_pipelines.sources.bamboohr:BambooHrAdapter", options=BambooHrOptions),
     "greenhouse": Vendor("harvey_pipelines.sources.greenhouse:GreenhouseHarvestAdapter",
                          credentials=("client_id", "client_secret")),
+    # the secret: the company's API token; base_url ends in /v4/{companyId}
+    "employes": Vendor("harvey_pipelines.sources.employes:EmployesAdapter"),
 }
 HRMS_TYPES = tuple(VENDORS)

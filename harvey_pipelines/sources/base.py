@@ -113,6 +113,9 @@ class SourceAdapter:
         self, engine: HttpEngine, entity: str, since: dt.datetime | None, state: PagingState,
         context: FetchContext | None = None,
     ) -> Iterator[list[dict]]:
+        if entity not in self.endpoints:
+            raise ConfigurationError(f"{engine.name}: {self.hrms_type} serves no {entity} (it serves "
+                                     f"{', '.join(self.endpoints)}); take {entity} from another system")
         endpoint = self.endpoints[entity]
         if endpoint.fan_out_over:
             yield from self._fan_out(engine, entity, endpoint, context or FetchContext(), state)

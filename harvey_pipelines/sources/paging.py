@@ -233,3 +233,51 @@ class LinkHeaderCursor(Paginator):
             if not following:
                 return
             request = (following, None)
+
+
+@dataclass
+class PageNumbers(Paginator):
+    """``?page=&per_page=`` lists answering ``{data, total, pages}`` with no filter at all
+    (Employes.nl v4): every walk lists everything, ``since`` is not sent.
+
+    Offset pages shift while the list changes: a record removed or added before the page being
+    read moves the others by one, so a walk may skip one. A walk whose ``total`` changed between
+    its pages is walked again (up to ``rewalks`` times); what the earlier walk yielded comes
+    again, unchanged, so the sync stores nothing twice. A change that adds one record and
+    removes another between two pages keeps the total and is not seen here: the next sync, which
+    reads everything again, picks up what it moved."""
+
+    page_size: int = 100
+    page_param: str = "page"
+    size_param: str = "per_page"
+    data_key: str = "data"
+    total_key: str = "total"
+    pages_key: str = "pages"
+    rewalks: int = 3
+
+    def pages(self, engine, path, since, state, params=None):
+        from harvey_pipelines.sources.errors import UnreadableResponse
+
+        for walk in range(self.rewalks + 1):
+            totals: list[int | None] = []
+            page, last = 1, 1
+            while page <= last:
+                body = engine.get_json(path, {**(params or {}), self.page_param: page,
+                                              self.size_param: self.page_size}).body
+                if not isinstance(body, dict) or not isinstance(body.get(self.data_key), list):
+                    raise UnreadableResponse(f"{engine.name}: GET {path} did not answer a list under "
+                                             f"'{self.data_key}'")
+                totals.append(_total(body.get(self.total_key)))
+                pages = _total(body.get(self.pages_key))
+                last = pages if pages is not None else page + 1 if body[self.data_key] else page
+                if body[self.data_key]:
+                    yield body[self.data_key]
+                page += 1
+            if len(set(totals)) == 1:
+                state.listed_total = totals[0]
+                return
+            if walk < self.rewalks:
+                state.notes.append(f"{path}: the list's total changed while it was paged "
+                                   f"({totals[0]} -> {totals[-1]}); walked it again")
+        state.notes.append(f"{path}: the list kept changing while it was paged ({self.rewalks + 1} walks); "
+                           "the next sync reads it again")
