@@ -35,6 +35,16 @@ class BambooHrOptions(VendorOptions):
         return {name: ref.strip() for name, ref in value.items()}
 
 
+class WorkdayOptions(VendorOptions):
+    tenant: str  # the tenant's name in its URLs (/ccx/api/v1/{tenant})
+    report_owner: str  # the account that owns the custom reports (RaaS URLs name it)
+    terminated_workers_report: str = "Terminated_Workers"
+    job_history_report: str = "Job_History"
+    # the job-history report's prompt selecting workers changed since an instant, when the tenant's
+    # report has one; without it every sync reads the whole history
+    changed_since_prompt: str | None = None
+
+
 @dataclass(frozen=True)
 class Vendor:
     adapter: str  # "module:ClassName" of its SourceAdapter
@@ -52,5 +62,9 @@ VENDORS: dict[str, Vendor] = {
                          credentials=("client_id", "client_secret")),
     # the secret: the company's API token; base_url ends in /v4/{companyId}
     "employes": Vendor("harvey_pipelines.sources.employes:EmployesAdapter"),
+    # REST by OAuth (an API client and its refresh token), reports by an integration user
+    "workday": Vendor("harvey_pipelines.sources.workday:WorkdayAdapter",
+                      credentials=("client_id", "client_secret", "refresh_token", "report_user", "report_password"),
+                      options=WorkdayOptions),
 }
 HRMS_TYPES = tuple(VENDORS)

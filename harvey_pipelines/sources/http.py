@@ -169,6 +169,22 @@ class OAuthClientAuth(Auth):
         return request.method == "POST" and str(request.url) == str(httpx.URL(self.token_url))
 
 
+@dataclass
+class PathAuth(Auth):
+    """One auth per path prefix, ``default`` for the rest: Workday answers its REST API to an OAuth
+    token and its custom reports (RaaS) to an integration user's Basic auth, on one host."""
+
+    default: Auth
+    by_prefix: dict[str, Auth]
+
+    def of(self, request: httpx.Request) -> Auth:
+        path = request.url.path
+        return next((auth for prefix, auth in self.by_prefix.items() if path.startswith(prefix)), self.default)
+
+    def auth_flow(self, request: httpx.Request):
+        yield from self.of(request).auth_flow(request)
+
+
 def _expiry(body: dict, now: float) -> float | None:
     """When a token answer says the token expires (epoch seconds), None when it does not say."""
     if isinstance(body.get("expires_at"), str):

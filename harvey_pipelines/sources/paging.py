@@ -1,7 +1,8 @@
 """Paginators: how a list endpoint is walked. An adapter picks one and configures it.
 
 Each yields pages of raw records (dicts as the source sent them): `UpdatedSinceKeyset` for the
-custom HRMS, `LinkHeaderCursor` for Greenhouse Harvest v3; a vendor with another scheme adds
+custom HRMS, `LinkHeaderCursor` for Greenhouse Harvest v3, `PageNumbers` for Employes.nl,
+`OffsetLimit` for Workday REST; a vendor with another scheme adds
 one implementing the same ``pages`` method (README "Sources").
 """
 
@@ -255,6 +256,12 @@ class PageNumbers(Paginator):
     pages_key: str = "pages"
     rewalks: int = 3
 
+    def query(self, page: int) -> dict[str, Any]:
+        return {self.page_param: page, self.size_param: self.page_size}
+
+    def last_page(self, body: dict) -> int | None:
+        return _total(body.get(self.pages_key))
+
     def pages(self, engine, path, since, state, params=None):
         from harvey_pipelines.sources.errors import UnreadableResponse
 
@@ -262,13 +269,12 @@ class PageNumbers(Paginator):
             totals: list[int | None] = []
             page, last = 1, 1
             while page <= last:
-                body = engine.get_json(path, {**(params or {}), self.page_param: page,
-                                              self.size_param: self.page_size}).body
+                body = engine.get_json(path, {**(params or {}), **self.query(page)}).body
                 if not isinstance(body, dict) or not isinstance(body.get(self.data_key), list):
                     raise UnreadableResponse(f"{engine.name}: GET {path} did not answer a list under "
                                              f"'{self.data_key}'")
                 totals.append(_total(body.get(self.total_key)))
-                pages = _total(body.get(self.pages_key))
+                pages = self.last_page(body)
                 last = pages if pages is not None else page + 1 if body[self.data_key] else page
                 if body[self.data_key]:
                     yield body[self.data_key]
@@ -281,3 +287,21 @@ class PageNumbers(Paginator):
                                    f"({totals[0]} -> {totals[-1]}); walked it again")
         state.notes.append(f"{path}: the list kept changing while it was paged ({self.rewalks + 1} walks); "
                            "the next sync reads it again")
+
+
+@dataclass
+class OffsetLimit(PageNumbers):
+    """``?offset=&limit=`` lists answering ``{data, total}`` (Workday REST, ``limit`` at most 100):
+    walked as ``PageNumbers`` walks pages, the n-th page at offset (n-1)*limit, the last one from
+    ``total``; a walk whose total changed between its pages is walked again."""
+
+    page_size: int = 100
+    page_param: str = "offset"
+    size_param: str = "limit"
+
+    def query(self, page: int) -> dict[str, Any]:
+        return {self.page_param: (page - 1) * self.page_size, self.size_param: self.page_size}
+
+    def last_page(self, body: dict) -> int | None:
+        total = _total(body.get(self.total_key))
+        return None if total is None else max(1, math.ceil(total / self.page_size))
