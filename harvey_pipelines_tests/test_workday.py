@@ -167,12 +167,16 @@ def test_the_changed_since_prompt_reads_only_changed_workers(workday, monkeypatc
     tenant.org = organization(tenant, monkeypatch, number, changed_since_prompt=CHANGED_SINCE_PROMPT)
     sync_all(tenant, warehouse)
     raised = next(w for w in tenant.workers.values() if w.end is None)
+    tenant.clock += dt.timedelta(days=1)  # a day later (beyond the sync's overlap)
     tenant.change(raised.id, tenant.today, pay=raised.holding(tenant.today).pay + 2000)
     calls = len(workday.calls)
     result = sync_entity(tenant.org, "employments", warehouse, retry=RETRY)
     asked = [c for c in workday.calls[calls:] if "Job_History" in c]
     assert len(asked) == 1 and f"{CHANGED_SINCE_PROMPT}=" in asked[0], asked
-    assert result.fetched == len(tenant.versions(raised)), "only the changed worker's rows"
+    since = dt.datetime.fromisoformat(result.cursor_before) - dt.timedelta(minutes=10)  # the sync's overlap
+    changed = [w for w in tenant.workers.values() if w.updated >= since]
+    assert raised in changed and len(changed) < len(tenant.workers) / 2
+    assert result.fetched == sum(len(tenant.versions(w)) for w in changed), "only the changed workers' rows"
     assert (result.inserted, result.updated, result.deleted) == (1, 1, 0)
     assert differences(tenant, warehouse, ("employments",)) == {}
 

@@ -212,28 +212,38 @@ class WorkdayAdapter(SourceAdapter):
 
     def _employees(self, engine: HttpEngine, state: PagingState) -> Iterator[list[dict]]:
         # no change filter on REST: a full listing every sync (the SHA-256 dedup keeps writes to changes)
+        people = self._people(engine)
+        unknown: list[dict] = []  # hired after the report was read: read it again after the walk
+        for page in self.paginator().pages(engine, f"{self.rest}/workers", None, state):
+            known = []
+            for w in page:
+                wid = text(w.get("id")) if isinstance(w, dict) else None
+                if wid is not None and wid not in people:
+                    unknown.append(w)
+                else:
+                    known.append({"id": wid, "worker": w, "person": people.get(wid or "")} if isinstance(w, dict) else w)
+            if known:
+                yield known
+        if unknown:
+            people = self._people(engine)
+            yield [{"id": text(w.get("id")), "worker": w, "person": people.get(text(w.get("id")) or "")}
+                   for w in unknown]
+        # after the walk: a worker terminated while it was read comes again, terminated (the later version stands)
+        gone = [{"id": text(e.get("Worker_ID")), "terminated": e, "person": people.get(text(e.get("Worker_ID")) or "")}
+                for e in self.report(engine, self.options.terminated_workers_report)]
+        if gone:
+            yield gone
+
+    def _people(self, engine: HttpEngine) -> dict[str, dict]:
+        """Worker id -> number, names and hire date, from the job-history report (the REST list
+        has none of them)."""
         people: dict[str, dict] = {}
         for entry in self.report(engine, self.options.job_history_report):
             worker = text(entry.get("Worker_ID"))
             if worker and worker not in people:
                 # not the change stamp: it moves with every job change, which must not rewrite the employee
                 people[worker] = {k: entry.get(k) for k in ("Employee_ID", "First_Name", "Last_Name", "Hire_Date")}
-        listed: set[str] = set()
-        for page in self.paginator().pages(engine, f"{self.rest}/workers", None, state):
-            rows = []
-            for worker in page:
-                wid = text(worker.get("id")) if isinstance(worker, dict) else None
-                if wid is None or wid in listed:
-                    continue  # a rewalk of a shifting list meets a worker again
-                listed.add(wid)
-                rows.append({"id": wid, "worker": worker, "person": people.get(wid)})
-            if rows:
-                yield rows
-        gone = [{"id": text(e.get("Worker_ID")), "terminated": e, "person": people.get(text(e.get("Worker_ID")) or "")}
-                for e in self.report(engine, self.options.terminated_workers_report)
-                if text(e.get("Worker_ID")) not in listed]
-        if gone:
-            yield gone
+        return people
 
     def _employments(self, engine: HttpEngine, since: dt.datetime | None, state: PagingState) -> Iterator[list]:
         prompts = {}
