@@ -209,8 +209,8 @@ def test_a_utc_midnight_leave_day_is_the_local_date(tenant, warehouse):
     rows = warehouse_rows(warehouse, tenant.org.id, "leave_requests")
     assert tenant.time_off_entries(worker)[-3]["date"] == "2026-07-06T07:00:00.000Z"
     assert tenant.time_off_entries(worker)[-1]["date"] == "2026-12-07T08:00:00.000Z"
-    assert (rows[f"{summer.request_id}:2026-07-06"]["start_date"], rows[f"{summer.request_id}:2026-07-06"]["end_date"]) \
-        == (dt.date(2026, 7, 6), dt.date(2026, 7, 7))
+    summer_row = rows[f"{summer.request_id}:2026-07-06"]
+    assert (summer_row["start_date"], summer_row["end_date"]) == (dt.date(2026, 7, 6), dt.date(2026, 7, 7))
     assert rows[f"{winter.request_id}:2026-12-07"]["end_date"] == dt.date(2026, 12, 7)
     assert differences(tenant, warehouse, ("leave_requests",)) == {}
 

@@ -134,7 +134,8 @@ def leave_requests(worker_id: str, entries: list[dict], zone: ZoneInfo) -> list[
     """One payload per run of a time-off request's entries on consecutive local days."""
     dated = []
     for entry in entries:
-        request = entry.get("timeOffRequest") if isinstance(entry.get("timeOffRequest"), dict) else {}
+        request = entry.get("timeOffRequest")
+        request = request if isinstance(request, dict) else {}
         local = local_day(entry.get("date"), zone)
         if local is not None:
             dated.append((text(request.get("id")) or worker_id, local, entry))
@@ -221,7 +222,8 @@ class WorkdayAdapter(SourceAdapter):
                 if wid is not None and wid not in people:
                     unknown.append(w)
                 else:
-                    known.append({"id": wid, "worker": w, "person": people.get(wid or "")} if isinstance(w, dict) else w)
+                    known.append({"id": wid, "worker": w, "person": people.get(wid or "")}
+                                 if isinstance(w, dict) else w)
             if known:
                 yield known
         if unknown:
@@ -273,8 +275,8 @@ class WorkdayAdapter(SourceAdapter):
             raise UnreadableResponse(f"{self.org.id}/workday: the time-off entries of worker {parent_id} are not a "
                                      "list under 'data'", orjson.dumps(body))
         entries = list(body["data"])
-        total = body.get("total") if isinstance(body.get("total"), int) else len(entries)
-        if len(entries) < total and self._engine is not None:
+        total = body.get("total")
+        if isinstance(total, int) and len(entries) < total and self._engine is not None:
             entries = []
             for page in self.paginator().pages(self._engine, f"{self.rest}/workers/{parent_id}/timeOffEntries",
                                                None, PagingState()):
@@ -289,7 +291,6 @@ class WorkdayAdapter(SourceAdapter):
 
     def _employee(self, p: dict) -> dict:
         person, worker, gone = p.get("person") or {}, p.get("worker") or {}, p.get("terminated") or {}
-        source = worker or gone
         organization = worker.get("primarySupervisoryOrganization") or {}
         hired, left = day(person.get("Hire_Date") or gone.get("Hire_Date")), day(gone.get("Termination_Date"))
         dates = [d for d in (hired, left) if isinstance(d, dt.date)]
@@ -302,8 +303,8 @@ class WorkdayAdapter(SourceAdapter):
             "last_name": text(person.get("Last_Name") or gone.get("Last_Name")),
             "email": text(worker.get("primaryWorkEmail")) or next(iter(values(gone.get("Email_Address"))), None),
             "phone": text(worker.get("primaryWorkPhone")),
-            "department": text(organization.get("descriptor")) if worker else text(gone.get("Supervisory_Organization")),
-            "job_title": text(source.get("businessTitle") if worker else gone.get("Business_Title")),
+            "department": text(organization.get("descriptor") if worker else gone.get("Supervisory_Organization")),
+            "job_title": text(worker.get("businessTitle") if worker else gone.get("Business_Title")),
             "hire_date": hired, "employment_status": "active" if worker else "terminated",
             "termination_date": left if gone else None,
         }
