@@ -184,6 +184,10 @@ class PathAuth(Auth):
     def auth_flow(self, request: httpx.Request):
         yield from self.of(request).auth_flow(request)
 
+    def is_token_request(self, request: httpx.Request) -> bool:
+        return any(isinstance(auth, OAuthClientAuth) and auth.is_token_request(request)
+                   for auth in (self.default, *self.by_prefix.values()))
+
 
 def _expiry(body: dict, now: float) -> float | None:
     """When a token answer says the token expires (epoch seconds), None when it does not say."""
@@ -378,7 +382,8 @@ class HttpEngine:
                         f"{self.where}: getting an access token for {method} {path} failed: {exc}; "
                         f"check {self.credential_hint} and the auth's token URL") from None
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
-                    token = isinstance(self.auth, OAuthClientAuth) and self.auth.is_token_request(exc.request)
+                    token = isinstance(self.auth, (OAuthClientAuth, PathAuth)) and \
+                        self.auth.is_token_request(exc.request)
                     last_problem = (f"{self._cause(exc)} getting an access token for {method} {path}" if token
                                     else f"{self._cause(exc)} on {method} {path}")
                     unreachable = isinstance(exc, httpx.ConnectError)
