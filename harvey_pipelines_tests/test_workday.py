@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from harvey_pipelines.mock_hrms.workday import CHANGED_SINCE_PROMPT, REPORT_OWNER, ZONE, Tenant, WorkdayMock
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.sources.http import RetryPolicy
-from harvey_pipelines.sources.workday import leave_requests, local_day, values
+from harvey_pipelines.sources.workday import employment_rows, leave_requests, local_day, values
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.helpers import warehouse_rows
@@ -197,6 +197,7 @@ def test_token_expiry_mid_sync_faults_and_changes_while_paging_lose_nothing(work
     assert sum(c.startswith("POST") for c in workday.calls) - tokens_before >= 2, "renewed mid-sync"
     assert sum(r.retries for r in results.values()) >= 3
     assert any("walked it again" in note for note in results["employees"].notes), results["employees"].notes
+    assert any("timeOffEntries" in c and "offset=5" in c for c in workday.calls), "a worker's second page of leave"
     assert differences(tenant, warehouse) == {}
 
 
@@ -257,3 +258,22 @@ def test_local_midnight_in_utc_is_the_local_date_and_consecutive_days_make_one_r
     assert [(r["id"], r["start_date"], r["end_date"], r["days"]) for r in rows] == [
         ("r1:2024-11-01", "2024-11-01", "2024-11-01", 1.0), ("r1:2024-11-04", "2024-11-04", "2024-11-05", 2.0),
         ("r2:2024-11-01", "2024-11-01", "2024-11-01", 1.0)]
+
+
+def test_job_history_entries_become_maximal_intervals_closed_by_the_termination():
+    def entry(effective: str, pay: str, title: str = "Engineer", location: str = "Boulder", **more) -> dict:
+        return {"Worker_ID": "w1", "Effective_Date": effective, "Business_Title": title, "Total_Base_Pay": pay,
+                "Location": location, "Last_Functionally_Updated": f"{effective}T09:00:00+00:00", **more}
+
+    history = [entry("2024-03-01", "90000.00"), entry("2025-03-01", "93000.00"),
+               entry("2025-06-01", "93000.00", location="Pleasanton"),  # not held by employments: no new row
+               entry("2027-01-01", "99000.00")]  # dated ahead: kept
+    rows = employment_rows("w1", history)
+    assert [(r["start_date"], r["end_date"], r["Total_Base_Pay"]) for r in rows] == [
+        ("2024-03-01", "2025-02-28", "90000.00"), ("2025-03-01", "2026-12-31", "93000.00"),
+        ("2027-01-01", None, "99000.00")]
+    assert rows[1]["updated_at"] == "2025-06-01T09:00:00+00:00", "the newest stamp of the entries it merges"
+    # a termination (on every entry of the worker, as a worker field) ends the last row and drops rows after it
+    ended = employment_rows("w1", [{**e, "Termination_Date": "2026-05-31"} for e in history])
+    assert [(r["start_date"], r["end_date"]) for r in ended] == [("2024-03-01", "2025-02-28"),
+                                                                  ("2025-03-01", "2026-05-31")]
