@@ -35,6 +35,19 @@ class BambooHrOptions(VendorOptions):
         return {name: ref.strip() for name, ref in value.items()}
 
 
+class SuccessFactorsOptions(VendorOptions):
+    # Basic auth is ``username@company_id`` with the password from the environment
+    username: str
+    company_id: str
+
+    @field_validator("username", "company_id")
+    @classmethod
+    def _given(cls, value: str) -> str:
+        if not value.strip() or "@" in value:
+            raise ValueError(f"{value!r}: the API user's name and the company id, each without '@'")
+        return value.strip()
+
+
 @dataclass(frozen=True)
 class Vendor:
     adapter: str  # "module:ClassName" of its SourceAdapter
@@ -52,5 +65,8 @@ VENDORS: dict[str, Vendor] = {
                          credentials=("client_id", "client_secret")),
     # the secret: the company's API token; base_url ends in /v4/{companyId}
     "employes": Vendor("harvey_pipelines.sources.employes:EmployesAdapter"),
+    # the secret: the API user's password; base_url ends in /odata/v2
+    "successfactors": Vendor("harvey_pipelines.sources.successfactors:SuccessFactorsAdapter",
+                             credentials=("password",), options=SuccessFactorsOptions),
 }
 HRMS_TYPES = tuple(VENDORS)
