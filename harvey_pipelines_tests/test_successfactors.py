@@ -225,11 +225,15 @@ def test_rate_limits_faults_and_changes_while_paging_lose_nothing(successfactors
     monkeypatch.setattr(successfactors, "rate_limit", 8)  # 429 with Retry-After
     successfactors.fail_next(2, 503)
     first = min(company.workers)
+    listed = set(company.workers)
     successfactors.during_paging(lambda: company.terminate(first, company.today - dt.timedelta(2)))
     successfactors.during_paging(lambda: company.hire(company.today - dt.timedelta(30)))
     results = sync_all(company, warehouse, mode="full")
     assert sum(r.retries for r in results.values()) >= 3
     assert not any("$skip=" in call for call in successfactors.calls)
+    assert listed <= set(warehouse_rows(warehouse, company.org.id, "employees")), "nobody skipped while paging"
+    employments = warehouse_rows(warehouse, company.org.id, "employments")
+    assert listed <= {r["employee_id"] for r in employments.values()}
     monkeypatch.setattr(successfactors, "rate_limit", 10_000)
     sync_all(company, warehouse)  # what changed during the walk is after its start: met now
     assert differences(company, warehouse) == {}
