@@ -45,6 +45,19 @@ class WorkdayOptions(VendorOptions):
     changed_since_prompt: str | None = None
 
 
+class SuccessFactorsOptions(VendorOptions):
+    # Basic auth is ``username@company_id`` with the password from the environment
+    username: str
+    company_id: str
+
+    @field_validator("username", "company_id")
+    @classmethod
+    def _given(cls, value: str) -> str:
+        if not value.strip() or "@" in value:
+            raise ValueError(f"{value!r}: the API user's name and the company id, each without '@'")
+        return value.strip()
+
+
 @dataclass(frozen=True)
 class Vendor:
     adapter: str  # "module:ClassName" of its SourceAdapter
@@ -66,5 +79,8 @@ VENDORS: dict[str, Vendor] = {
     "workday": Vendor("harvey_pipelines.sources.workday:WorkdayAdapter",
                       credentials=("client_id", "client_secret", "refresh_token", "report_user", "report_password"),
                       options=WorkdayOptions),
+    # the secret: the API user's password; base_url ends in /odata/v2
+    "successfactors": Vendor("harvey_pipelines.sources.successfactors:SuccessFactorsAdapter",
+                             credentials=("password",), options=SuccessFactorsOptions),
 }
 HRMS_TYPES = tuple(VENDORS)
