@@ -35,9 +35,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
+
+from harvey_pipelines.mock_hrms.loopback import LoopbackJsonMock
 
 TODAY = dt.date(2026, 11, 16)
 FIRST_NAMES = ["Daan", "Sanne", "Lotte", "Bram", "Femke", "Joris", "Noor", "Sem", "Eva", "Thijs", "Iris", "Ruben"]
@@ -247,7 +248,7 @@ class Company:
         return sorted(self.workers.values(), key=lambda w: (w.surname, w.prefix, w.first_name, w.number))
 
 
-class EmployesMock:
+class EmployesMock(LoopbackJsonMock):
     def __init__(self, *, rate_limit: int = 5, today: dt.date = TODAY):
         self.rate_limit, self.today = rate_limit, today
         self.lock = threading.RLock()
@@ -316,42 +317,11 @@ class EmployesMock:
             self._paging_hooks.pop(0)()
         return answer
 
-    def __enter__(self) -> "EmployesMock":
-        mock = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _send(self, status: int, body, headers: dict[str, str] | None = None):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                url = urlsplit(self.path)
-                mock.calls.append(self.path)
-                try:
-                    body = mock.answer(url.path, dict(parse_qsl(url.query)), self.headers.get("Authorization"))
-                except ApiError as exc:
-                    return self._send(exc.status, {"message": str(exc)}, exc.headers)
-                self._send(200, body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, method, target, headers, body):
+        url = urlsplit(target)
+        self.calls.append(target)
+        try:
+            return 200, self.answer(url.path, dict(parse_qsl(url.query)), headers.get("Authorization")), None
+        except ApiError as exc:
+            return exc.status, {"message": str(exc)}, exc.headers
 

@@ -27,9 +27,10 @@ import random
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from harvey_pipelines.mock_hrms.loopback import LoopbackJsonMock
 
 FIRST_NAMES = ["Asha", "Ravi", "Mei", "Lars", "Ines", "Tomas", "Yara", "Kofi", "Noor", "Emil", "Priya", "Jonas"]
 LAST_NAMES = ["Iyer", "Jansen", "Okafor", "Lindqvist", "Moreau", "Sato", "Haddad", "Kovac", "Silva", "Brandt"]
@@ -49,7 +50,7 @@ class ApiError(Exception):
         self.status, self.headers = status, headers or {}
 
 
-class GreenhouseMock:
+class GreenhouseMock(LoopbackJsonMock):
     def __init__(self, *, seed: int = 1, candidates: int = 40, jobs: int = 6, client_id: str = "gh-client",
                  client_secret: str = "gh-client-s3cret", token_ttl_seconds: int = 3600,
                  token_lifetime_requests: int | None = None, rate_limit: int = 50, rate_window: float = 10.0,
@@ -267,52 +268,21 @@ class GreenhouseMock:
         return True
 
     # -- serving ------------------------------------------------------------------------------
-    def __enter__(self) -> "GreenhouseMock":
-        mock = self
+    methods = ("GET", "POST")
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _send(self, status: int, body, headers: dict[str, str] | None = None):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                mock.calls.append(("POST", self.path))
-                if urlsplit(self.path).path != "/token":
-                    return self._send(404, {"error": "not found"})
-                try:
-                    self._send(200, mock.token(self.headers.get("Authorization"), dict(parse_qsl(body))))
-                except ApiError as exc:
-                    self._send(exc.status, {"error": str(exc)})
-
-            def do_GET(self):
-                url = urlsplit(self.path)
-                mock.calls.append(("GET", self.path))
-                try:
-                    rows, link = mock.list(url.path, parse_qsl(url.query), self.headers.get("Authorization"),
-                                           f"http://{self.headers.get('Host')}")
-                except ApiError as exc:
-                    return self._send(exc.status, {"message": str(exc)}, exc.headers)
-                self._send(200, rows, {"Link": link} if link else None)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, method, target, headers, body):
+        url = urlsplit(target)
+        self.calls.append((method, target))
+        if method == "POST":
+            if url.path != "/token":
+                return 404, {"error": "not found"}, None
+            try:
+                return 200, self.token(headers.get("Authorization"), dict(parse_qsl(body.decode()))), None
+            except ApiError as exc:
+                return exc.status, {"error": str(exc)}, None
+        try:
+            rows, link = self.list(url.path, parse_qsl(url.query), headers.get("Authorization"),
+                                   f"http://{headers.get('Host')}")
+        except ApiError as exc:
+            return exc.status, {"message": str(exc)}, exc.headers
+        return 200, rows, {"Link": link} if link else None

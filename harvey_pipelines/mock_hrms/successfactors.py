@@ -53,9 +53,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from harvey_pipelines.mock_hrms.loopback import LoopbackJsonMock
 
 TODAY = dt.date(2026, 11, 16)
 OPEN_END = dt.date(9999, 12, 31)
@@ -346,7 +347,7 @@ def _encode(row: dict) -> dict:
     return {k: value(v) for k, v in row.items()}
 
 
-class SuccessFactorsMock:
+class SuccessFactorsMock(LoopbackJsonMock):
     def __init__(self, *, rate_limit: int = 10_000, today: dt.date = TODAY):
         self.rate_limit, self.today = rate_limit, today
         self.lock = threading.RLock()
@@ -458,45 +459,16 @@ class SuccessFactorsMock:
                 rows = [r for r in rows if r["startDate"] <= day <= r["endDate"]]
         return sorted(rows, key=lambda r: _key(entity, r))
 
-    def __enter__(self) -> "SuccessFactorsMock":
-        mock = self
+    content_type = "application/json;charset=utf-8"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _send(self, status: int, body, headers: dict[str, str] | None = None):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                url = urlsplit(self.path)
-                mock.calls.append(self.path)
-                try:
-                    body = mock.answer(url.path, dict(parse_qsl(url.query)), self.headers.get("Authorization"))
-                except ApiError as exc:
-                    return self._send(exc.status, {"error": {"code": exc.code, "message": {
-                        "lang": "en-US", "value": str(exc)}}}, exc.headers)
-                self._send(200, body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, method, target, headers, body):
+        url = urlsplit(target)
+        self.calls.append(target)
+        try:
+            return 200, self.answer(url.path, dict(parse_qsl(url.query)), headers.get("Authorization")), None
+        except ApiError as exc:
+            return exc.status, {"error": {"code": exc.code, "message": {"lang": "en-US", "value": str(exc)}}}, \
+                exc.headers
 
 
 def _key(entity: str, row: dict) -> tuple:

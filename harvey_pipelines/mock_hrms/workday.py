@@ -38,10 +38,11 @@ import random
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
+
+from harvey_pipelines.mock_hrms.loopback import LoopbackJsonMock
 
 TODAY = dt.date(2026, 11, 16)
 ZONE = "America/Los_Angeles"
@@ -276,7 +277,7 @@ def _strings(entry: dict) -> dict:
     return {k: v if isinstance(v, (str, list)) else str(v) for k, v in entry.items() if v not in (None, "", [])}
 
 
-class WorkdayMock:
+class WorkdayMock(LoopbackJsonMock):
     def __init__(self, *, today: dt.date = TODAY):
         self.today = today
         self.lock = threading.RLock()
@@ -387,51 +388,16 @@ class WorkdayMock:
             self._paging_hooks.pop(0)()
         return answer
 
-    def __enter__(self) -> "WorkdayMock":
-        mock = self
+    methods = ("GET", "POST")
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _send(self, status: int, body, headers: dict[str, str] | None = None):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                url = urlsplit(self.path)
-                mock.calls.append(f"GET {self.path}")
-                try:
-                    body = mock.answer(url.path, dict(parse_qsl(url.query)), self.headers.get("Authorization"))
-                except ApiError as exc:
-                    return self._send(exc.status, exc.body, exc.headers)
-                self._send(200, body)
-
-            def do_POST(self):
-                mock.calls.append(f"POST {self.path}")
-                length = int(self.headers.get("Content-Length") or 0)
-                form = dict(parse_qsl(self.rfile.read(length).decode()))
-                try:
-                    body = mock.token(urlsplit(self.path).path, form, self.headers.get("Authorization"))
-                except ApiError as exc:
-                    return self._send(exc.status, exc.body, exc.headers)
-                self._send(200, body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, method, target, headers, body):
+        url = urlsplit(target)
+        self.calls.append(f"{method} {target}")
+        try:
+            if method == "POST":
+                answer = self.token(url.path, dict(parse_qsl(body.decode())), headers.get("Authorization"))
+            else:
+                answer = self.answer(url.path, dict(parse_qsl(url.query)), headers.get("Authorization"))
+        except ApiError as exc:
+            return exc.status, exc.body, exc.headers
+        return 200, answer, None
