@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from harvey_pipelines.records import ENTITIES
 from harvey_pipelines.records import entity as entity_spec
+from harvey_pipelines.warehouse import schema
 from harvey_pipelines.warehouse.schema import CORE_TABLES, record_columns
 
 
@@ -53,6 +54,30 @@ def warehouse_rows(warehouse, org_id: str, entity_name: str, *, include_deleted:
     with warehouse.writer() as conn:
         result = conn.execute(query).mappings().all()
     return {row["source_id"]: {k: _actual(v) for k, v in row.items()} for row in result}
+
+
+def truth_differences(expected: dict[str, dict[str, dict]], warehouse, org_id: str, source: str,
+                      keep=lambda row: True) -> dict[str, list[str]]:
+    """Per entity of ``expected`` (entity -> id -> fields a vendor mock's truth gives), what the
+    warehouse's live rows of the organization (those ``keep`` keeps) hold otherwise; at most ten."""
+    found: dict[str, list[str]] = {}
+    for name, rows in expected.items():
+        actual = {i: row for i, row in warehouse_rows(warehouse, org_id, name).items() if keep(row)}
+        problems = [f"{i}: missing" for i in rows if i not in actual]
+        problems += [f"{i}: not at the source" for i in actual if i not in rows]
+        problems += [f"{i}.{field}: warehouse {actual[i][field]!r} != {source} {value!r}"
+                     for i, fields in rows.items() if i in actual
+                     for field, value in fields.items() if actual[i][field] != value]
+        if problems:
+            found[name] = problems[:10]
+    return found
+
+
+def sync_run_rows(warehouse, org_id: str) -> str:
+    """The organization's sync runs as text (a secret must not be in them)."""
+    runs = schema.sync_runs
+    with warehouse.writer() as conn:
+        return repr(conn.execute(sa.select(runs).where(runs.c.organization_id == org_id)).all())
 
 
 def differences(control, warehouse, org_id: str, entities=None, ignore_ids: set | None = None) -> dict:

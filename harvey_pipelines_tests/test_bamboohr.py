@@ -28,7 +28,7 @@ from harvey_pipelines.sources.bamboohr import (
 from harvey_pipelines.sources.http import RetryPolicy, Secret
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.warehouse import schema
-from harvey_pipelines_tests.helpers import warehouse_rows
+from harvey_pipelines_tests.helpers import sync_run_rows, truth_differences, warehouse_rows
 
 ENTITIES = ("employees", "departments", "employments", "leave_requests", "leave_balances")
 RETRY = RetryPolicy(max_attempts=8, backoff_base=0.01, backoff_max=0.05)
@@ -115,25 +115,10 @@ def differences(company: Company, warehouse, entities=ENTITIES, deleted_employee
     """Per entity, what differs; ``deleted_employee``: the rows of one deleted at the source are
     left out (an incremental sync cannot see a hard delete of leave; the reconcile flags them)."""
     expected = truth(company)
-    found: dict[str, list[str]] = {}
-    for name in entities:
-        actual = {i: row for i, row in warehouse_rows(warehouse, company.org.id, name).items()
-                  if deleted_employee is None or row.get("employee_id") != deleted_employee}
-        problems = [f"{i}: missing" for i in expected[name] if i not in actual]
-        problems += [f"{i}: not at the source" for i in actual if i not in expected[name]]
-        for i, fields in expected[name].items():
-            for field, value in fields.items():
-                if i in actual and actual[i][field] != value:
-                    problems.append(f"{i}.{field}: warehouse {actual[i][field]!r} != BambooHR {value!r}")
-        if problems:
-            found[name] = problems[:10]
-    return found
+    return truth_differences({name: expected[name] for name in entities}, warehouse, company.org.id, "BambooHR",
+                             keep=lambda row: deleted_employee is None or row.get("employee_id") != deleted_employee)
 
 
-def run_rows(warehouse, org_id: str) -> str:
-    runs = schema.sync_runs
-    with warehouse.writer() as conn:
-        return repr(conn.execute(sa.select(runs).where(runs.c.organization_id == org_id)).all())
 
 
 # -- syncs -----------------------------------------------------------------------------
@@ -148,7 +133,7 @@ def test_a_full_sync_equals_bamboohr_and_a_second_changes_nothing(company, wareh
     again = sync_all(company, warehouse)
     for name, result in again.items():
         assert (result.inserted, result.updated, result.deleted) == (0, 0, 0), (name, result)
-    assert company.org.credential() not in run_rows(warehouse, company.org.id)
+    assert company.org.credential() not in sync_run_rows(warehouse, company.org.id)
 
 
 def test_an_incremental_sync_picks_up_exactly_the_changes(company, warehouse):
@@ -245,7 +230,7 @@ def test_a_wrong_api_key_fails_at_once_and_never_shows_it(company, warehouse, mo
     result = failed.value.result
     assert result.failure_kind == "credential" and result.api_calls == 1 and result.retries == 0
     assert "refused the credential" in result.error and company.org.credential_env in result.error
-    seen = str(failed.value) + result.error + caplog.text + "".join(capfd.readouterr()) + run_rows(
+    seen = str(failed.value) + result.error + caplog.text + "".join(capfd.readouterr()) + sync_run_rows(
         warehouse, company.org.id)
     assert wrong not in seen and company.api_key not in seen
 

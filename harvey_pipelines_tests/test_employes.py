@@ -10,15 +10,13 @@ import itertools
 import logging
 
 import pytest
-import sqlalchemy as sa
 
 from harvey_pipelines.mock_hrms.employes import Company, EmployesMock
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.sources.employes import employment_rows
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sync import SyncFailed, sync_entity
-from harvey_pipelines.warehouse import schema
-from harvey_pipelines_tests.helpers import warehouse_rows
+from harvey_pipelines_tests.helpers import sync_run_rows, truth_differences, warehouse_rows
 from harvey_pipelines_tests.test_dbt_marts import _sync_and_build
 
 ENTITIES = ("employees", "employments")
@@ -72,24 +70,9 @@ def truth(company: Company) -> dict[str, dict[str, dict]]:
 
 def differences(company: Company, warehouse, entities=ENTITIES) -> dict[str, list[str]]:
     expected = truth(company)
-    found: dict[str, list[str]] = {}
-    for name in entities:
-        actual = warehouse_rows(warehouse, company.org.id, name)
-        problems = [f"{i}: missing" for i in expected[name] if i not in actual]
-        problems += [f"{i}: not at the source" for i in actual if i not in expected[name]]
-        for i, fields in expected[name].items():
-            for field, value in fields.items():
-                if i in actual and actual[i][field] != value:
-                    problems.append(f"{i}.{field}: warehouse {actual[i][field]!r} != Employes {value!r}")
-        if problems:
-            found[name] = problems[:10]
-    return found
+    return truth_differences({name: expected[name] for name in entities}, warehouse, company.org.id, "Employes")
 
 
-def run_rows(warehouse, org_id: str) -> str:
-    runs = schema.sync_runs
-    with warehouse.writer() as conn:
-        return repr(conn.execute(sa.select(runs).where(runs.c.organization_id == org_id)).all())
 
 
 # -- syncs -----------------------------------------------------------------------------
@@ -109,7 +92,7 @@ def test_a_full_sync_equals_employes_with_every_history_row_and_a_second_writes_
     for name, result in again.items():
         assert (result.inserted, result.updated, result.deleted) == (0, 0, 0), (name, result)
         assert result.fetched == first[name].fetched, "a full listing every time: no filter exists"
-    assert company.org.credential() not in run_rows(warehouse, company.org.id)
+    assert company.org.credential() not in sync_run_rows(warehouse, company.org.id)
 
 
 def test_a_second_sync_writes_exactly_what_changed(company, warehouse):
@@ -183,7 +166,7 @@ def test_a_wrong_token_fails_at_once_and_never_shows_it(company, warehouse, monk
     result = failed.value.result
     assert result.failure_kind == "credential" and result.api_calls == 1 and result.retries == 0
     assert "refused the credential" in result.error and company.org.credential_env in result.error
-    seen = str(failed.value) + result.error + caplog.text + "".join(capfd.readouterr()) + run_rows(
+    seen = str(failed.value) + result.error + caplog.text + "".join(capfd.readouterr()) + sync_run_rows(
         warehouse, company.org.id)
     assert wrong not in seen and company.token not in seen
 

@@ -11,15 +11,13 @@ import itertools
 import logging
 
 import pytest
-import sqlalchemy as sa
 
 from harvey_pipelines.mock_hrms.successfactors import Company, SuccessFactorsMock, holding
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sources.successfactors import employment_rows, odata_date, odata_instant
 from harvey_pipelines.sync import SyncFailed, sync_entity
-from harvey_pipelines.warehouse import schema
-from harvey_pipelines_tests.helpers import warehouse_rows
+from harvey_pipelines_tests.helpers import sync_run_rows, truth_differences, warehouse_rows
 
 ENTITIES = ("employees", "employments")
 RETRY = RetryPolicy(max_attempts=8, backoff_base=0.01, backoff_max=0.05)
@@ -71,24 +69,9 @@ def truth(company: Company) -> dict[str, dict[str, dict]]:
 
 def differences(company: Company, warehouse, entities=ENTITIES) -> dict[str, list[str]]:
     expected = truth(company)
-    found: dict[str, list[str]] = {}
-    for name in entities:
-        actual = warehouse_rows(warehouse, company.org.id, name)
-        problems = [f"{i}: missing" for i in expected[name] if i not in actual]
-        problems += [f"{i}: not at the source" for i in actual if i not in expected[name]]
-        for i, fields in expected[name].items():
-            for field, value in fields.items():
-                if i in actual and actual[i][field] != value:
-                    problems.append(f"{i}.{field}: warehouse {actual[i][field]!r} != SuccessFactors {value!r}")
-        if problems:
-            found[name] = problems[:10]
-    return found
+    return truth_differences({name: expected[name] for name in entities}, warehouse, company.org.id, "SuccessFactors")
 
 
-def run_rows(warehouse, org_id: str) -> str:
-    runs = schema.sync_runs
-    with warehouse.writer() as conn:
-        return repr(conn.execute(sa.select(runs).where(runs.c.organization_id == org_id)).all())
 
 
 # -- the /Date(...)/ parser ------------------------------------------------------------------
@@ -159,7 +142,7 @@ def test_a_full_sync_equals_successfactors_with_every_history_row_and_a_second_w
     again = sync_all(company, warehouse, mode="full")
     for name, result in again.items():
         assert (result.inserted, result.updated, result.deleted) == (0, 0, 0), (name, result)
-    assert company.org.credential() not in run_rows(warehouse, company.org.id)
+    assert company.org.credential() not in sync_run_rows(warehouse, company.org.id)
 
 
 def test_an_incremental_picks_up_exactly_the_changes(successfactors, company, warehouse):
@@ -248,7 +231,7 @@ def test_a_wrong_password_fails_at_once_and_never_shows_it(company, warehouse, m
     result = failed.value.result
     assert result.failure_kind == "credential" and result.api_calls == 1 and result.retries == 0
     assert "refused the credential" in result.error and company.org.credential_env in result.error
-    seen = str(failed.value) + result.error + caplog.text + "".join(capfd.readouterr()) + run_rows(
+    seen = str(failed.value) + result.error + caplog.text + "".join(capfd.readouterr()) + sync_run_rows(
         warehouse, company.org.id)
     assert wrong not in seen and company.password not in seen
 

@@ -10,15 +10,13 @@ import logging
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 
 from harvey_pipelines.mock_hrms.workday import CHANGED_SINCE_PROMPT, REPORT_OWNER, ZONE, Tenant, WorkdayMock
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sources.workday import employment_rows, leave_requests, local_day, values
 from harvey_pipelines.sync import SyncFailed, sync_entity
-from harvey_pipelines.warehouse import schema
-from harvey_pipelines_tests.helpers import warehouse_rows
+from harvey_pipelines_tests.helpers import sync_run_rows, truth_differences, warehouse_rows
 
 ENTITIES = ("employees", "employments", "leave_requests")
 RETRY = RetryPolicy(max_attempts=8, backoff_base=0.01, backoff_max=0.05)
@@ -88,24 +86,9 @@ def truth(tenant: Tenant) -> dict[str, dict[str, dict]]:
 
 def differences(tenant: Tenant, warehouse, entities=ENTITIES) -> dict[str, list[str]]:
     expected = truth(tenant)
-    found: dict[str, list[str]] = {}
-    for name in entities:
-        actual = warehouse_rows(warehouse, tenant.org.id, name)
-        problems = [f"{i}: missing" for i in expected[name] if i not in actual]
-        problems += [f"{i}: not at the source" for i in actual if i not in expected[name]]
-        for i, fields in expected[name].items():
-            for field, value in fields.items():
-                if i in actual and actual[i][field] != value:
-                    problems.append(f"{i}.{field}: warehouse {actual[i][field]!r} != Workday {value!r}")
-        if problems:
-            found[name] = problems[:10]
-    return found
+    return truth_differences({name: expected[name] for name in entities}, warehouse, tenant.org.id, "Workday")
 
 
-def run_rows(warehouse, org_id: str) -> str:
-    runs = schema.sync_runs
-    with warehouse.writer() as conn:
-        return repr(conn.execute(sa.select(runs).where(runs.c.organization_id == org_id)).all())
 
 
 # -- syncs -----------------------------------------------------------------------------
@@ -124,7 +107,7 @@ def test_a_full_sync_equals_workday_and_a_second_writes_nothing(tenant, warehous
     for name, result in again.items():
         assert (result.inserted, result.updated, result.deleted) == (0, 0, 0), (name, result)
     assert again["employees"].fetched == first["employees"].fetched, "a full listing every time"
-    runs = run_rows(warehouse, tenant.org.id)
+    runs = sync_run_rows(warehouse, tenant.org.id)
     assert all(getattr(tenant, name) not in runs for name in SECRETS)
 
 
@@ -227,7 +210,7 @@ def test_a_wrong_secret_fails_at_once_and_never_shows_it(tenant, warehouse, monk
     result = failed.value.result
     assert result.failure_kind == "credential" and result.retries == 0 and result.api_calls <= 2, result
     assert variable in result.error
-    seen = str(failed.value) + result.error + caplog.text + "".join(capfd.readouterr()) + run_rows(
+    seen = str(failed.value) + result.error + caplog.text + "".join(capfd.readouterr()) + sync_run_rows(
         warehouse, tenant.org.id)
     assert wrong not in seen and getattr(tenant, secret) not in seen
 
