@@ -45,10 +45,44 @@ class WorkdayOptions(VendorOptions):
     changed_since_prompt: str | None = None
 
 
+# EmployeeTime time type codes (each tenant names its own) -> canonical leave types; a system's
+# ``time_types`` option adds to these or overrides them
+DEFAULT_TIME_TYPES = {
+    "VACATION": "annual", "ANNUAL_LEAVE": "annual", "HOLIDAY": "annual", "TT_VAC_REC": "annual",
+    "SICK": "sick", "SICKNESS": "sick", "SICK_LEAVE": "sick", "TT_SICK": "sick",
+    "PERSONAL": "casual", "CASUAL": "casual",
+    "MATERNITY": "maternity", "MATERNITY_LEAVE": "maternity",
+    "PATERNITY": "paternity", "PATERNITY_LEAVE": "paternity",
+    "UNPAID": "unpaid", "UNPAID_LEAVE": "unpaid",
+}
+
+
 class SuccessFactorsOptions(VendorOptions):
     # Basic auth is ``username@company_id`` with the password from the environment
     username: str
     company_id: str
+    # time type code (EmployeeTime.timeType) -> leave type, over DEFAULT_TIME_TYPES
+    time_types: dict[str, str] = {}
+
+    @field_validator("time_types")
+    @classmethod
+    def _leave_types(cls, value: dict[str, str]) -> dict[str, str]:
+        from typing import get_args
+
+        from harvey_pipelines.records import LeaveRequest  # only when an organization maps time types
+
+        known = get_args(LeaveRequest.model_fields["leave_type"].annotation)
+        for code, kind in value.items():
+            if not code.strip() or kind not in known:
+                raise ValueError(f"{code}: {kind!r}: map a time type code onto a leave type ({', '.join(known)})")
+        return {code.strip().upper(): kind for code, kind in value.items()}
+
+    def leave_type(self, time_type: str | None) -> str | None:
+        """The leave type of a time type code (case does not matter); None when unmapped."""
+        if time_type is None:
+            return None
+        code = time_type.strip().upper()
+        return self.time_types.get(code) or DEFAULT_TIME_TYPES.get(code)
 
     @field_validator("username", "company_id")
     @classmethod

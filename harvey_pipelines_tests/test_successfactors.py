@@ -1,8 +1,9 @@
 """SAP SuccessFactors OData v2: the adapter against its mock over HTTP on loopback, into DuckDB
 and PostgreSQL.
 
-The truth is the mock's typed model (each worker's job and pay slices), not its answers: the
-employment rows the adapter rebuilt from EmpJob and EmpCompensation must equal it."""
+The truth is the mock's typed model (each worker's job and pay slices, each department's slices,
+the leave records), not its answers: the employment rows the adapter rebuilt from EmpJob and
+EmpCompensation, the departments in force today and the leave must equal it."""
 
 from __future__ import annotations
 
@@ -11,17 +12,24 @@ import itertools
 import logging
 
 import pytest
+import sqlalchemy as sa
 
 from harvey_pipelines.mock_hrms.successfactors import Company, SuccessFactorsMock, holding
 from harvey_pipelines.organizations import Organization
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sources.successfactors import employment_rows, odata_date, odata_instant
 from harvey_pipelines.sync import SyncFailed, sync_entity
+from harvey_pipelines.vendors import SuccessFactorsOptions
+from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.helpers import sync_run_rows, truth_differences, warehouse_rows
 
-ENTITIES = ("employees", "employments")
+ENTITIES = ("employees", "employments", "departments", "leave_requests")
 RETRY = RetryPolicy(max_attempts=8, backoff_base=0.01, backoff_max=0.05)
 CONTRACTS = {"regular": "permanent", "fixed": "fixed_term", "intern": "internship"}
+# the mock tenant's time type codes and approval statuses, as the README's mapping table says
+LEAVE_TYPES = {"TT_VAC_REC": "annual", "SICKNESS": "sick", "UNPAID": "unpaid", "MATERNITY": "maternity"}
+LEAVE_STATUSES = {"APPROVED": "approved", "PENDING": "pending", "CANCELLED": "cancelled", "REJECTED": "rejected",
+                  "PENDING_CANCELLATION": "approved"}
 _numbers = itertools.count(1)
 
 
@@ -64,7 +72,18 @@ def truth(company: Company) -> dict[str, dict[str, dict]]:
                 employee_id=w.user_id, start_date=start, end_date=end, contract_type=CONTRACTS[job.contract],
                 hours_per_week=job.hours, salary=pay.amount, salary_period="year", currency="EUR",
                 job_title=job.title, department=job.department)
-    return {"employees": employees, "employments": employments}
+    departments = {}
+    for department in company.departments.values():
+        unit = company.department_today(department)
+        if unit is not None and unit.status == "A":
+            departments[department.code] = dict(department_id=department.code, name=unit.name, head_id=unit.head,
+                                                head_name=None, employee_count=None, location=None)
+    leave = {code: dict(leave_request_id=code, employee_id=item.user_id, leave_type=LEAVE_TYPES[item.time_type],
+                        start_date=item.start, end_date=item.end,
+                        total_days=None if item.hours_only else float((item.end - item.start).days + 1),
+                        status=LEAVE_STATUSES[item.status])
+             for code, item in company.leaves.items() if item.record_type == "ABSENCE"}
+    return {"employees": employees, "employments": employments, "departments": departments, "leave_requests": leave}
 
 
 def differences(company: Company, warehouse, entities=ENTITIES) -> dict[str, list[str]]:
@@ -238,7 +257,108 @@ def test_a_wrong_password_fails_at_once_and_never_shows_it(company, warehouse, m
 
 def test_an_entity_successfactors_does_not_serve_fails_clearly(company, warehouse):
     with pytest.raises(SyncFailed) as failed:
-        sync_entity(company.org, "departments", warehouse, retry=RETRY)
+        sync_entity(company.org, "attendance", warehouse, retry=RETRY)
     result = failed.value.result
     assert result.failure_kind == "configuration" and result.api_calls == 0
-    assert "successfactors serves no departments (it serves employees, employments)" in result.error
+    assert ("successfactors serves no attendance (it serves employees, employments, departments, leave_requests)"
+            in result.error)
+
+
+# -- departments and leave ----------------------------------------------------------------
+def absences(company: Company, status: str) -> list[str]:
+    return sorted(c for c, item in company.leaves.items() if item.status == status and item.record_type == "ABSENCE")
+
+
+def test_departments_are_today_s_slices_and_ended_or_inactive_ones_are_not_live(company, warehouse):
+    sync_all(company, warehouse, mode="full")
+    departments = warehouse_rows(warehouse, company.org.id, "departments")
+    assert departments["FIN"]["name"] == "Finance & Controlling", "the slice in force today, not the first"
+    assert not {"LEGAL", "PMO", "LAB"} & set(departments), "inactive, ended and not yet begun: no department"
+    assert departments["ENG"]["head_id"] in company.workers
+    assert differences(company, warehouse, ("departments",)) == {}
+
+
+def test_leave_and_department_changes_are_picked_up_exactly(successfactors, company, warehouse):
+    """An approval, a cancellation, a new request, a rename from a past day, a rename dated ahead,
+    a department closed and one made active again: the records they change, no other."""
+    sync_all(company, warehouse)
+    today = company.today
+    pending, approved = absences(company, "PENDING"), absences(company, "APPROVED")
+    company.decide_leave(pending[0], "APPROVED")
+    company.decide_leave(approved[0], "CANCELLED")
+    worker = min(company.workers)
+    new = company.request_leave(worker, today + dt.timedelta(10), today + dt.timedelta(12), "SICKNESS",
+                                hours_only=True)
+    company.reorganize("ENG", today - dt.timedelta(2), name="Software Engineering")
+    company.reorganize("HR", today + dt.timedelta(3), name="People & Culture")  # ahead: not yet
+    company.close_department("PMO", dt.date(2023, 12, 31))  # already ended: no change to see
+    company.close_department("OPS", today - dt.timedelta(1))
+    company.reorganize("LEGAL", today - dt.timedelta(1), status="A")
+
+    successfactors.calls.clear()
+    again = sync_all(company, warehouse)
+    counts = {name: (again[name].inserted, again[name].updated, again[name].deleted)
+              for name in ("departments", "leave_requests")}
+    assert counts == {"departments": (1, 1, 1), "leave_requests": (1, 2, 0)}, counts
+    assert differences(company, warehouse) == {}
+    leave_reads = [c for c in successfactors.calls if c.startswith("/odata/v2/EmployeeTime")]
+    assert leave_reads and all("lastModifiedDateTime" in c for c in leave_reads[:1])
+    rows = warehouse_rows(warehouse, company.org.id, "leave_requests")
+    assert rows[new.code]["total_days"] is None and rows[new.code]["leave_type"] == "sick"
+    gone = warehouse_rows(warehouse, company.org.id, "departments", include_deleted=True)
+    assert "OPS" in gone and "OPS" not in warehouse_rows(warehouse, company.org.id, "departments")
+
+    company.advance(5)  # the rename dated ahead takes effect, no stamp moves
+    later = sync_all(company, warehouse)
+    assert (later["departments"].inserted, later["departments"].updated) == (0, 1)
+    assert warehouse_rows(warehouse, company.org.id, "departments")["HR"]["name"] == "People & Culture"
+    assert differences(company, warehouse) == {}
+
+
+def test_leave_faults_and_changes_while_paging_lose_nothing(successfactors, company, warehouse, monkeypatch):
+    from harvey_pipelines.sources.successfactors import SuccessFactorsAdapter
+
+    monkeypatch.setattr(SuccessFactorsAdapter, "page_size", 3)
+    monkeypatch.setattr(successfactors, "rate_limit", 6)  # 429 with Retry-After
+    listed = {c for c, item in company.leaves.items() if item.record_type == "ABSENCE"}
+    pending = absences(company, "PENDING")
+    successfactors.fail_next(2, 502)
+    successfactors.during_paging(lambda: company.decide_leave(pending[0], "REJECTED"))
+    successfactors.during_paging(lambda: company.request_leave(min(company.workers), company.today,
+                                                               company.today, "UNPAID"))
+    successfactors.during_paging(lambda: company.reorganize("FIN", company.today, name="Treasury"))
+    results = {name: sync_entity(company.org, name, warehouse, mode="full", retry=RETRY)
+               for name in ("leave_requests", "departments")}
+    assert sum(r.retries for r in results.values()) >= 2
+    assert listed <= set(warehouse_rows(warehouse, company.org.id, "leave_requests")), "nobody skipped while paging"
+    monkeypatch.setattr(successfactors, "rate_limit", 10_000)
+    for name in ("leave_requests", "departments"):
+        sync_entity(company.org, name, warehouse, retry=RETRY)
+    assert differences(company, warehouse, ("leave_requests", "departments")) == {}
+
+
+def test_an_unmapped_time_type_is_quarantined_naming_it_until_the_options_map_it(company, warehouse):
+    odd = company.request_leave(min(company.workers), company.today, company.today, "TT_TRAINING")
+    result = sync_entity(company.org, "leave_requests", warehouse, mode="full", retry=RETRY)
+    assert result.quarantined == 1
+    q = schema.quarantine
+    with warehouse.writer() as conn:
+        reasons = conn.execute(sa.select(q.c.source_id, q.c.reason).where(
+            q.c.organization_id == company.org.id)).all()
+    assert [source_id for source_id, _ in reasons] == [odd.code]
+    assert "'TT_TRAINING'" in reasons[0][1] and "time_types" in reasons[0][1]
+    assert odd.code not in warehouse_rows(warehouse, company.org.id, "leave_requests")
+
+    company.org = company.org.model_copy(update={"options": {**company.org.options,
+                                                             "time_types": {"tt_training": "casual"}}})
+    sync_entity(company.org, "leave_requests", warehouse, mode="full", retry=RETRY)
+    assert warehouse_rows(warehouse, company.org.id, "leave_requests")[odd.code]["leave_type"] == "casual"
+
+
+def test_time_type_options_name_a_leave_type():
+    options = SuccessFactorsOptions(username="u", company_id="c", time_types={"TT_TRAINING": "casual",
+                                                                             "sickness": "unpaid"})
+    assert options.leave_type("tt_training") == "casual" and options.leave_type("SICKNESS") == "unpaid"
+    assert options.leave_type("TT_VAC_REC") == "annual" and options.leave_type("NOPE") is None
+    with pytest.raises(ValueError, match="holiday"):
+        SuccessFactorsOptions(username="u", company_id="c", time_types={"TT_X": "holiday"})

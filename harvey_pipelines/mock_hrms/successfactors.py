@@ -33,11 +33,19 @@ What it reproduces, because the adapter must cope with it:
 - Pay: ``EmpCompensation`` slices with ``$expand=empPayCompRecurringNav`` carry the recurring
   pay components inline (``paycompvalue`` Decimal string, ``currencyCode``, ``frequency``
   ANN|MON); without the expand the navigation is ``{"__deferred": {"uri"}}``.
+- Departments: ``FODepartment`` (effective-dated foundation object keyed on ``externalCode`` and
+  ``startDate``: ``name``, ``description``, ``parent``, ``headOfUnit``, ``status`` ``A``/``I``);
+  ``EmpJob.department`` holds its code. A department may end (its last slice's ``endDate``).
+- Leave: ``EmployeeTime`` (not effective-dated; ``externalCode``, ``userId``, ``timeType``,
+  ``timeRecordType`` ``ABSENCE`` or ``ATTENDANCE``, ``startDate``/``endDate`` dates,
+  ``quantityInDays``/``quantityInHours``/``deductionQuantity`` Decimal strings,
+  ``approvalStatus``, ``comment``); a status change moves its ``lastModifiedDateTime``.
 - ``rate_limit`` requests per second per company, then 429 with ``Retry-After``;
   ``fail_next(n, status)``; ``during_paging(callback)`` changes the data after a page that is
   not a walk's last.
 
-The truth is the typed model (``Worker.jobs``, ``Worker.pays``): what holds from each date on.
+The truth is the typed model (``Worker.jobs``, ``Worker.pays``, ``Department.slices``,
+``Company.leaves``): what holds from each date on.
 """
 
 from __future__ import annotations
@@ -64,6 +72,10 @@ FIRST_NAMES = ["Anna", "Lukas", "Marie", "Jonas", "Lea", "Felix", "Sofia", "Paul
 LAST_NAMES = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann"]
 TITLES = ["Analyst", "Engineer", "Senior Engineer", "Team Lead", "Accountant", "Recruiter"]
 DEPARTMENTS = ["FIN", "ENG", "HR", "OPS"]
+DEPARTMENT_NAMES = {"FIN": "Finance", "ENG": "Engineering", "HR": "Human Resources", "OPS": "Operations"}
+# time type codes of the mock's tenant (the adapter's defaults map them)
+TIME_TYPES = ("TT_VAC_REC", "TT_VAC_REC", "SICKNESS", "UNPAID", "MATERNITY")
+LEAVE_STATUSES = ["APPROVED", "APPROVED", "APPROVED", "PENDING", "CANCELLED", "REJECTED"]
 # picklist -> (optionId, externalCode, label)
 PICKLISTS = {
     "employee-status": [("3671", "A", "Active"), ("3672", "U", "Unpaid Leave"), ("3673", "T", "Terminated")],
@@ -75,8 +87,9 @@ CONTRACT_OPTION = {code: option for option, code, _ in PICKLISTS["contractType"]
 # entity -> key fields, in order (paging=cursor walks by them)
 KEYS = {"User": ("userId",), "PerPersonal": ("personIdExternal", "startDate"), "EmpEmployment": ("userId",),
         "EmpJob": ("userId", "startDate", "seqNumber"), "EmpCompensation": ("userId", "startDate", "seqNumber"),
-        "PickListValueV2": ("PickListV2_id", "externalCode")}
-EFFECTIVE_DATED = ("EmpJob", "EmpCompensation", "PerPersonal")
+        "PickListValueV2": ("PickListV2_id", "externalCode"), "FODepartment": ("externalCode", "startDate"),
+        "EmployeeTime": ("externalCode",)}
+EFFECTIVE_DATED = ("EmpJob", "EmpCompensation", "PerPersonal", "FODepartment")
 
 
 def odata_date(day: dt.date) -> str:
@@ -124,6 +137,40 @@ class Worker:
     names: list[tuple[dt.date, str, str, dt.datetime]] = field(default_factory=list)
 
 
+@dataclass
+class Unit:
+    """An FODepartment slice: what holds from ``start`` until the next slice."""
+
+    start: dt.date
+    name: str
+    head: str | None = None
+    status: str = "A"  # I: inactive
+    parent: str | None = None
+    modified: dt.datetime = field(default_factory=lambda: dt.datetime(2019, 6, 1, tzinfo=dt.timezone.utc))
+
+
+@dataclass
+class Department:
+    code: str
+    slices: list[Unit]
+    end: dt.date | None = None  # the last slice's endDate: the department's last day
+
+
+@dataclass
+class Leave:
+    """An EmployeeTime record."""
+
+    code: str
+    user_id: str
+    time_type: str
+    start: dt.date
+    end: dt.date
+    status: str  # approvalStatus
+    modified: dt.datetime
+    record_type: str = "ABSENCE"
+    hours_only: bool = False  # a time type recorded in hours: no quantityInDays
+
+
 def holding(slices: list, day: dt.date):
     held = [s for s in slices if s.start <= day]
     return held[-1] if held else None
@@ -147,6 +194,40 @@ class Company:
         self._numbers = iter(range(1, 10**9))
         for _ in range(size):
             self._generated(self.today - dt.timedelta(days=self.rng.randrange(120, 1800)))
+        self.departments: dict[str, Department] = {}
+        self.leaves: dict[str, Leave] = {}
+        self._leave_numbers = iter(range(1, 10**9))
+        self._generated_units()
+        for worker in list(self.workers.values()):
+            for _ in range(self.rng.randrange(0, 4)):
+                self._generated_leave(worker)
+
+    def _generated_units(self) -> None:
+        heads = sorted(self.workers)
+        founded = dt.date(2015, 1, 1)
+        for n, (code, name) in enumerate(DEPARTMENT_NAMES.items()):
+            head = heads[n % len(heads)] if heads else None
+            parent = None if code == "OPS" else "OPS"
+            self.departments[code] = Department(code, [Unit(founded, name, head, parent=parent)])
+        # one renamed in the past, one gone inactive, one ended, one only dated ahead
+        self.departments["FIN"].slices.append(Unit(dt.date(2021, 7, 1), "Finance & Controlling",
+                                                   self.departments["FIN"].slices[0].head, parent="OPS"))
+        self.departments["LEGAL"] = Department("LEGAL", [Unit(founded, "Legal"),
+                                                         Unit(dt.date(2024, 1, 1), "Legal", status="I")])
+        self.departments["PMO"] = Department("PMO", [Unit(founded, "Project Office")], end=dt.date(2023, 12, 31))
+        self.departments["LAB"] = Department("LAB", [Unit(self.today + dt.timedelta(days=40), "Research Lab")])
+
+    def _generated_leave(self, worker: Worker) -> None:
+        rng = self.rng
+        first = max(worker.hire, self.today - dt.timedelta(days=400))
+        start = first + dt.timedelta(days=rng.randrange(0, max(1, (self.today - first).days + 60)))
+        days = rng.randrange(1, 11)
+        kind = rng.choice(TIME_TYPES)
+        self.request_leave(worker.user_id, start, start + dt.timedelta(days=days - 1), kind,
+                           status=rng.choice(LEAVE_STATUSES), modified=self._past(start))
+        if rng.random() < 0.1:  # a time sheet record: not leave
+            self.request_leave(worker.user_id, start, start, "WORK", record_type="ATTENDANCE",
+                               modified=self._past(start))
 
     # -- the model ----------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -237,6 +318,47 @@ class Company:
         worker.pays = [p for p in worker.pays if p.start <= last_day]
         self.change_job(user_id, last_day + dt.timedelta(days=1), status="T", modified=stamp)
 
+    def request_leave(self, user_id: str, start: dt.date, end: dt.date, time_type: str = "TT_VAC_REC", *,
+                      status: str = "PENDING", record_type: str = "ABSENCE", hours_only: bool = False,
+                      modified: dt.datetime | None = None) -> Leave:
+        leave = Leave(f"ET{next(self._leave_numbers):06d}", user_id, time_type, start, end, status,
+                      modified or self.now(), record_type, hours_only)
+        self.leaves[leave.code] = leave
+        return leave
+
+    def decide_leave(self, code: str, status: str) -> Leave:
+        """A new approvalStatus (APPROVED, REJECTED, CANCELLED...), entered now."""
+        leave = self.leaves[code]
+        leave.status, leave.modified = status, self.now()
+        return leave
+
+    def reorganize(self, code: str, start: dt.date, *, modified: dt.datetime | None = None, **values) -> Unit:
+        """From ``start`` on, ``values`` (name, head, status, parent) hold for the department ``code``
+        (a new one when unknown); a slice starting that day is corrected."""
+        stamp = modified or self.now()
+        department = self.departments.setdefault(code, Department(code, []))
+        existing = next((u for u in department.slices if u.start == start), None)
+        if existing is not None:
+            for name, value in values.items():
+                setattr(existing, name, value)
+            existing.modified = stamp
+            return existing
+        base = holding(department.slices, start) or Unit(start, code)
+        unit = replace(base, start=start, modified=stamp, **values)
+        department.slices = sorted([*department.slices, unit], key=lambda u: u.start)
+        return unit
+
+    def close_department(self, code: str, last_day: dt.date) -> None:
+        department = self.departments[code]
+        department.end = last_day
+        department.slices[-1].modified = self.now()
+
+    def department_today(self, department: Department) -> Unit | None:
+        """The slice in force today, None when none is (not begun, or ended)."""
+        if department.end is not None and department.end < self.today:
+            return None
+        return holding(department.slices, self.today)
+
     def advance(self, days: int) -> None:
         self.today += dt.timedelta(days=days)
         self.clock = max(self.clock, dt.datetime.combine(self.today, dt.time(8), dt.timezone.utc))
@@ -297,6 +419,24 @@ class Company:
                                 "empPayCompRecurringNav": [{"payComponent": "BASE", "paycompvalue": f"{p.amount:.2f}",
                                                             "currencyCode": p.currency, "frequency": p.frequency,
                                                             "startDate": p.start, "endDate": end}]})
+        if entity == "FODepartment":
+            for d in self.departments.values():
+                for n, u in enumerate(d.slices):
+                    end = (d.slices[n + 1].start - dt.timedelta(days=1) if n + 1 < len(d.slices)
+                           else d.end or OPEN_END)
+                    out.append({"externalCode": d.code, "startDate": u.start, "endDate": end, "name": u.name,
+                                "name_defaultValue": u.name, "description": f"{u.name} ({d.code})",
+                                "parent": u.parent, "headOfUnit": u.head, "status": u.status,
+                                "lastModifiedDateTime": u.modified})
+        if entity == "EmployeeTime":
+            for leave in self.leaves.values():
+                days = (leave.end - leave.start).days + 1
+                out.append({"externalCode": leave.code, "userId": leave.user_id, "timeType": leave.time_type,
+                            "timeRecordType": leave.record_type, "startDate": leave.start, "endDate": leave.end,
+                            "quantityInDays": None if leave.hours_only else f"{days:.1f}",
+                            "quantityInHours": f"{days * 8:.1f}", "deductionQuantity": f"{days:.1f}",
+                            "approvalStatus": leave.status, "comment": None,
+                            "lastModifiedDateTime": leave.modified})
         if entity == "PickListValueV2":
             out = [{"PickListV2_id": picklist, "optionId": option, "externalCode": code, "label_defaultValue": label,
                     "lastModifiedDateTime": dt.datetime(2019, 1, 1, tzinfo=dt.timezone.utc)}

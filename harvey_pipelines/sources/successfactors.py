@@ -20,7 +20,16 @@ system's options, the password its secret; README "SAP SuccessFactors").
   effect on its date without any change stamp.
 * picklists (``emplStatus``, ``contractType`` hold option ids) are resolved to their codes and
   labels through ``/PickListValueV2``, read once per sync.
-* No departments: ``FODepartment`` is not read (the employment's department is its code).
+* departments: ``FODepartment``, today's slice of every department (no window: the slice in
+  force on the company's today), read whole at every sync: departments are few, and a slice dated
+  ahead (a rename) takes effect on its date without a change stamp, so its start counts as its
+  stamp. A department whose slice today is inactive (``status`` ``I``), or which has slices but
+  none today (ended), is flagged deleted (``DeletionsPage``), as a change feed's deletions are.
+  The employee's and employment's ``department`` stay ``EmpJob.department``, the code.
+* leave_requests: ``EmployeeTime`` absences (``timeRecordType eq 'ABSENCE'``), incremental by
+  ``lastModifiedDateTime ge``; ``timeType`` codes become leave types through the system's
+  ``time_types`` option over ``vendors.DEFAULT_TIME_TYPES``; an unmapped code is quarantined
+  with a reason naming it.
 """
 
 from __future__ import annotations
@@ -29,7 +38,9 @@ import datetime as dt
 import re
 from typing import Any, Iterable, Iterator, cast
 
-from harvey_pipelines.sources.base import Endpoint, FanOutPage, FetchContext, SourceAdapter
+from pydantic_core import PydanticCustomError, ValidationError
+
+from harvey_pipelines.sources.base import DeletionsPage, Endpoint, FanOutPage, FetchContext, SourceAdapter
 from harvey_pipelines.sources.http import BasicAuth, HttpEngine, Secret
 from harvey_pipelines.sources.paging import ODataNextLink, PagingState
 from harvey_pipelines.vendors import SuccessFactorsOptions
@@ -49,6 +60,11 @@ CONTRACT_TYPES = {"regular": "permanent", "permanent": "permanent", "fixed": "fi
 FREQUENCIES = {"ANN": "year", "MON": "month", "HOURLY": "hour", "HOUR": "hour"}
 JOB_FIELDS = ("jobTitle", "department", "standardHours", "emplStatus", "contractType", "managerId", "location")
 PAY_FIELDS = ("payComponent", "paycompvalue", "currencyCode", "frequency")
+ABSENCES = "timeRecordType eq 'ABSENCE'"  # EmployeeTime also holds time sheet (attendance) records
+# EmployeeTime.approvalStatus -> LeaveRequest.status; a cancellation awaiting approval leaves
+# the leave approved until it is approved
+LEAVE_STATUSES = {"APPROVED": "approved", "PENDING": "pending", "PENDING_CANCELLATION": "approved",
+                  "CANCELLED": "cancelled", "REJECTED": "rejected"}
 
 _DATE = re.compile(r"^/Date\((-?\d+)(?:([+-])(\d{4}))?\)/$")
 
@@ -160,7 +176,8 @@ def _code(value: Any, labels: dict[str, dict]) -> str | None:
 
 class SuccessFactorsAdapter(SourceAdapter):
     hrms_type = "successfactors"
-    endpoints = {"employees": Endpoint("/User"), "employments": Endpoint("/EmpJob")}
+    endpoints = {"employees": Endpoint("/User"), "employments": Endpoint("/EmpJob"),
+                 "departments": Endpoint("/FODepartment"), "leave_requests": Endpoint("/EmployeeTime")}
     page_size = 1000  # the most SuccessFactors pages by
     ids_per_request = 100  # users named in one `userId in (...)` filter: keeps URLs short
 
@@ -207,8 +224,9 @@ class SuccessFactorsAdapter(SourceAdapter):
     def fetch(self, engine, entity, since, state, context=None):
         if entity not in self.endpoints:
             return super().fetch(engine, entity, since, state, context)
-        return (self._employees if entity == "employees" else self._employments)(
-            engine, since, state, context or FetchContext())
+        fetchers = {"employees": self._employees, "employments": self._employments,
+                    "departments": self._departments, "leave_requests": self._leave_requests}
+        return fetchers[entity](engine, since, state, context or FetchContext())
 
     def _chunks(self, ids: Iterable[str]) -> Iterator[list[str]]:
         ids = sorted(ids)
@@ -282,9 +300,28 @@ class SuccessFactorsAdapter(SourceAdapter):
                     uid, _last(employment.get(uid)), jobs.get(uid, []), pays.get(uid, []), labels)]
                 yield FanOutPage(rows, "employees", [uid for uid in ids if employment.get(uid)])
 
+    def _departments(self, engine, since, state, context):
+        # every sync reads all of today's slices (`since` is not asked): see the module's docstring
+        today = self._all(engine, "FODepartment", state)
+        ever = {text(r.get("externalCode")) for r in self._all(
+            engine, "FODepartment", state, **FULL_HISTORY, **{"$select": "externalCode,startDate,endDate"})}
+        live = {code: row for row in today if (code := text(row.get("externalCode")))
+                and (text(row.get("status")) or "A").upper() != "I"}
+        gone = sorted(code for code in ever | {text(r.get("externalCode")) for r in today}
+                      if code and code not in live)
+        # without the slice's endDate: entering a slice ahead moves it, and the department today is the same
+        yield DeletionsPage([{**{k: v for k, v in row.items() if k != "endDate"}, "id": code}
+                             for code, row in sorted(live.items())], gone)
+
+    def _leave_requests(self, engine, since, state, context):
+        for page in self._list(engine, "EmployeeTime", state, since, **{"$filter": ABSENCES}):
+            yield [{**row, "id": row.get("externalCode")} if isinstance(row, dict) else row for row in page]
+
     # -- mapping ----------------------------------------------------------------------------
     def to_canonical(self, entity: str, payload: dict) -> dict:
-        return self._employee(payload) if entity == "employees" else self._employment(payload)
+        mappers = {"employees": self._employee, "employments": self._employment,
+                   "departments": self._department, "leave_requests": self._leave}
+        return mappers[entity](payload)
 
     def _employee(self, p: dict) -> dict:
         personal, employment, job = (_object(p.get(k)) for k in ("personal", "employment", "job"))
@@ -323,6 +360,38 @@ class SuccessFactorsAdapter(SourceAdapter):
             "salary": number(pay.get("paycompvalue")), "currency": text(pay.get("currencyCode")),
             "salary_period": FREQUENCIES.get(text(pay.get("frequency")) or ""),
             "job_title": text(job.get("jobTitle")), "department": text(job.get("department")),
+        }
+
+    def _department(self, p: dict) -> dict:
+        # a slice dated ahead takes effect on its date with its older stamp: its start counts too
+        stamps = [s for s in (odata_instant(p.get("lastModifiedDateTime")), odata_instant(p.get("startDate")))
+                  if s is not None]
+        return {
+            "id": p.get("id"), "updated_at": max(stamps) if stamps else None,
+            "department_id": text(p.get("externalCode")),
+            "name": text(p.get("name")) or text(p.get("name_defaultValue")),
+            "head_id": text(p.get("headOfUnit")),
+        }
+
+    def _leave(self, p: dict) -> dict:
+        time_type = text(p.get("timeType"))
+        leave_type = self.options.leave_type(time_type)
+        if leave_type is None:
+            raise ValidationError.from_exception_data("LeaveRequest", [{
+                "type": PydanticCustomError(
+                    "unmapped_time_type", "time type {code} maps to no leave type: add it to the system's "
+                    "time_types option", {"code": repr(time_type)}),
+                "loc": ("leave_type",), "input": time_type}])
+        status = text(p.get("approvalStatus"))
+        return {
+            "id": p.get("id"), "updated_at": odata_instant(p.get("lastModifiedDateTime")),
+            "leave_request_id": text(p.get("externalCode")), "employee_id": text(p.get("userId")),
+            "leave_type": leave_type,
+            "start_date": odata_date(p.get("startDate")), "end_date": odata_date(p.get("endDate")),
+            # hours-only time types carry quantityInHours alone: no day count then
+            "total_days": number(p.get("quantityInDays")),
+            "status": LEAVE_STATUSES.get((status or "").upper(), status),
+            "reason": text(p.get("comment")),
         }
 
 
