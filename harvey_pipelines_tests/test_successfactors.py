@@ -309,8 +309,10 @@ def test_leave_and_department_changes_are_picked_up_exactly(successfactors, comp
     assert "OPS" in gone and "OPS" not in warehouse_rows(warehouse, company.org.id, "departments")
 
     company.advance(5)  # the rename dated ahead takes effect, no stamp moves
+    company.departments["OPS"].end = None  # reopened: live again
+    company.reorganize("OPS", company.today, name="Operations & Facilities")
     later = sync_all(company, warehouse)
-    assert (later["departments"].inserted, later["departments"].updated) == (0, 1)
+    assert (later["departments"].inserted, later["departments"].updated, later["departments"].deleted) == (0, 2, 0)
     assert warehouse_rows(warehouse, company.org.id, "departments")["HR"]["name"] == "People & Culture"
     assert differences(company, warehouse) == {}
 
@@ -339,14 +341,16 @@ def test_leave_faults_and_changes_while_paging_lose_nothing(successfactors, comp
 
 def test_an_unmapped_time_type_is_quarantined_naming_it_until_the_options_map_it(company, warehouse):
     odd = company.request_leave(min(company.workers), company.today, company.today, "TT_TRAINING")
+    unknown = company.request_leave(min(company.workers), company.today, company.today, status="ESCALATED")
     result = sync_entity(company.org, "leave_requests", warehouse, mode="full", retry=RETRY)
-    assert result.quarantined == 1
+    assert result.quarantined == 2
     q = schema.quarantine
     with warehouse.writer() as conn:
-        reasons = conn.execute(sa.select(q.c.source_id, q.c.reason).where(
-            q.c.organization_id == company.org.id)).all()
-    assert [source_id for source_id, _ in reasons] == [odd.code]
-    assert "'TT_TRAINING'" in reasons[0][1] and "time_types" in reasons[0][1]
+        reasons = dict(conn.execute(sa.select(q.c.source_id, q.c.reason).where(
+            q.c.organization_id == company.org.id)).all())
+    assert set(reasons) == {odd.code, unknown.code}
+    assert "'TT_TRAINING'" in reasons[odd.code] and "time_types" in reasons[odd.code]
+    assert "'ESCALATED'" in reasons[unknown.code]
     assert odd.code not in warehouse_rows(warehouse, company.org.id, "leave_requests")
 
     company.org = company.org.model_copy(update={"options": {**company.org.options,

@@ -374,15 +374,16 @@ class SuccessFactorsAdapter(SourceAdapter):
         }
 
     def _leave(self, p: dict) -> dict:
-        time_type = text(p.get("timeType"))
+        time_type, status = text(p.get("timeType")), text(p.get("approvalStatus"))
         leave_type = self.options.leave_type(time_type)
-        if leave_type is None:
-            raise ValidationError.from_exception_data("LeaveRequest", [{
-                "type": PydanticCustomError(
-                    "unmapped_time_type", "time type {code} maps to no leave type: add it to the system's "
-                    "time_types option", {"code": repr(time_type)}),
-                "loc": ("leave_type",), "input": time_type}])
-        status = text(p.get("approvalStatus"))
+        unmapped = ([("leave_type", time_type, "time type {code} maps to no leave type: add it to the "
+                      "system's time_types option")] if leave_type is None else [])
+        if LEAVE_STATUSES.get((status or "").upper()) is None:
+            unmapped.append(("status", status, f"approvalStatus {{code}} is none of {', '.join(LEAVE_STATUSES)}"))
+        if unmapped:  # quarantined with a reason naming the code, which validation alone would not
+            raise ValidationError.from_exception_data("LeaveRequest", [
+                {"type": PydanticCustomError("unmapped_code", message, {"code": repr(code)}), "loc": (name,),
+                 "input": code} for name, code, message in unmapped])
         return {
             "id": p.get("id"), "updated_at": odata_instant(p.get("lastModifiedDateTime")),
             "leave_request_id": text(p.get("externalCode")), "employee_id": text(p.get("userId")),
@@ -390,7 +391,7 @@ class SuccessFactorsAdapter(SourceAdapter):
             "start_date": odata_date(p.get("startDate")), "end_date": odata_date(p.get("endDate")),
             # hours-only time types carry quantityInHours alone: no day count then
             "total_days": number(p.get("quantityInDays")),
-            "status": LEAVE_STATUSES.get((status or "").upper(), status),
+            "status": LEAVE_STATUSES[(status or "").upper()],
             "reason": text(p.get("comment")),
         }
 
