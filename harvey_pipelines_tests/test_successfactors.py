@@ -60,18 +60,25 @@ def sync_all(company: Company, warehouse, mode="incremental", **kw):
 
 
 def truth(company: Company) -> dict[str, dict[str, dict]]:
+    def named(code: str) -> str:  # the department's name today, or its last one when it ended
+        department = company.departments.get(code)
+        if department is None:
+            return code
+        unit = company.department_today(department) or department.slices[-1]
+        return unit.name
+
     employees, employments = {}, {}
     for w in company.workers.values():
         job = holding(w.jobs, company.today)
         employees[w.user_id] = dict(
             employee_id=w.user_id, first_name=w.first_name, last_name=w.last_name, email=w.email,
-            department=job.department, job_title=job.title, manager_id=None, hire_date=w.hire,
+            department=named(job.department), job_title=job.title, manager_id=None, hire_date=w.hire,
             termination_date=w.end, employment_status="active" if company.active(w) else "terminated")
         for start, end, job, pay in company.versions(w):
             employments[f"{w.user_id}:{start}"] = dict(
                 employee_id=w.user_id, start_date=start, end_date=end, contract_type=CONTRACTS[job.contract],
                 hours_per_week=job.hours, salary=pay.amount, salary_period="year", currency="EUR",
-                job_title=job.title, department=job.department)
+                job_title=job.title, department=named(job.department))
     departments = {}
     for department in company.departments.values():
         unit = company.department_today(department)
@@ -305,6 +312,10 @@ def test_leave_and_department_changes_are_picked_up_exactly(successfactors, comp
     assert leave_reads and all("lastModifiedDateTime" in c for c in leave_reads[:1])
     rows = warehouse_rows(warehouse, company.org.id, "leave_requests")
     assert rows[new.code]["total_days"] is None and rows[new.code]["leave_type"] == "sick"
+    engineers = [w.user_id for w in company.workers.values() if holding(w.jobs, today).department == "ENG"]
+    assert engineers and again["employees"].updated >= len(engineers), "the rename renames their department"
+    people = warehouse_rows(warehouse, company.org.id, "employees")
+    assert {people[u]["department"] for u in engineers} == {"Software Engineering"}
     gone = warehouse_rows(warehouse, company.org.id, "departments", include_deleted=True)
     assert "OPS" in gone and "OPS" not in warehouse_rows(warehouse, company.org.id, "departments")
 

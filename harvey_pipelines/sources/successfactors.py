@@ -25,7 +25,11 @@ system's options, the password its secret; README "SAP SuccessFactors").
   ahead (a rename) takes effect on its date without a change stamp, so its start counts as its
   stamp. A department whose slice today is inactive (``status`` ``I``), or which has slices but
   none today (ended), is flagged deleted (``DeletionsPage``), as a change feed's deletions are.
-  The employee's and employment's ``department`` stay ``EmpJob.department``, the code.
+* The employee's and employment rows' ``department`` is the name of ``EmpJob.department``'s code:
+  the department's slice today, or its last slice when it ended (the code when unknown), the
+  history included (one department, one name: a rename is no department change). Incrementals
+  also re-read the employees of a department with a slice changed since the cursor, or taking
+  effect from the cursor's day on.
 * leave_requests: ``EmployeeTime`` absences (``timeRecordType eq 'ABSENCE'``), incremental by
   ``lastModifiedDateTime ge``; ``timeType`` codes become leave types through the system's
   ``time_types`` option over ``vendors.DEFAULT_TIME_TYPES``; an unmapped code is quarantined
@@ -184,6 +188,8 @@ class SuccessFactorsAdapter(SourceAdapter):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         self.options = cast(SuccessFactorsOptions, self.system.vendor_options())
+        self._units: dict[str, dict] = {}  # department code -> the FODepartment slice naming it
+        self._unit_history: list[dict] = []  # every FODepartment slice
 
     def auth(self):
         return BasicAuth(Secret(f"{self.options.username}@{self.options.company_id}"), self.credentials["password"])
@@ -226,7 +232,37 @@ class SuccessFactorsAdapter(SourceAdapter):
             return super().fetch(engine, entity, since, state, context)
         fetchers = {"employees": self._employees, "employments": self._employments,
                     "departments": self._departments, "leave_requests": self._leave_requests}
-        return fetchers[entity](engine, since, state, context or FetchContext())
+        pages = fetchers[entity](engine, since, state, context or FetchContext())
+        return self._department_named(engine, state, pages) if entity in ("employees", "employments") else pages
+
+    def _department_named(self, engine, state, pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
+        """``pages`` of employees or employment rows, each with its ``EmpJob.department`` code's name
+        as ``departmentName``: the name of the department's slice today, or of its last slice when it
+        has none today (ended). Reads ``FODepartment`` first, into ``_units`` and ``_unit_history``."""
+        self._unit_history = self._all(engine, "FODepartment", state, **FULL_HISTORY)
+        latest = {}
+        for row in sorted(self._unit_history, key=lambda r: odata_instant(r.get("startDate")) or EPOCH):
+            if code := text(row.get("externalCode")):
+                latest[code] = row
+        self._units = {**latest, **{code: row for row in self._all(engine, "FODepartment", state)
+                                    if (code := text(row.get("externalCode")))}}
+        for page in pages:
+            for row in page:
+                job = row.get("job") if isinstance(row, dict) else None
+                unit = self._units.get(text(job.get("department")) or "") if isinstance(job, dict) else None
+                if unit is not None:
+                    row["departmentName"] = text(unit.get("name")) or text(unit.get("name_defaultValue"))
+            yield page
+
+    def _in_renamed_departments(self, engine, state, since: dt.datetime, **window) -> set[str]:
+        """Users (in ``window``'s ``EmpJob`` slices) of a department with a slice changed since, or
+        taking effect on or after the cursor's day (without a stamp): its name may have changed."""
+        first = since.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
+        codes = sorted({code for row in self._unit_history if (code := text(row.get("externalCode"))) and (
+            ((stamp := odata_instant(row.get("lastModifiedDateTime"))) and stamp >= since)
+            or ((start := odata_date(row.get("startDate"))) and start >= first))})
+        return {str(row.get("userId")) for chunk in self._chunks(codes) for row in self._all(
+            engine, "EmpJob", state, **{"$filter": "department in " + ",".join(f"'{c}'" for c in chunk), **window})}
 
     def _chunks(self, ids: Iterable[str]) -> Iterator[list[str]]:
         ids = sorted(ids)
@@ -243,7 +279,7 @@ class SuccessFactorsAdapter(SourceAdapter):
         changed = self._changed(engine, state, since, {
             "User": ("userId", {"$filter": ALL_USERS}), "PerPersonal": ("personIdExternal", FULL_HISTORY),
             "EmpEmployment": ("userId", {}), "EmpJob": ("userId", FULL_HISTORY)})
-        changed |= self._taking_effect(context, since)
+        changed |= self._taking_effect(context, since) | self._in_renamed_departments(engine, state, since)
         for ids in self._chunks(changed):
             users = self._of_users(engine, "User", state, ids, extra=f" and {ALL_USERS}")
             yield self._people(engine, state, [u for rows in users.values() for u in rows], labels)
@@ -288,7 +324,7 @@ class SuccessFactorsAdapter(SourceAdapter):
         else:
             pages = self._chunks(self._changed(engine, state, since, {
                 "EmpJob": ("userId", FULL_HISTORY), "EmpCompensation": ("userId", FULL_HISTORY),
-                "EmpEmployment": ("userId", {})}))
+                "EmpEmployment": ("userId", {})}) | self._in_renamed_departments(engine, state, since, **FULL_HISTORY))
         for page in pages:
             for start in range(0, len(page), self.ids_per_request):
                 ids = page[start:start + self.ids_per_request]
@@ -340,7 +376,7 @@ class SuccessFactorsAdapter(SourceAdapter):
             "first_name": text(personal.get("firstName")) or text(p.get("firstName")),
             "last_name": text(personal.get("lastName")) or text(p.get("lastName")),
             "email": text(p.get("email")), "phone": text(p.get("businessPhone")),
-            "department": text(job.get("department")) or text(p.get("department")),
+            "department": text(p.get("departmentName")) or text(job.get("department")) or text(p.get("department")),
             "job_title": text(job.get("jobTitle")) or text(p.get("title")),
             "manager_id": text(job.get("managerId")), "location": text(job.get("location")),
             "hire_date": odata_date(employment.get("startDate")),
@@ -359,7 +395,8 @@ class SuccessFactorsAdapter(SourceAdapter):
             "hours_per_week": number(job.get("standardHours")),
             "salary": number(pay.get("paycompvalue")), "currency": text(pay.get("currencyCode")),
             "salary_period": FREQUENCIES.get(text(pay.get("frequency")) or ""),
-            "job_title": text(job.get("jobTitle")), "department": text(job.get("department")),
+            "job_title": text(job.get("jobTitle")),
+            "department": text(p.get("departmentName")) or text(job.get("department")),
         }
 
     def _department(self, p: dict) -> dict:
