@@ -235,17 +235,23 @@ class SuccessFactorsAdapter(SourceAdapter):
         pages = fetchers[entity](engine, since, state, context or FetchContext())
         return self._department_named(engine, state, pages) if entity in ("employees", "employments") else pages
 
-    def _department_named(self, engine, state, pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
-        """``pages`` of employees or employment rows, each with its ``EmpJob.department`` code's name
-        as ``departmentName``: the name of the department's slice today, or of its last slice when it
-        has none today (ended). Reads ``FODepartment`` first, into ``_units`` and ``_unit_history``."""
+    def _read_units(self, engine, state) -> list[dict]:
+        """``FODepartment``'s slices today (returned) and of the full window (``_unit_history``); the
+        slice naming each code (``_units``): today's, or the last one of a department without one
+        today (ended)."""
+        today = self._all(engine, "FODepartment", state)
         self._unit_history = self._all(engine, "FODepartment", state, **FULL_HISTORY)
         latest = {}
         for row in sorted(self._unit_history, key=lambda r: odata_instant(r.get("startDate")) or EPOCH):
             if code := text(row.get("externalCode")):
                 latest[code] = row
-        self._units = {**latest, **{code: row for row in self._all(engine, "FODepartment", state)
-                                    if (code := text(row.get("externalCode")))}}
+        self._units = {**latest, **{code: row for row in today if (code := text(row.get("externalCode")))}}
+        return today
+
+    def _department_named(self, engine, state, pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
+        """``pages`` of employees or employment rows, each with its ``EmpJob.department`` code's name
+        as ``departmentName`` (``_units``)."""
+        self._read_units(engine, state)
         for page in pages:
             for row in page:
                 job = row.get("job") if isinstance(row, dict) else None
@@ -338,9 +344,8 @@ class SuccessFactorsAdapter(SourceAdapter):
 
     def _departments(self, engine, since, state, context):
         # every sync reads all of today's slices (`since` is not asked): see the module's docstring
-        today = self._all(engine, "FODepartment", state)
-        ever = {text(r.get("externalCode")) for r in self._all(
-            engine, "FODepartment", state, **FULL_HISTORY, **{"$select": "externalCode,startDate,endDate"})}
+        today = self._read_units(engine, state)
+        ever = {text(r.get("externalCode")) for r in self._unit_history}
         live = {code: row for row in today if (code := text(row.get("externalCode")))
                 and (text(row.get("status")) or "A").upper() != "I"}
         gone = sorted(code for code in ever | {text(r.get("externalCode")) for r in today}
