@@ -323,6 +323,7 @@ class SuccessFactorsAdapter(SourceAdapter):
             "salary": number(pay.get("paycompvalue")), "currency": text(pay.get("currencyCode")),
             "salary_period": FREQUENCIES.get(text(pay.get("frequency")) or ""),
             "job_title": text(job.get("jobTitle")), "department": text(job.get("department")),
+            "manager_id": text(job.get("managerId")),
         }
 
 
