@@ -151,6 +151,9 @@ class Employment(CanonicalRecord):
     currency: Optional[str] = Field(None, description="ISO 4217 currency code of the salary.")
     job_title: Optional[str] = Field(None, description="Job title under this contract version.")
     department: Optional[str] = Field(None, description="Department name under this contract version.")
+    manager_id: Optional[str] = Field(
+        None, description="The manager's id or employee number under this contract version; empty where "
+        "the source keeps no manager in its history.")
 
     @model_validator(mode="after")
     def _dates(self):
@@ -326,7 +329,7 @@ ENTITIES: tuple[EntitySpec, ...] = (
                business_key="department_id", references=(Reference("head_id", "employees"),)),
     EntitySpec("employments", Employment,
                "Effective-dated contract history: each raise, hours change or renewal is a row.",
-               "people", references=(Reference("employee_id", "employees"),),
+               "people", references=(Reference("employee_id", "employees"), Reference("manager_id", "employees")),
                indexes=(("organization_id", "employee_id", "start_date"),)),
     EntitySpec("job_requisitions", JobRequisition, "Open and past job requisitions.", "recruiting",
                business_key="requisition_id", references=(Reference("hiring_manager_id", "employees"),)),

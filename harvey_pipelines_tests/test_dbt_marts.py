@@ -2,7 +2,7 @@
 violations, sync health, recruiting funnel and interviewer load, on a small hand-built
 history with answers worked out by hand, on DuckDB and PostgreSQL; and an end-to-end
 check that a raise in the (mock) HRMS shows up, synced and rebuilt, as exactly one new
-salary_change event of the employee timeline.
+salary_increase event of the employee timeline.
 
 Organization settings: the `_default` row (Asia/Kolkata, work starts 09:00, 8 standard
 hours, 2 h overtime limit, weekend sat,sun); holidays 2026-12-25 and 2027-01-01. Leave
@@ -382,13 +382,19 @@ TIMELINE_COLUMNS = ["event_id", "employee_id", "event_type", "effective_date", "
                     "source_entity", "source_id"]
 
 
-def _sync_and_build(org, warehouse: Warehouse, tmp_path) -> dict[str, dict]:
-    """Sync employees and employments, build the timeline; its events by event_id."""
+def _as_of(day: dt.date | None) -> tuple[str, ...]:
+    return ("--vars", f"{{as_of_date: {day.isoformat()}}}") if day else ()
+
+
+def _sync_and_build(org, warehouse: Warehouse, tmp_path, as_of: dt.date | None = None) -> dict[str, dict]:
+    """Sync employees and employments, build the timeline (as of the day ``as_of``, else today);
+    its events by event_id."""
     for entity in ("employees", "employments"):
         assert sync_entity(org, entity, warehouse).status == "success"
     warehouse.engine.dispose()
     with warehouse.for_other_process():
-        dbt_build(warehouse.url, tmp_path, "--select", "+employee_timeline", "--indirect-selection", "cautious")
+        dbt_build(warehouse.url, tmp_path, "--select", "+employee_timeline", "--indirect-selection", "cautious",
+                  *_as_of(as_of))
     with warehouse.engine.connect() as conn:
         rows = conn.execute(sa.text(
             f"select {', '.join(TIMELINE_COLUMNS)} from marts.employee_timeline "
@@ -399,8 +405,40 @@ def _sync_and_build(org, warehouse: Warehouse, tmp_path) -> dict[str, dict]:
     return events
 
 
+def assert_a_raise_dated_ahead_takes_effect_on_its_day(org, warehouse: Warehouse, tmp_path, employee_id: str,
+                                                      effective: dt.date, today: dt.date) -> None:
+    """A vendor test's check: the employee's raise dated ``effective`` (after the source's
+    ``today``), synced, is a salary_increase of the timeline on that date, scheduled, and its
+    employments row is scheduled, not current; as of its day (the var as_of_date: nothing is
+    synced again) the row is current, the row before it is not, and the event is no longer scheduled."""
+    _sync_and_build(org, warehouse, tmp_path, as_of=today)
+
+    def state() -> tuple[list[tuple], dict[dt.date, tuple]]:
+        with warehouse.engine.connect() as conn:
+            events = [tuple(r) for r in conn.execute(sa.text(
+                "select effective_date, is_scheduled, source_entity from marts.employee_timeline "
+                "where organization_id = :org and employee_id = :employee and event_type = 'salary_increase' "
+                "and effective_date >= :today"), {"org": org.id, "employee": employee_id, "today": today})]
+            rows = {r.start_date: (r.is_scheduled, r.is_current) for r in conn.execute(sa.text(
+                "select start_date, is_scheduled, is_current from staging.stg_employments "
+                "where organization_id = :org and employee_id = :employee and not is_deleted"),
+                {"org": org.id, "employee": employee_id})}
+        warehouse.engine.dispose()
+        return events, rows
+
+    events, rows = state()
+    assert events == [(effective, True, "employments")], events
+    before = max(day for day in rows if day < effective)
+    assert (rows[effective], rows[before]) == ((True, False), (False, True)), rows
+    with warehouse.for_other_process():
+        dbt_build(warehouse.url, tmp_path, "--select", "stg_employments", "employee_timeline", *_as_of(effective))
+    events, rows = state()
+    assert events == [(effective, False, "employments")], events
+    assert (rows[effective], rows[before]) == ((False, True), (False, False)), rows
+
+
 @pytest.mark.parametrize("reference_style", [*REFERENCE_STYLES, "mixed"])
-def test_raise_becomes_one_salary_change(make_org, control, warehouse, tmp_path, reference_style):
+def test_raise_becomes_one_salary_increase(make_org, control, warehouse, tmp_path, reference_style):
     org = make_org(size=12, **tenant_options(reference_style))
     before = _sync_and_build(org, warehouse, tmp_path)
     assert before, "the synced employees have a timeline"
@@ -431,7 +469,7 @@ def test_raise_becomes_one_salary_change(make_org, control, warehouse, tmp_path,
     assert {k: after[k] for k in before} == before, "every earlier event is unchanged"
     assert len(added) == 1, added
     (event,) = added.values()
-    assert event["employee_id"] == employee_id and event["event_type"] == "salary_change"
+    assert event["employee_id"] == employee_id and event["event_type"] == "salary_increase"
     assert event["source_entity"] == "employments" and event["source_id"] == new_row["id"]
     assert event["effective_date"].isoformat() == new_row["start_date"]
     assert float(event["amount"]) == pytest.approx(500.0)

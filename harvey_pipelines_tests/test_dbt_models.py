@@ -45,6 +45,7 @@ DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 UTC = dt.timezone.utc
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))  # Asia/Kolkata, no daylight saving
 SYNCED = dt.datetime(2027, 1, 6, 12, 0, tzinfo=UTC)
+AS_OF = "2027-01-06"  # "today" of the builds (the var as_of_date): the day of the sync
 D = dt.date.fromisoformat
 
 
@@ -93,17 +94,23 @@ EMPLOYMENTS = [
     dict(organization_id="acme", id="emp-1-5", employee_id="emp-1", start_date=D("2024-04-01"),
          end_date=None, contract_type="permanent", hours_per_week=40.0, salary=4000.0,
          salary_period="month", currency="EUR", job_title="Senior Developer", department="Platform"),
-    # Bram: a fixed-term contract that ends in the future
+    # Bram: a fixed-term contract that ends in the future, with a raise dated ahead (2027-03-01:
+    # scheduled as of AS_OF, current from its day)
     dict(organization_id="acme", id="emp-2-1", employee_id="emp-2", start_date=D("2026-12-28"),
-         end_date=D("2027-06-27"), contract_type="fixed_term", hours_per_week=40.0, salary=3500.0,
+         end_date=D("2027-02-28"), contract_type="fixed_term", hours_per_week=40.0, salary=3500.0,
          salary_period="month", currency="EUR", job_title="Analyst", department="Finance"),
-    # Chen: fewer hours for less pay (in dollars), then the contract ends with the termination
+    dict(organization_id="acme", id="emp-2-2", employee_id="emp-2", start_date=D("2027-03-01"),
+         end_date=D("2027-06-27"), contract_type="fixed_term", hours_per_week=40.0, salary=3700.0,
+         salary_period="month", currency="EUR", job_title="Analyst", department="Finance"),
+    # Chen: fewer hours for less pay (in dollars) and another manager (his rows name managers:
+    # the change is dated by the row, his versions' manager change is no event), then the
+    # contract ends with the termination
     dict(organization_id="acme", id="emp-3-1", employee_id="emp-3", start_date=D("2019-03-01"),
          end_date=D("2022-02-28"), contract_type="permanent", hours_per_week=40.0, salary=5000.0,
-         salary_period="month", currency="USD", job_title="Designer", department="Design"),
+         salary_period="month", currency="USD", job_title="Designer", department="Design", manager_id="emp-1"),
     dict(organization_id="acme", id="emp-3-2", employee_id="emp-3", start_date=D("2022-03-01"),
          end_date=D("2026-12-23"), contract_type="permanent", hours_per_week=32.0, salary=4000.0,
-         salary_period="month", currency="USD", job_title="Designer", department="Design"),
+         salary_period="month", currency="USD", job_title="Designer", department="Design", manager_id="emp-2"),
     # Dana (deleted) and a deleted employment row of Asha's: both ignored
     dict(organization_id="acme", id="emp-4-1", employee_id="emp-4", start_date=D("2018-01-01"),
          contract_type="permanent", hours_per_week=40.0, salary=1.0, salary_period="month", currency="EUR"),
@@ -196,8 +203,8 @@ PAYLOAD_VERSIONS = [
     _payload_version("acme", "emp-1", dt.datetime(2026, 12, 1, 5, 0, tzinfo=UTC), "active", "emp-2", phone="2"),
     _payload_version("acme", "emp-2", dt.datetime(2026, 12, 20, 5, 0, tzinfo=UTC), "active", None),
     # Chen: terminated, first seen 2026-12-24 02:00 UTC (07:30 in Kolkata)
-    _payload_version("acme", "emp-3", dt.datetime(2026, 10, 1, 10, 0, tzinfo=UTC), "active", None),
-    _payload_version("acme", "emp-3", dt.datetime(2026, 12, 24, 2, 0, tzinfo=UTC), "terminated", None),
+    _payload_version("acme", "emp-3", dt.datetime(2026, 10, 1, 10, 0, tzinfo=UTC), "active", "emp-1"),
+    _payload_version("acme", "emp-3", dt.datetime(2026, 12, 24, 2, 0, tzinfo=UTC), "terminated", "emp-2"),
     # Eve: on leave first seen 2026-12-22 20:00 UTC (12-23 in Kolkata), inactive from 12-28
     # (04:00 UTC, 09:30 in Kolkata), active again from 2027-01-04 (03:00 UTC, 08:30; a new phone
     # too: raw keeps a payload it saw before only once)
@@ -221,12 +228,12 @@ EXPECTED_TIMELINE = {
         ("contract_started", "2020-01-06", "effective_date", "Contract started", None, "fixed_term", None, None),
         ("contract_renewed", "2021-01-01", "effective_date", "Contract renewed", "2020-12-31", "2021-12-31",
          None, None),
-        ("salary_change", "2022-01-01", "effective_date", "Salary increase +€200", "3000", "3200", 200, 6.67),
+        ("salary_increase", "2022-01-01", "effective_date", "Salary increase +€200", "3000", "3200", 200, 6.67),
         ("contract_type_change", "2023-07-01", "effective_date", "Contract change fixed term→permanent",
          "fixed_term", "permanent", None, None),
         ("job_title_change", "2023-07-01", "effective_date", "Job title change", "Developer", "Senior Developer",
          None, None),
-        ("salary_change", "2023-07-01", "effective_date", "Salary increase +€800", "3200", "4000", 800, 25.0),
+        ("salary_increase", "2023-07-01", "effective_date", "Salary increase +€800", "3200", "4000", 800, 25.0),
         ("hours_change", "2023-07-01", "effective_date", "Hours change 30→40 h/week", "30", "40", None, None),
         ("department_change", "2024-04-01", "effective_date", "Department change", "Engineering", "Platform",
          None, None),
@@ -241,13 +248,15 @@ EXPECTED_TIMELINE = {
     ("acme", "emp-2"): [
         ("hired", "2026-12-28", "effective_date", "Hired", None, "2026-12-28", None, None),
         ("contract_started", "2026-12-28", "effective_date", "Contract started", None, "fixed_term", None, None),
+        ("salary_increase", "2027-03-01", "effective_date", "Salary increase +€200", "3500", "3700", 200, 5.71),
         ("contract_ended", "2027-06-27", "effective_date", "Contract ended", "fixed_term", None, None, None),
     ],
     ("acme", "emp-3"): [
         ("hired", "2019-03-01", "effective_date", "Hired", None, "2019-03-01", None, None),
         ("contract_started", "2019-03-01", "effective_date", "Contract started", None, "permanent", None, None),
-        ("salary_change", "2022-03-01", "effective_date", "Salary decrease -$1000", "5000", "4000", -1000, -20.0),
+        ("salary_decrease", "2022-03-01", "effective_date", "Salary decrease -$1000", "5000", "4000", -1000, -20.0),
         ("hours_change", "2022-03-01", "effective_date", "Hours change 40→32 h/week", "40", "32", None, None),
+        ("manager_change", "2022-03-01", "effective_date", "Manager change", "emp-1", "emp-2", None, None),
         ("contract_ended", "2026-12-23", "effective_date", "Contract ended", "permanent", None, None, None),
         ("terminated", "2026-12-23", "effective_date", "Terminated", None, "2026-12-23", None, None),
         ("status_change", "2026-12-24", "first_seen", "Status change active→terminated", "active", "terminated",
@@ -466,16 +475,17 @@ def number(value):
 def built(warehouse_url, tmp_path):
     """The history loaded and `dbt build` run; the warehouse URL."""
     load_history(warehouse_url)
-    result = dbt_build(warehouse_url, tmp_path)
+    result = dbt_build(warehouse_url, tmp_path, "--vars", f"{{as_of_date: {AS_OF}}}")
     assert "WARN=0" in result.stdout and "ERROR=0" in result.stdout, result.stdout[-3000:]
     return warehouse_url
 
 
-def test_dbt_models(built):
+def test_dbt_models(built, tmp_path):
     check_timeline(built)
     check_attendance_daily(built)
     check_attendance_monthly(built)
     check_references(built)
+    check_rows_dated_ahead(built, tmp_path)  # last: it rebuilds the timeline as of other days
 
 
 def check_timeline(url: str) -> None:
@@ -494,7 +504,7 @@ def check_timeline(url: str) -> None:
     by_type = {(r["organization_id"], r["employee_id"], r["event_type"], r["effective_date"].isoformat()): r
                for r in rows}
     for org in STYLES:  # resolved references: the same names and ids whichever key the source sent
-        raise_ = by_type[(org, "emp-1", "salary_change", "2022-01-01")]
+        raise_ = by_type[(org, "emp-1", "salary_increase", "2022-01-01")]
         assert raise_["description"] == "€3000 → €3200 per month (+6.67%)"
         assert raise_["currency"] == "EUR" and raise_["source_entity"] == "employments"
         assert raise_["source_id"] == "emp-1-3"
@@ -502,7 +512,40 @@ def check_timeline(url: str) -> None:
         assert by_type[(org, "emp-1", "hired", "2020-01-06")]["description"] == "Joined as Developer, Engineering"
         assert by_type[(org, "emp-1", "leave_taken", "2026-12-29")]["description"] == \
             "2026-12-29 → 2026-12-30 (2 days)"
+        # from the employment rows, by the row's date and named; the versions' change is no event
+        moved = by_type[(org, "emp-3", "manager_change", "2022-03-01")]
+        assert (moved["description"], moved["source_id"]) == ("Asha Rao → Bram Vos", "emp-3-2")
     assert len({r["event_id"] for r in rows}) == len(rows)
+    # dated after AS_OF: not yet in effect
+    assert {(r["organization_id"], r["employee_id"], r["event_type"]) for r in rows if r["is_scheduled"]} == {
+        (org, "emp-2", event) for org in STYLES for event in ("salary_increase", "contract_ended")}
+
+
+def check_rows_dated_ahead(url: str, tmp_path: Path) -> None:
+    """Bram's raise dated 2027-03-01 is scheduled as of AS_OF; as of its day it is the current
+    row and the one before is not, in staging (a view) and the timeline. Unpinned, staging
+    judges by the date in the organization's time zone now."""
+    def employments() -> dict[str, tuple[bool, bool]]:
+        return {r["source_id"]: (r["is_scheduled"], r["is_current"]) for r in read(
+            url, "select source_id, is_scheduled, is_current from staging.stg_employments "
+                 "where organization_id = 'acme' and employee_id = 'emp-2'")}
+
+    def raise_scheduled() -> bool:
+        (event,) = read(url, "select is_scheduled from marts.employee_timeline where organization_id = 'acme' "
+                             "and employee_id = 'emp-2' and event_type = 'salary_increase'")
+        return event["is_scheduled"]
+
+    assert employments() == {"emp-2-1": (False, True), "emp-2-2": (True, False)}
+    assert raise_scheduled()
+    for day in ("2027-03-01", "2027-04-15"):  # its day, and after it
+        dbt_build(url, tmp_path, "--select", "stg_employments", "employee_timeline", "--vars", f"{{as_of_date: {day}}}")
+        assert employments() == {"emp-2-1": (False, False), "emp-2-2": (False, True)}, day
+        assert not raise_scheduled(), day
+    dbt_build(url, tmp_path, "--select", "stg_employments")
+    today = dt.datetime.now(IST).date()
+    assert employments() == {
+        "emp-2-1": (today < D("2026-12-28"), D("2026-12-28") <= today <= D("2027-02-28")),
+        "emp-2-2": (today < D("2027-03-01"), D("2027-03-01") <= today <= D("2027-06-27"))}
 
 
 def check_attendance_daily(url: str) -> None:

@@ -17,7 +17,7 @@ from harvey_pipelines.sources.employes import employment_rows
 from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines_tests.helpers import sync_run_rows, truth_differences, warehouse_rows
-from harvey_pipelines_tests.test_dbt_marts import _sync_and_build
+from harvey_pipelines_tests.test_dbt_marts import _sync_and_build, assert_a_raise_dated_ahead_takes_effect_on_its_day
 
 ENTITIES = ("employees", "employments")
 RETRY = RetryPolicy(max_attempts=8, backoff_base=0.01, backoff_max=0.05)
@@ -209,7 +209,8 @@ def test_the_timeline_of_an_employes_company_shows_the_design_documents_events(e
                                                                              monkeypatch):
     """A hand-built company: the events of the design document (contract started, renewed, salary
     increase, hours change) and a termination, with hand-computed dates and amounts. The mart
-    names a raise ``salary_change`` with a positive amount and the title "Salary increase ..."."""
+    names a raise ``salary_increase`` (the design document's name) with a positive amount and the
+    title "Salary increase ..."."""
     monkeypatch.setenv("HARVEY_TEST_EMPLOYES_TIMELINE", "employes-timeline-token-51")
     company = employes.company("7d1e0000-0000-4000-8000-000000000001", "employes-timeline-token-51", size=0)
     org = Organization(id="employes-timeline", name="employes-timeline", hrms_type="employes", base_url=company.url,
@@ -227,22 +228,32 @@ def test_the_timeline_of_an_employes_company_shows_the_design_documents_events(e
     d = dt.date
     assert found == sorted([
         (grower.id, d(2023, 1, 1), "hired"), (grower.id, d(2023, 1, 1), "contract_started"),
-        (grower.id, d(2024, 1, 1), "contract_renewed"), (grower.id, d(2024, 4, 1), "salary_change"),
-        (grower.id, d(2024, 9, 1), "hours_change"), (grower.id, d(2027, 1, 1), "salary_change"),
+        (grower.id, d(2024, 1, 1), "contract_renewed"), (grower.id, d(2024, 4, 1), "salary_increase"),
+        (grower.id, d(2024, 9, 1), "hours_change"), (grower.id, d(2027, 1, 1), "salary_increase"),
         (leaver.id, d(2025, 6, 1), "hired"), (leaver.id, d(2025, 6, 1), "contract_started"),
         (leaver.id, d(2026, 3, 31), "contract_ended"), (leaver.id, d(2026, 3, 31), "terminated"),
     ])
-    by_type = {(e["employee_id"], e["event_type"]): e for e in events.values() if e["event_type"] != "salary_change"}
+    by_type = {(e["employee_id"], e["event_type"]): e for e in events.values()
+                if e["event_type"] != "salary_increase"}
     started = by_type[(grower.id, "contract_started")]
     assert started["after_value"] == "fixed_term" and started["source_id"] == f"{grower.id}:2023-01-01"
     assert by_type[(grower.id, "contract_renewed")]["before_value"] == "2023-12-31"
-    raises = sorted((e for e in events.values() if e["event_type"] == "salary_change"),
+    raises = sorted((e for e in events.values() if e["event_type"] == "salary_increase"),
                     key=lambda e: e["effective_date"])
     assert [(float(e["amount"]), float(e["percentage"])) for e in raises] == [(200.0, 6.67), (200.0, 6.25)]
     assert all(e["title"].startswith("Salary increase +") and e["currency"] == "EUR" for e in raises)
     hours = by_type[(grower.id, "hours_change")]
     assert (float(hours["before_value"]), float(hours["after_value"])) == (32.0, 40.0)
     assert by_type[(leaver.id, "contract_started")]["after_value"] == "permanent"
+
+
+def test_a_raise_dated_ahead_is_in_the_timeline_and_current_on_its_day(company, warehouse, tmp_path):
+    today = company.today
+    worker = min((w for w in company.workers.values()
+                  if w.end is None and all(p.start <= today for p, _ in company.versions(w))), key=lambda w: w.number)
+    ahead = today + dt.timedelta(days=10)
+    company.change(worker.id, ahead, month_wage=worker.holding(today).month_wage + 250)
+    assert_a_raise_dated_ahead_takes_effect_on_its_day(company.org, warehouse, tmp_path, worker.id, ahead, today)
 
 
 def test_an_entity_employes_does_not_have_fails_clearly(company, warehouse):

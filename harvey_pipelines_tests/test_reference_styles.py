@@ -67,7 +67,7 @@ def test_marts_of_business_key_references_are_plausible(synced_styles, warehouse
     assert {"present", "absent", "on_leave"} <= statuses, statuses
     events = {r["event_type"] for r in read(
         warehouse.url, f"select distinct event_type from marts.employee_timeline where organization_id = '{org_id}'")}
-    assert {"hired", "salary_change", "leave_taken"} <= events, events
+    assert {"hired", "salary_increase", "leave_taken"} <= events, events
     (funnel,) = read(warehouse.url, "select sum(candidates) as candidates from marts.recruiting_funnel "
                                     f"where organization_id = '{org_id}'")
     assert funnel["candidates"] and funnel["candidates"] > 0

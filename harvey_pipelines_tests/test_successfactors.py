@@ -22,6 +22,7 @@ from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines.vendors import SuccessFactorsOptions
 from harvey_pipelines.warehouse import schema
 from harvey_pipelines_tests.helpers import sync_run_rows, truth_differences, warehouse_rows
+from harvey_pipelines_tests.test_dbt_marts import _sync_and_build
 
 ENTITIES = ("employees", "employments", "departments", "leave_requests")
 RETRY = RetryPolicy(max_attempts=8, backoff_base=0.01, backoff_max=0.05)
@@ -72,13 +73,14 @@ def truth(company: Company) -> dict[str, dict[str, dict]]:
         job = holding(w.jobs, company.today)
         employees[w.user_id] = dict(
             employee_id=w.user_id, first_name=w.first_name, last_name=w.last_name, email=w.email,
-            department=named(job.department), job_title=job.title, manager_id=None, hire_date=w.hire,
+            department=named(job.department), job_title=job.title, manager_id=job.manager, hire_date=w.hire,
             termination_date=w.end, employment_status="active" if company.active(w) else "terminated")
         for start, end, job, pay in company.versions(w):
             employments[f"{w.user_id}:{start}"] = dict(
                 employee_id=w.user_id, start_date=start, end_date=end, contract_type=CONTRACTS[job.contract],
                 hours_per_week=job.hours, salary=pay.amount, salary_period="year", currency="EUR",
-                job_title=job.title, department=named(job.department))
+                job_title=job.title, department=named(job.department),
+                manager_id=job.manager)
     departments = {}
     for department in company.departments.values():
         unit = company.department_today(department)
@@ -224,6 +226,29 @@ def test_a_raise_dated_ahead_becomes_current_when_its_day_arrives(company, wareh
     assert again["employees"].updated >= 1
     assert warehouse_rows(warehouse, company.org.id, "employees")[worker.user_id]["job_title"] == "Principal"
     assert differences(company, warehouse) == {}
+
+
+def test_manager_changes_of_the_job_history_are_timeline_events_on_their_dates(company, warehouse, tmp_path):
+    """EmpJob.managerId per slice: employments carry the manager, and the timeline dates a
+    change by the slice's start (one dated ahead too), not by when Harvey saw it."""
+    today = company.today
+    moved, ahead = today - dt.timedelta(100), today + dt.timedelta(7)
+    active = sorted((w for w in company.workers.values() if w.end is None), key=lambda w: w.user_id)
+    worker = next(w for w in active if all(s.start < moved for s in (*w.jobs, *w.pays)))
+    first, second = [w for w in active if w is not worker][:2]
+    company.change_job(worker.user_id, moved, manager=first.user_id)
+    company.change_job(worker.user_id, ahead, manager=second.user_id)
+
+    events = _sync_and_build(company.org, warehouse, tmp_path, as_of=today)
+    assert differences(company, warehouse) == {}, "employments and the employee carry the manager"
+    changes = sorted((e["employee_id"], e["effective_date"], e["date_source"], e["description"], e["after_value"],
+                      e["source_id"]) for e in events.values() if e["event_type"] == "manager_change")
+    name = {w.user_id: f"{w.first_name} {w.last_name}" for w in (first, second)}
+    assert changes == [
+        (worker.user_id, moved, "effective_date", f"no manager → {name[first.user_id]}", first.user_id,
+         f"{worker.user_id}:{moved}"),
+        (worker.user_id, ahead, "effective_date", f"{name[first.user_id]} → {name[second.user_id]}", second.user_id,
+         f"{worker.user_id}:{ahead}")]
 
 
 def test_rate_limits_faults_and_changes_while_paging_lose_nothing(successfactors, company, warehouse, monkeypatch):

@@ -17,6 +17,7 @@ from harvey_pipelines.sources.http import RetryPolicy
 from harvey_pipelines.sources.workday import employment_rows, leave_requests, local_day, values
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines_tests.helpers import sync_run_rows, truth_differences, warehouse_rows
+from harvey_pipelines_tests.test_dbt_marts import assert_a_raise_dated_ahead_takes_effect_on_its_day
 
 ENTITIES = ("employees", "employments", "leave_requests")
 RETRY = RetryPolicy(max_attempts=8, backoff_base=0.01, backoff_max=0.05)
@@ -142,6 +143,15 @@ def test_a_second_sync_writes_exactly_what_changed(tenant, warehouse):
     assert rows[leaving.id]["employment_status"] == "terminated"
     assert rows[leaving.id]["termination_date"] == today - dt.timedelta(1)
     assert rows[hired.id]["employment_status"] == "active"
+
+
+def test_a_raise_dated_ahead_is_in_the_timeline_and_current_on_its_day(tenant, warehouse, tmp_path):
+    today = tenant.today
+    worker = min((w for w in tenant.workers.values() if w.end is None and all(j.start <= today for j in w.jobs)),
+                 key=lambda w: w.number)
+    ahead = today + dt.timedelta(days=10)
+    tenant.change(worker.id, ahead, pay=worker.holding(today).pay + 3000)
+    assert_a_raise_dated_ahead_takes_effect_on_its_day(tenant.org, warehouse, tmp_path, worker.id, ahead, today)
 
 
 def test_the_changed_since_prompt_reads_only_changed_workers(workday, monkeypatch, warehouse):

@@ -57,7 +57,8 @@
         {% for result in results %}
             {% set node = result.node %}
             {% if result.status in ('fail', 'warn') and node.resource_type == 'test'
-                  and node.test_metadata is not none and node.test_metadata.name == 'references_resolve' %}
+                  and node.test_metadata is defined and node.test_metadata is not none
+                  and node.test_metadata.name == 'references_resolve' %}
                 {% set rows = run_query(node.compiled_code) %}
                 {% for row in rows %}
                     {% do log('Unresolved references (' ~ node.name ~ '): organization ' ~ row['organization_id']

@@ -1,5 +1,6 @@
 -- Each employee's events are numbered 1..n without gaps, in effective_date order, and
--- first_seen dates only come with manager and status changes.
+-- first_seen dates only come with manager and status changes (a status change always has
+-- one; a manager change has one unless it comes from the employment rows' effective dates).
 with numbered as (
     select
         organization_id,
@@ -20,4 +21,5 @@ from numbered
 where event_sequence < 1
    or event_sequence > events
    or effective_date < previous_effective_date
-   or (date_source = 'first_seen') <> (event_type in ('manager_change', 'status_change'))
+   or (date_source = 'first_seen' and event_type not in ('manager_change', 'status_change'))
+   or (event_type = 'status_change' and date_source <> 'first_seen')

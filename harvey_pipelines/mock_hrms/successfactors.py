@@ -111,6 +111,7 @@ class Job:
     contract: str  # contractType externalCode
     status: str = "A"  # employee-status externalCode
     modified: dt.datetime = field(default_factory=lambda: dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    manager: str | None = None  # managerId: the manager's userId
 
 
 @dataclass
@@ -274,7 +275,7 @@ class Company:
                            modified=self._past(self.today))
 
     def change_job(self, user_id: str, start: dt.date, *, modified: dt.datetime | None = None, **values) -> Job:
-        """From ``start`` on, ``values`` (title, department, hours, contract, status) hold; a slice
+        """From ``start`` on, ``values`` (title, department, hours, contract, status, manager) hold; a slice
         already starting that day is corrected (a backdated correction). Later slices keep theirs."""
         worker = self.workers[user_id]
         stamp = modified or self.now()
@@ -410,7 +411,7 @@ class Company:
                     out.append({"userId": w.user_id, "startDate": j.start, "endDate": end, "seqNumber": "1",
                                 "jobTitle": j.title, "department": j.department, "standardHours": f"{j.hours:.1f}",
                                 "emplStatus": STATUS_OPTION[j.status], "contractType": CONTRACT_OPTION[j.contract],
-                                "lastModifiedDateTime": j.modified})
+                                "managerId": j.manager, "lastModifiedDateTime": j.modified})
             elif entity == "EmpCompensation":
                 for n, p in enumerate(w.pays):
                     end = w.pays[n + 1].start - dt.timedelta(days=1) if n + 1 < len(w.pays) else OPEN_END
@@ -445,7 +446,8 @@ class Company:
 
 
 def _terms(job: Job, pay: Pay) -> tuple:
-    return (job.title, job.department, job.hours, job.contract, job.status, pay.amount, pay.currency, pay.frequency)
+    return (job.title, job.department, job.hours, job.contract, job.status, job.manager, pay.amount, pay.currency,
+            pay.frequency)
 
 
 # -- $filter ---------------------------------------------------------------------------------

@@ -402,6 +402,7 @@ class SuccessFactorsAdapter(SourceAdapter):
             "salary_period": FREQUENCIES.get(text(pay.get("frequency")) or ""),
             "job_title": text(job.get("jobTitle")),
             "department": text(p.get("departmentName")) or text(job.get("department")),
+            "manager_id": text(job.get("managerId")),
         }
 
     def _department(self, p: dict) -> dict:

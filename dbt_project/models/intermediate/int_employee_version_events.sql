@@ -2,6 +2,8 @@
 -- no effective date for them): manager_change and status_change. Dated by the day (in the
 -- organization's time zone) Harvey first fetched a version with the new value, so
 -- date_source = 'first_seen'. The first version of an employee is the baseline, not an event.
+-- manager_change only for employees whose employment rows name no manager: where they do,
+-- int_employment_events has the change with its effective date (no event twice).
 with versions as (
     select
         *,
@@ -9,6 +11,12 @@ with versions as (
         coalesce(previous_manager_id, previous_manager_id_ref) as previous_manager_key
     from {{ ref('int_employee_versions') }}
     where version_sequence > 1
+),
+
+managed_by_history as (
+    select distinct organization_id, employee_id
+    from {{ ref('int_employments_sequenced') }}
+    where has_manager_history
 ),
 
 employees as (
@@ -36,7 +44,11 @@ manager_change as (
     left join employees as new_manager
         on new_manager.organization_id = versions.organization_id
         and new_manager.employee_id = versions.manager_id
+    left join managed_by_history
+        on managed_by_history.organization_id = versions.organization_id
+        and managed_by_history.employee_id = versions.employee_id
     where versions.manager_key is distinct from versions.previous_manager_key
+      and managed_by_history.employee_id is null
 ),
 
 status_change as (

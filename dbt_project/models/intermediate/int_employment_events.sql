@@ -5,10 +5,16 @@
 --                         job title and department as before (a row that changes one of
 --                         them shows that change instead)
 --   contract_type_change  the contract type differs from the row before
---   salary_change         the salary differs (amount and percentage when period and currency match)
+--   salary_increase       the salary rises (same salary period and currency; amount and percentage)
+--   salary_decrease       the salary falls (same salary period and currency; amount and percentage)
+--   salary_change         the salary differs but the two are not comparable: the salary period
+--                         or the currency changed (no amount or percentage, no direction)
 --   hours_change          hours_per_week differs
 --   job_title_change      the job title differs
 --   department_change     the department differs
+--   manager_change        the manager differs (compared as manager_key), for employees whose
+--                         rows name a manager at all (a source that keeps no manager in its
+--                         history leaves it to int_employee_version_events, dated first_seen)
 --   contract_ended        the last row has an end date (no row follows it)
 with employments as (
     select * from {{ ref('int_employments_sequenced') }}
@@ -23,6 +29,11 @@ followers as (
             and currency is not distinct from previous_currency) as salary_comparable
     from employments
     where employment_sequence > 1
+),
+
+employee_names as (
+    select organization_id, employee_id, first_name || ' ' || last_name as full_name
+    from {{ ref('stg_employees') }}
 ),
 
 salary_changes as (
@@ -108,11 +119,15 @@ contract_type_change as (
       and contract_type <> previous_contract_type
 ),
 
-salary_change as (
+salary_events as (
     select
         organization_id,
         employee_id,
-        'salary_change' as event_type,
+        case
+            when salary_amount > 0 then 'salary_increase'
+            when salary_amount < 0 then 'salary_decrease'
+            else 'salary_change'
+        end as event_type,
         start_date as effective_date,
         case
             when salary_amount > 0
@@ -187,6 +202,33 @@ hours_change as (
       and {{ field }} <> previous_{{ field }}
 ),
 {% endfor %}
+manager_change as (
+    -- named as in int_employee_version_events: the manager's name, else the source's value
+    select
+        followers.organization_id,
+        followers.employee_id,
+        'manager_change' as event_type,
+        followers.start_date as effective_date,
+        'Manager change' as title,
+        coalesce(previous_manager.full_name, followers.previous_manager_key, 'no manager') || ' → '
+            || coalesce(new_manager.full_name, followers.manager_key, 'no manager') as description,
+        followers.previous_manager_key as before_value,
+        followers.manager_key as after_value,
+        cast(null as {{ dbt.type_numeric() }}) as amount,
+        cast(null as {{ dbt.type_numeric() }}) as percentage,
+        followers.currency,
+        followers.source_id
+    from followers
+    left join employee_names as previous_manager
+        on previous_manager.organization_id = followers.organization_id
+        and previous_manager.employee_id = followers.previous_manager_id
+    left join employee_names as new_manager
+        on new_manager.organization_id = followers.organization_id
+        and new_manager.employee_id = followers.manager_id
+    where followers.has_manager_history
+      and followers.manager_key is distinct from followers.previous_manager_key
+),
+
 contract_ended as (
     select
         organization_id,
@@ -209,8 +251,9 @@ contract_ended as (
 select * from contract_started
 union all select * from contract_renewed
 union all select * from contract_type_change
-union all select * from salary_change
+union all select * from salary_events
 union all select * from hours_change
 union all select * from job_title_change
 union all select * from department_change
+union all select * from manager_change
 union all select * from contract_ended

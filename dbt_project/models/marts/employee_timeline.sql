@@ -1,7 +1,9 @@
 -- One row per event in an employee's working life, numbered in order (event_sequence).
--- Rebuilt from the synced history every time: the same history gives the same timeline
--- (nothing depends on today's date; dated-ahead events such as a fixed-term contract's
--- end or approved future leave are included, filter effective_date <= today to hide them).
+-- Rebuilt from the synced history every time: the same history gives the same events
+-- (dated-ahead events such as a raise entered ahead, a fixed-term contract's end or approved
+-- future leave are included). Only is_scheduled depends on the day: the event is dated after
+-- the organization's today (macros/as_of_date.sql; the var as_of_date pins it) as of the build,
+-- as stg_employments.is_scheduled says of the employment row it comes from.
 with employees as (
     select *
     from {{ ref('stg_employees') }}
@@ -138,6 +140,8 @@ ranked as (
             when 'contract_type_change' then 4
             when 'job_title_change' then 5
             when 'department_change' then 6
+            when 'salary_increase' then 7
+            when 'salary_decrease' then 7
             when 'salary_change' then 7
             when 'hours_change' then 8
             when 'manager_change' then 9
@@ -170,8 +174,11 @@ select
     cast(ranked.percentage as {{ dbt.type_numeric() }}) as percentage,
     ranked.currency,
     ranked.source_entity,
-    ranked.source_id
+    ranked.source_id,
+    ranked.effective_date > {{ as_of_date('settings.timezone') }} as is_scheduled
 from ranked
 inner join employees
     on employees.organization_id = ranked.organization_id
     and employees.employee_id = ranked.employee_id
+inner join {{ ref('int_organization_settings') }} as settings
+    on settings.organization_id = ranked.organization_id
