@@ -240,7 +240,8 @@ def test_manager_changes_of_the_job_history_are_timeline_events_on_their_dates(c
     company.change_job(worker.user_id, ahead, manager=second.user_id)
 
     events = _sync_and_build(company.org, warehouse, tmp_path, as_of=today)
-    assert differences(company, warehouse) == {}, "employments and the employee carry the manager"
+    assert differences(company, warehouse, ("employees", "employments")) == {}, \
+        "employments and the employee carry the manager"
     changes = sorted((e["employee_id"], e["effective_date"], e["date_source"], e["description"], e["after_value"],
                       e["source_id"]) for e in events.values() if e["event_type"] == "manager_change")
     name = {w.user_id: f"{w.first_name} {w.last_name}" for w in (first, second)}
