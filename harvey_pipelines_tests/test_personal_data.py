@@ -170,7 +170,7 @@ def test_masked_tables_keep_rows_and_keys_and_hide_the_person(two_organizations,
     assert names
     by_person: dict[tuple[str, str], set[str]] = {}
     for row in names:
-        assert re.fullmatch(r"p_[0-9a-f]{14}", row["pseudonym"]) and row["real"] not in row["pseudonym"]
+        assert re.fullmatch(r"p_[0-9a-f]{16}", row["pseudonym"]) and row["real"] not in row["pseudonym"]
         by_person.setdefault((row["organization_id"], row["real"]), set()).add(row["pseudonym"])
     assert all(len(p) == 1 for p in by_person.values()), "one pseudonym per person in an organization"
     shared = {real for org, real in by_person if org == a.id} & {real for org, real in by_person if org == b.id}

@@ -135,7 +135,7 @@ def setup(engine: sa.Engine, roles: AccessRoles, loaders: tuple[str, ...] = ()) 
     _postgres(engine)
     with engine.begin() as conn:
         for statement in setup_statements(roles, conn.exec_driver_sql("SELECT current_database()").scalar_one()):
-            conn.exec_driver_sql(statement)
+            conn.execute(sa.text(statement))  # text(): the % of format() stays itself
         for login in loaders:
             _require_role(conn, login)
             conn.exec_driver_sql(f"GRANT {roles.loader} TO {_quoted(login)}")
