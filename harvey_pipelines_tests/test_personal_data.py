@@ -14,8 +14,18 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from harvey_pipelines.records import ENTITIES, ENTITIES_BY_NAME, PII_CLASSES, Attendance, Employee, Interview, \
-    JobRequisition, LeaveBalance, LeaveRequest, Pii
+from harvey_pipelines.records import (
+    ENTITIES,
+    ENTITIES_BY_NAME,
+    PII_CLASSES,
+    Attendance,
+    Employee,
+    Interview,
+    JobRequisition,
+    LeaveBalance,
+    LeaveRequest,
+    Pii,
+)
 from harvey_pipelines.warehouse import Warehouse, access
 from harvey_pipelines_tests.test_dbt_models import dbt, dbt_build, dbt_env
 from harvey_pipelines_tests.test_sync import sync_all
