@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from harvey_pipelines.cli import main
 from harvey_pipelines.records import (
     ENTITIES,
     ENTITIES_BY_NAME,
@@ -230,8 +231,10 @@ def _denied(url: str, sql: str) -> bool:
 
 
 @pytest.mark.parametrize("warehouse_url", ["postgres"], indirect=True)
-def test_roles_on_postgres(make_org, warehouse, tmp_path):
+def test_roles_on_postgres(make_org, warehouse, tmp_path, monkeypatch, capsys):
     prefix = f"t{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("HARVEY_WAREHOUSE_URL", warehouse.url)
+    monkeypatch.setenv("HARVEY_ACCESS_ROLE_PREFIX", prefix)
     roles = access.AccessRoles(prefix)
     analyst, hr, loader = f"{prefix}_ann", f"{prefix}_hal", f"{prefix}_lou"
     url, admin = warehouse.url, warehouse.engine
@@ -240,10 +243,12 @@ def test_roles_on_postgres(make_org, warehouse, tmp_path):
             for login in (analyst, hr, loader):
                 conn.exec_driver_sql(f"CREATE ROLE {login} LOGIN")
         for _ in range(2):  # idempotent
-            access.setup(admin, roles, loaders=(loader,))
+            assert main(["access", "setup", "--loader", loader]) == 0
         a, b = make_org(size=10, seed=77), make_org(size=10, seed=78)
-        access.grant(admin, roles, analyst, a.id)
-        access.grant(admin, roles, hr, a.id, hr=True)
+        assert main(["access", "grant", "--role", analyst, "--org", a.id]) == 0
+        assert main(["access", "grant", "--role", hr, "--org", a.id, "--hr"]) == 0
+        assert main(["access", "grant", "--role", f"{prefix}_nobody", "--org", a.id]) == 2
+        assert "create the login first" in capsys.readouterr().err
 
         # the loader syncs and builds the models
         as_loader = Warehouse(_as(url, loader))
@@ -289,9 +294,11 @@ def test_roles_on_postgres(make_org, warehouse, tmp_path):
         assert result.returncode == 0, result.stdout[-4000:]
         check_readers()
 
-        access.revoke(admin, roles, analyst, a.id)
+        assert main(["access", "revoke", "--role", analyst, "--org", a.id]) == 0
         assert _denied(ann, "SELECT * FROM marts_masked.interviewer_load")
-        assert access.grants(admin, roles) == [(hr, a.id, "hr")]
+        capsys.readouterr()
+        assert main(["access", "list"]) == 0
+        assert capsys.readouterr().out.split() == [hr, a.id, "hr"]
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA IF EXISTS access CASCADE")
@@ -301,7 +308,10 @@ def test_roles_on_postgres(make_org, warehouse, tmp_path):
                     conn.exec_driver_sql(f"DROP ROLE {role}")
 
 
-def test_access_needs_postgres(tmp_path):
+def test_access_needs_postgres(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HARVEY_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'cli.duckdb'}")
+    assert main(["access", "setup"]) == 2
+    assert "a DuckDB warehouse is one file" in capsys.readouterr().err
     warehouse = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
     try:
         with pytest.raises(access.AccessError, match="PostgreSQL"):
