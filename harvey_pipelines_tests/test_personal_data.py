@@ -134,6 +134,28 @@ def test_dbt_columns_carry_the_class_of_their_canonical_field():
             assert meta.get("mask") in {"pseudonym", "pay_band", "leave_category", "remove"}, key
 
 
+def _masked_name(column: str, meta: dict) -> str | None:
+    """The column's name in the masked table (macros/personal_data.sql: masked_mart); None: left out."""
+    pii, mask = meta.get("pii"), meta.get("mask")
+    if pii == Pii.FREE_TEXT.value or mask == "remove":
+        return None
+    return {"pay_band": f"{column}_band", "leave_category": "leave_category"}.get(mask, column)
+
+
+@pytest.mark.fast
+def test_the_masked_models_document_the_columns_the_marts_yml_gives_them():
+    marts: dict[str, list[str]] = {}
+    for model, column, meta in _yml_columns(MODELS / "marts" / "_marts.yml"):
+        if (name := _masked_name(column, meta)) is not None:
+            marts.setdefault(f"masked_{model}", []).append(name)
+    masked: dict[str, list[str]] = {}
+    for model, column, _ in _yml_columns(MODELS / "marts_masked" / "_marts_masked.yml"):
+        masked.setdefault(model, []).append(column)
+    assert masked == marts
+    assert {f"masked_{p.stem}" for p in (MODELS / "marts").glob("*.sql")} == \
+        {p.stem for p in (MODELS / "marts_masked").glob("*.sql")}, "a masked model per mart"
+
+
 # -- the masked tables ---------------------------------------------------------------------
 
 MASKED = ["interviewer_load", "leave_balances", "employee_timeline"]
