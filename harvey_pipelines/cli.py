@@ -283,6 +283,34 @@ def _migrate(args) -> int:
         warehouse.dispose()
 
 
+def _access(args) -> int:
+    from harvey_pipelines.warehouse import Warehouse, access
+
+    roles = access.AccessRoles(settings.current().access_role_prefix)
+    warehouse = Warehouse()
+    try:
+        if args.access_command == "setup":
+            protected = access.setup(warehouse.engine, roles, tuple(args.loader))
+            print(f"{warehouse}: roles {roles.loader}, {roles.analyst}, {roles.hr} ready; "
+                  f"{protected} mart and masked tables under row-level security"
+                  + "".join(f"; {login} is a loader" for login in args.loader))
+        elif args.access_command == "grant":
+            access.grant(warehouse.engine, roles, args.role, args.org, hr=args.hr)
+            print(f"{args.role} reads {args.org}'s " + ("marts and masked tables" if args.hr else "masked tables"))
+        elif args.access_command == "revoke":
+            access.revoke(warehouse.engine, roles, args.role, args.org, hr_only=args.hr)
+            print(f"{args.role}: " + ("no longer HR" if args.hr else f"{args.org or 'every organization'} revoked"))
+        else:
+            for login, organization_id, kind in access.grants(warehouse.engine, roles):
+                print(f"{login:<24} {organization_id:<20} {kind}")
+        return 0
+    except access.AccessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        warehouse.dispose()
+
+
 BACKFILL_MUTATION = """
 mutation LaunchBackfill($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
@@ -497,6 +525,25 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--generate", metavar="MESSAGE",
                      help="write the revision that a change of records.py or warehouse/schema.py needs (developers)")
     migrate.set_defaults(func=_migrate)
+
+    access = sub.add_parser("access", help="PostgreSQL roles and per-organization access (README: Personal data)")
+    access_sub = access.add_subparsers(dest="access_command", required=True)
+    access_setup = access_sub.add_parser(
+        "setup", help="create or update the loader, analyst and HR roles, grants and row-level security (idempotent)")
+    access_setup.add_argument("--loader", action="append", default=[], metavar="LOGIN",
+                              help="make this login a member of the loader role (repeatable)")
+    access_grant = access_sub.add_parser("grant", help="let a login read an organization's masked tables")
+    access_grant.add_argument("--role", required=True, metavar="LOGIN", help="the login role (created beforehand)")
+    access_grant.add_argument("--org", required=True, help="organization id")
+    access_grant.add_argument("--hr", action="store_true", help="also the unmasked marts (the HR role)")
+    access_revoke = access_sub.add_parser("revoke", help="take an organization (or HR, or everything) from a login")
+    access_revoke.add_argument("--role", required=True, metavar="LOGIN")
+    what = access_revoke.add_mutually_exclusive_group(required=True)
+    what.add_argument("--org", help="organization id")
+    what.add_argument("--all", action="store_true", help="every organization")
+    what.add_argument("--hr", action="store_true", help="only the unmasked marts")
+    access_sub.add_parser("list", help="every login's organizations")
+    access.set_defaults(func=_access)
 
     publish_copy = sub.add_parser("publish", help="publish the DuckDB warehouse's read-only copy for analysts now "
                                   "(every dbt build does it too)")

@@ -180,6 +180,9 @@ def run_demo(port: int = 8765, keep_mock: bool = False, verbose: bool = False) -
                 orgs.append(Organization(id=org_id, name=name, base_url=f"http://127.0.0.1:{port}/orgs/{org_id}",
                                          credential_env=env, timezone=tz, rate_limit_per_second=1000))
             orgs.append(vendor_org)
+            if not settings.current().pseudonym_key and "HARVEY_PSEUDONYM_KEY" not in settings.local_env():
+                # the masked analyst tables need a key; one of this machine's own, kept like the tokens
+                settings.remember_local_env("HARVEY_PSEUDONYM_KEY", secrets.token_hex(32))
             for org in orgs:
                 registry.add(org, replace=True)
             instance = DagsterInstance.get()

@@ -23,6 +23,7 @@ phone would lose more than it keeps. Every record the mock HRMS generates valida
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, Optional
@@ -281,6 +282,64 @@ class Attendance(CanonicalRecord):
     def _times(self):
         self._ordered(self.check_in_time, self.check_out_time, "check_in_time..check_out_time")
         return self
+
+
+class Pii(str, enum.Enum):
+    """What a canonical field is, for personal data (README: Personal data). Every field of every
+    record has one (``PII_CLASSES``); the masked analyst views treat each class one way."""
+
+    # keys: a record's own or another's id or business code; kept in masked views (the joins)
+    IDENTIFIER = "identifier"
+    # names, emails, phones, links and devices that reach or single out a person: pseudonymized
+    CONTACT = "contact_pii"
+    # pay, health and family (leave types and reasons), judgments of a person: banded,
+    # generalized or removed
+    SENSITIVE = "sensitive_pii"
+    # text someone typed, which may hold anything: removed
+    FREE_TEXT = "free_text"
+    # dates, statuses, counts, org structure: personal only through the identifier beside them
+    NON_PERSONAL = "non_personal"
+
+
+_I, _C, _S, _F, _N = Pii.IDENTIFIER, Pii.CONTACT, Pii.SENSITIVE, Pii.FREE_TEXT, Pii.NON_PERSONAL
+_COMMON = {"id": _I, "updated_at": _N}
+
+# The class of every canonical field (test_personal_data.py fails for a field without one).
+PII_CLASSES: dict[type[CanonicalRecord], dict[str, Pii]] = {
+    Employee: _COMMON | dict(
+        employee_id=_I, first_name=_C, last_name=_C, email=_C, phone=_C, department=_N, job_title=_N,
+        manager_id=_I, hire_date=_N, employment_status=_N, location=_N, work_type=_N, salary_band=_S,
+        salary=_S, currency=_N, termination_date=_N, created_at=_N),
+    Department: _COMMON | dict(
+        department_id=_I, name=_N, head_id=_I, head_name=_C, employee_count=_N, location=_N),
+    Employment: _COMMON | dict(
+        employee_id=_I, start_date=_N, end_date=_N, contract_type=_N, hours_per_week=_N, salary=_S,
+        salary_period=_N, currency=_N, job_title=_N, department=_N, manager_id=_I),
+    JobRequisition: _COMMON | dict(
+        requisition_id=_I, title=_N, department=_N, hiring_manager_id=_I, hiring_manager_name=_C, status=_N,
+        headcount=_N, filled_positions=_N, location=_N, job_type=_N, created_date=_N, target_hire_date=_N),
+    Candidate: _COMMON | dict(
+        candidate_id=_I, first_name=_C, last_name=_C, email=_C, phone=_C, current_stage=_N,
+        applied_for_job_id=_I, applied_for_job_title=_N, source=_N, application_date=_N, status=_N),
+    Interview: _COMMON | dict(
+        interview_id=_I, candidate_id=_I, candidate_name=_C, job_id=_I, job_title=_N, interviewer_id=_I,
+        interviewer_name=_C, interviewer_email=_C, scheduled_date=_N, duration_minutes=_N, interview_type=_N,
+        status=_N, meeting_link=_C, feedback=_S, rating=_S, recommendation=_S),
+    LeaveRequest: _COMMON | dict(
+        leave_request_id=_I, employee_id=_I, employee_name=_C, leave_type=_S, start_date=_N, end_date=_N,
+        total_days=_N, status=_N, applied_date=_N, approved_by=_I, approved_at=_N, reason=_S),
+    LeaveBalance: _COMMON | dict(
+        employee_id=_I, year=_N, leave_type=_S, total_allocated=_N, used=_N, pending=_N, available=_N),
+    Attendance: _COMMON | dict(
+        employee_id=_I, date=_N, check_in_time=_N, check_in_location=_S, check_in_device=_C,
+        check_out_time=_N, check_out_location=_S, check_out_device=_C, worked_hours=_N, status=_N,
+        notes=_F, created_at=_N),
+}
+
+
+def pii_class(model: type[CanonicalRecord], field_name: str) -> Pii:
+    """The class of one canonical field; KeyError for a field nobody classified."""
+    return PII_CLASSES[model][field_name]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
                                         "organization's entity is stale")
     freshness_grace_minutes: float = Field(30.0, ge=0, description="time after the last missed tick for its sync "
                                            "to finish")
+    pseudonym_key: SecretStr | None = Field(None, description="key of the pseudonyms in the masked analyst tables "
+                                            "(marts_masked); without it dbt refuses to build them")
+    access_role_prefix: str = Field("harvey", description="PostgreSQL group roles <prefix>_loader, _analyst, _hr "
+                                    "(`harvey access`)")
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook for alerts")
     smtp_host: str | None = Field(None, description="mail server for alerts")
     smtp_port: int = Field(25, ge=1, le=65535, description="mail server port")
@@ -185,12 +189,19 @@ def dbt_env() -> dict[str, str]:
 
     url = make_url(warehouse_url())
     if url.get_backend_name() == "duckdb":
-        return {"HARVEY_DBT_TARGET": "duckdb", "HARVEY_DUCKDB_PATH": str(url.database)}
+        return {"HARVEY_DBT_TARGET": "duckdb", "HARVEY_DUCKDB_PATH": str(url.database)} | _pseudonym_env()
     return {
         "HARVEY_DBT_TARGET": "postgres", "HARVEY_PG_HOST": url.host or "127.0.0.1",
         "HARVEY_PG_PORT": str(url.port or 5432), "HARVEY_PG_USER": url.username or "postgres",
         "HARVEY_PG_PASSWORD": url.password or "", "HARVEY_PG_DATABASE": url.database or "postgres",
-    }
+    } | _pseudonym_env()
+
+
+def _pseudonym_env() -> dict[str, str]:
+    """The pseudonym key for dbt's masked models: the environment's, else the one the demo left."""
+    key = current().pseudonym_key
+    value = key.get_secret_value() if key else local_env().get("HARVEY_PSEUDONYM_KEY")
+    return {"HARVEY_PSEUDONYM_KEY": value} if value else {}
 
 
 def delete_wave() -> tuple[float, int]:

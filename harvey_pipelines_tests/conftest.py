@@ -23,6 +23,8 @@ from harvey_pipelines.warehouse import Warehouse
 DEMO_TOKEN = "mock-hrms-token-12345"
 POSTGRES_URL = os.environ.get("HARVEY_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 _counter = itertools.count(1)
+# dbt builds the masked analyst tables only with a pseudonym key (README: Personal data)
+os.environ.setdefault("HARVEY_PSEUDONYM_KEY", "test-pseudonym-key")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from harvey_pipelines.definitions import defs
 from harvey_pipelines.records import ENTITIES
 from harvey_pipelines_tests.test_dbt_models import dbt_build
 
-LAYERS = {"staging", "intermediate", "marts", "seeds"}
+LAYERS = {"staging", "intermediate", "marts", "marts_masked", "seeds"}
 
 
 def _asset_graph():

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.fast
 
 VARIABLES = ("HARVEY_DATA_DIR", "HARVEY_WAREHOUSE_URL", "HARVEY_RATE_LIMIT_URL", "HARVEY_ORGANIZATIONS_FILE",
              "DAGSTER_HOME", "HARVEY_DAGSTER_UI_URL", "HARVEY_DELETE_WAVE_FRACTION", "HARVEY_DELETE_WAVE_MIN_ROWS",
-             "HARVEY_FRESHNESS_MISSED_TICKS", "HARVEY_FRESHNESS_GRACE_MINUTES")
+             "HARVEY_FRESHNESS_MISSED_TICKS", "HARVEY_FRESHNESS_GRACE_MINUTES", "HARVEY_PSEUDONYM_KEY")
 
 
 @pytest.fixture
@@ -67,6 +67,13 @@ def test_the_rate_limit_is_counted_in_a_postgresql_warehouse_unless_told_otherwi
 def test_dbt_gets_the_warehouse_the_sync_writes(env, monkeypatch, url, expected):
     monkeypatch.setenv("HARVEY_WAREHOUSE_URL", url)
     assert settings.dbt_env() == expected
+
+
+def test_dbt_gets_the_pseudonym_key_of_the_environment_else_the_demos(env, monkeypatch):
+    settings.remember_local_env("HARVEY_PSEUDONYM_KEY", "demo-key")
+    assert settings.dbt_env()["HARVEY_PSEUDONYM_KEY"] == "demo-key"
+    monkeypatch.setenv("HARVEY_PSEUDONYM_KEY", "production-key")
+    assert settings.dbt_env()["HARVEY_PSEUDONYM_KEY"] == "production-key"
 
 
 @pytest.mark.parametrize("name, value, read, rule", [

@@ -97,7 +97,7 @@ def with_findings(result: AssetCheckResult, warehouse) -> AssetCheckResult:
                             severity=result.severity, metadata=metadata, description=result.description)
 
 
-LAYERS = ("staging", "intermediate", "marts")
+LAYERS = ("staging", "intermediate", "marts", "marts_masked")
 
 
 class HarveyTranslator(DagsterDbtTranslator):
