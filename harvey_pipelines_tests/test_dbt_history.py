@@ -26,7 +26,7 @@ ORG = "hist"
 DAY = "2026-03-01T00:00:00+00:00"  # every version's updated_at: a day-granular source
 FETCHED = [dt.datetime(2026, 3, 1, hour, 0, tzinfo=UTC) for hour in (8, 9, 10)]
 MODELS = ["employee_history", "employment_history", "department_history", "dim_employees", "dim_departments",
-          "headcount_monthly", "attrition_monthly", "hiring_speed", "stage_conversion"]
+          "headcount_monthly", "attrition_monthly", "hiring_speed", "stage_conversion", "leave_liability_monthly"]
 
 
 def _employee(id, manager_id=None, job_title="Analyst", department="Data"):
@@ -64,17 +64,18 @@ def _hc_employee(id, work_type="full_time", termination_date=None):
                 location="AMS", work_type=work_type, termination_date=termination_date and D(termination_date))
 
 
-def _hc_employment(id, employee, start, end, department, hours=40.0):
+def _hc_employment(id, employee, start, end, department, hours=40.0, salary=None):
     return dict(organization_id="hc", id=id, employee_id=employee, start_date=D(start), end_date=end and D(end),
-                department=department, hours_per_week=hours)
+                department=department, hours_per_week=hours, salary=salary, salary_period="month", currency="eur")
 
 
 HC = {
     "employees": [_hc_employee("e1"), _hc_employee("e2", "part_time", "2026-01-31"), _hc_employee("e3"),
                   _hc_employee("e4", termination_date="2026-01-15")],
     "employments": [
-        _hc_employment("j1", "e1", "2026-01-01", None, "Eng"),
-        _hc_employment("j2", "e2", "2025-06-01", None, "Eng", hours=20.0),
+        # a day's pay (8 standard hours): 5200 x 12 / 52 / 40 x 8 = 240; 2600 x 12 / 52 / 20 x 8 = 240
+        _hc_employment("j1", "e1", "2026-01-01", None, "Eng", salary=5200.0),
+        _hc_employment("j2", "e2", "2025-06-01", None, "Eng", hours=20.0, salary=2600.0),
         _hc_employment("j3", "e3", "2024-01-01", "2026-02-14", "Eng"),
         _hc_employment("j4", "e3", "2026-02-15", None, "Sales"),
         _hc_employment("j5", "e4", "2025-01-01", "2026-01-15", "Sales"),
@@ -116,6 +117,15 @@ RECRUITING = [
 ]
 
 
+def _hc_balance(employee, available):
+    return dict(id=f"lb-{employee}", employee_id=employee, year=2026, leave_type="annual", available=available)
+
+
+# e1: 20 days left in January, 18 from 20 February; e2: 10 (she leaves on 31 January)
+HC_BALANCES = [(dt.datetime(2026, 1, 20, 6, tzinfo=UTC), [_hc_balance("e1", 20.0), _hc_balance("e2", 10.0)]),
+               (dt.datetime(2026, 2, 20, 6, tzinfo=UTC), [_hc_balance("e1", 18.0)])]
+
+
 def load(warehouse: Warehouse, entity: str, raws: list[dict], fetched_at: dt.datetime, org: str = ORG) -> int:
     """``raws`` loaded as one batch of a sync fetched at ``fetched_at``; the raw versions stored."""
     spec = ENTITIES_BY_NAME[entity]
@@ -153,6 +163,8 @@ def test_history_keeps_a_value_that_changes_back_and_the_dimensions_resolve_it(w
         for entity, rows in HC.items():
             table = schema.CORE_TABLES[entity]
             conn.execute(table.insert(), [_core_row(table, r) for r in rows])
+    for fetched_at, balances in HC_BALANCES:
+        load(warehouse, "leave_balances", balances, fetched_at, org="hc")
     warehouse.dispose()
 
     with warehouse.for_other_process():
@@ -164,6 +176,7 @@ def test_history_keeps_a_value_that_changes_back_and_the_dimensions_resolve_it(w
     check_headcount(warehouse.url)
     check_attrition(warehouse.url)
     check_hiring_speed(warehouse.url)
+    check_leave_liability(warehouse.url)
 
 
 def _at(hour):
@@ -283,4 +296,15 @@ def check_hiring_speed(url: str) -> None:
         ("onsite", 1, 1, 1.0, 5.0),
         ("offer", 1, 1, 1.0, 7.0),
         ("hired", 1, 0, None, None),  # still there: no days
+    ]
+
+
+def check_leave_liability(url: str) -> None:
+    rows = read(url, "select month, leave_type, currency, employees, available_days, liability "
+                     "from marts.leave_liability_monthly where organization_id = 'hc' order by month")
+    assert [(r["month"], r["leave_type"], r["currency"], r["employees"], float(r["available_days"]),
+             float(r["liability"])) for r in rows] == [
+        (D("2026-01-01"), "annual", "EUR", 2, 30.0, 7200.0),  # 20 x 240 + 10 x 240
+        (D("2026-02-01"), "annual", "EUR", 1, 18.0, 4320.0),  # e2 has left; e1's balance of 20 Feb
+        (D("2026-03-01"), "annual", "EUR", 1, 18.0, 4320.0),
     ]
