@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 
 import sqlalchemy as sa
 
@@ -171,12 +172,26 @@ def test_history_keeps_a_value_that_changes_back_and_the_dimensions_resolve_it(w
         dbt_build(warehouse.url, tmp_path, "--select", " ".join(f"+{m}" for m in MODELS),
                   "--indirect-selection", "cautious", "--vars", "{as_of_date: '2026-03-31'}")
 
+    check_described(warehouse.url, tmp_path)
     check_history(warehouse.url)
     check_dimensions(warehouse.url)
     check_headcount(warehouse.url)
     check_attrition(warehouse.url)
     check_hiring_speed(warehouse.url)
     check_leave_liability(warehouse.url)
+
+
+def check_described(url: str, tmp_path) -> None:
+    """Every column the new models make is described in the YAML (the docs site shows them all)."""
+    nodes = json.loads((tmp_path / "dbt_target" / "manifest.json").read_text())["nodes"]
+    documented = {n["name"]: {c for c, v in n["columns"].items() if v.get("description")}
+                  for n in nodes.values() if n["resource_type"] == "model" and n["description"]}
+    made: dict[str, set[str]] = {}
+    for r in read(url, "select table_name, column_name from information_schema.columns "
+                       "where table_schema in ('marts', 'intermediate')"):
+        made.setdefault(r["table_name"], set()).add(r["column_name"])
+    new = [*MODELS, "candidate_stage_history", "int_employment_segments"]
+    assert {m: made[m] - documented.get(m, set()) for m in new} == {m: set() for m in new}
 
 
 def _at(hour):
