@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: demo test test-fast lint dev install lock bench fanout-bench dbt-bench quality-bench vendor-bench clean
+.PHONY: demo test test-fast lint docs dev install lock bench fanout-bench dbt-bench quality-bench vendor-bench clean
 
 install: $(STAMP) $(MANIFEST)
 
@@ -43,6 +43,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check harvey_pipelines harvey_pipelines_tests
 	$(BIN)/mypy
 	cd dbt_project && ../$(BIN)/sqlfluff lint models
+
+# The dbt docs site (dbt_project/target/index.html; browse it with `cd dbt_project && ../.venv/bin/dbt docs
+# serve --profiles-dir .`): every model and column as the YAML describes it. The catalog is left empty, so
+# no warehouse is opened (a build of the docs never waits for or holds up a sync); column types are not shown.
+docs: $(STAMP) $(MANIFEST)
+	cd dbt_project && HARVEY_DBT_TARGET=duckdb HARVEY_DUCKDB_PATH=target/docs.duckdb \
+		../$(BIN)/dbt docs generate --profiles-dir . --empty-catalog --quiet
 
 # Dagster UI and daemon on the local instance of the demo (http://127.0.0.1:3000; make dev PORT=3001).
 # The local instance's dagster.yaml is written first when the demo has not yet; dagster dev starts in

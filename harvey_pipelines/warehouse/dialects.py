@@ -123,11 +123,6 @@ class Dialect:
             "SELECT count(*) FILTER (WHERE inserted), count(*) FROM merged"
         ]
 
-    def insert_new(self, insert: str, target: str, key_match: str) -> str:
-        """``insert`` (``INSERT INTO target ... SELECT ... FROM {stage} s``) limited to rows
-        whose key (``key_match`` over ``k``, a target row, and ``s``) is not in ``target``."""
-        return insert + " ON CONFLICT DO NOTHING"
-
 class PostgresDialect(Dialect):
     name = "postgresql"
     INDEXES_SQL = "SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes WHERE schemaname IN :schemas"
@@ -413,9 +408,6 @@ class DuckDBDialect(Dialect):
             f"FROM {{stage}} AS t JOIN harvey_changed AS c ON {key}",
             "SELECT count(*) FILTER (WHERE first_synced_at IS NULL), count(*) FROM harvey_changed",
         ]
-
-    def insert_new(self, insert, target, key_match):
-        return insert + f" WHERE NOT EXISTS (SELECT 1 FROM {target} AS k WHERE {key_match})"
 
     def unstage(self, conn, name):
         conn.connection.driver_connection.unregister(name)

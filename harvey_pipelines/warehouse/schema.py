@@ -94,18 +94,21 @@ payload_versions = sa.Table(
     sa.Column("organization_id", sa.Text, primary_key=True),
     sa.Column("entity", sa.Text, primary_key=True),
     sa.Column("source_id", sa.Text, primary_key=True),
-    sa.Column("payload_sha256", sa.Text, primary_key=True, comment="the version key (core record_hash)"),
+    sa.Column("payload_sha256", sa.Text, primary_key=True, comment="the payload's hash (core record_hash)"),
     sa.Column("payload", PAYLOAD_TEXT, nullable=False,
               comment="the record as the source sent it (JSON), the first time this version came"),
     sa.Column("canonical", PAYLOAD_TEXT, nullable=False,
               comment="the same version as the canonical record (JSON: records.py's field names, ISO dates, "
                       "instants in UTC), as the adapter mapped and validated it; what dbt reads"),
     sa.Column("source_updated_at", sa.DateTime(timezone=True)),
-    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("fetched_at", sa.DateTime(timezone=True), primary_key=True,
+              comment="when Harvey fetched this version; with payload_sha256 the version key (a payload that "
+                      "comes back after another, A -> B -> A, is stored again)"),
     sa.Column("sync_run_id", sa.Text, nullable=False),
     schema=RAW,
-    comment="Every distinct payload version, first time seen, with its canonical record; an unchanged payload "
-            "is not stored again.",
+    comment="Every version of every record as fetched, with its canonical record: a payload is stored when it "
+            "differs from the record's latest stored version, so an unchanged payload is not stored again and "
+            "one that changes back is.",
 )
 sa.Index("ix_payload_versions_fetched", payload_versions.c.organization_id, payload_versions.c.entity,
          payload_versions.c.fetched_at).ddl_if(callable_=_indexed)

@@ -171,18 +171,18 @@ class EntityTable:
             "(t.record_hash <> excluded.record_hash OR t.is_deleted) AND "
             "(t.updated_at IS NULL OR excluded.updated_at IS NULL OR excluded.updated_at >= t.updated_at)"
         )
+        # a version differing from the record's latest stored one (the last fetched): a value
+        # that changes back (A -> B -> A) is stored again, an unchanged one is not
         raw = (
             f"INSERT INTO {schema.RAW}.payload_versions (organization_id, entity, source_id, payload_sha256, "
             "payload, canonical, source_updated_at, fetched_at, sync_run_id) "
             f"SELECT organization_id, '{self.name}', source_id, record_hash, payload, canonical, updated_at, "
-            "synced_at, sync_run_id FROM {stage} s"
+            "synced_at, sync_run_id FROM {stage} s WHERE s.record_hash IS DISTINCT FROM ("
+            f"SELECT k.payload_sha256 FROM {schema.RAW}.payload_versions AS k "
+            f"WHERE k.organization_id = s.organization_id AND k.entity = '{self.name}' AND k.source_id = s.source_id "
+            "ORDER BY k.fetched_at DESC, k.source_updated_at DESC NULLS LAST LIMIT 1)"
         )
-        return (
-            self.dialect.merge(f"{schema.CORE}.{self.name}", loaded, changed),
-            self.dialect.insert_new(raw, f"{schema.RAW}.payload_versions", (
-                f"k.organization_id = s.organization_id AND k.entity = '{self.name}' "
-                "AND k.source_id = s.source_id AND k.payload_sha256 = s.record_hash")),
-        )
+        return self.dialect.merge(f"{schema.CORE}.{self.name}", loaded, changed), raw
 
 
 class Warehouse:

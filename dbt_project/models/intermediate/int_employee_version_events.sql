@@ -36,7 +36,7 @@ manager_change as (
             || coalesce(new_manager.full_name, versions.manager_key, 'no manager') as description,
         versions.previous_manager_key as before_value,
         versions.manager_key as after_value,
-        versions.payload_sha256
+        versions.version_id as payload_sha256
     from versions
     left join employees as previous_manager
         on previous_manager.organization_id = versions.organization_id
@@ -68,7 +68,7 @@ status_change as (
         end as description,
         previous_employment_status as before_value,
         employment_status as after_value,
-        payload_sha256
+        version_id as payload_sha256
     from versions
     where employment_status is distinct from previous_employment_status
 )

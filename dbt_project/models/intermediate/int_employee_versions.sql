@@ -50,12 +50,19 @@ select
     manager_id,
     manager_id_ref,
     employment_status,
+    -- a payload stored again when it came back (A -> B -> A) gets :2, :3... so the id names one version
+    payload_sha256 || case
+        when row_number() over same_payload > 1 then ':' || cast(row_number() over same_payload as {{ dbt.type_string() }})
+        else ''
+    end as version_id,
     row_number() over employee_versions as version_sequence,
     lag(manager_id) over employee_versions as previous_manager_id,
     lag(manager_id_ref) over employee_versions as previous_manager_id_ref,
     lag(employment_status) over employee_versions as previous_employment_status
 from resolved
-window employee_versions as (
-    partition by organization_id, employee_id
-    order by coalesce(source_updated_at, fetched_at), fetched_at, payload_sha256
-)
+window
+    employee_versions as (
+        partition by organization_id, employee_id
+        order by coalesce(source_updated_at, fetched_at), fetched_at, payload_sha256
+    ),
+    same_payload as (partition by organization_id, employee_id, payload_sha256 order by fetched_at)
