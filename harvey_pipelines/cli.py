@@ -352,11 +352,56 @@ def _backfill(args) -> int:
     except RuntimeError as exc:
         print(f"error: backfill not launched: {first_line(exc)}", file=sys.stderr)
         return 1
+    _audit_backfill(launched_by, backfill_id, mode, entities, orgs)
     per_run = settings.current().backfill_orgs_per_run
     print(f"backfill {backfill_id} ({mode}): {', '.join(entities)} of {len(orgs)} organization(s), about "
           f"{math.ceil(len(orgs) / per_run)} run(s) of up to {per_run} organizations, queued by the daemon; "
           f"progress and cancel: {args.url.rstrip('/')}/runs/b/{backfill_id}")
     return 0
+
+
+def _erase(args) -> int:
+    from harvey_pipelines.warehouse import Warehouse, audit
+    from harvey_pipelines.warehouse.erasure import ErasureError, erase, lift
+
+    subject, reference = ("employee", args.employee) if args.employee else ("candidate", args.candidate)
+    warehouse = Warehouse()
+    try:
+        if args.lift:
+            lift(warehouse, args.org, subject, reference, actor=audit.cli_actor())
+            print(f"{args.org}: the {subject}'s suppression is lifted; the next sync loads them again "
+                  "(it reads their entities in full once)")
+            return 0
+        result = erase(warehouse, args.org, subject, reference, actor=audit.cli_actor())
+    except ErasureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        warehouse.dispose()
+    if result.already_erased:
+        print(f"{args.org}: this {subject} was erased already (tombstone {result.subject_hash[:12]}); "
+              "still suppressed")
+        return 0
+    print(f"{args.org}: {subject} erased (tombstone {result.subject_hash[:12]}), suppressed until "
+          f"`harvey erase --lift`")
+    for what, counts in (("removed", result.removed), ("blanked in other records", result.blanked)):
+        for table, n in sorted(counts.items()):
+            print(f"  {what}: {table} {n}")
+    return 0
+
+
+def _audit_backfill(actor: str, backfill_id: str, mode: str, entities: list[str], orgs: list[str]) -> None:
+    from harvey_pipelines.warehouse import Warehouse, audit
+
+    warehouse = Warehouse()
+    try:
+        warehouse.migrate()
+        with warehouse.writer() as conn:
+            for org_id in orgs:
+                audit.record(conn, "backfill", actor=actor, organization_id=org_id, target=",".join(entities),
+                             details={"backfill_id": backfill_id, "mode": mode})
+    finally:
+        warehouse.dispose()
 
 
 def _launch_backfill(url: str, params: dict) -> str:
@@ -514,6 +559,16 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--url", default=settings.dagster_ui_url(),
                           help="the Dagster webserver (default $HARVEY_DAGSTER_UI_URL or http://127.0.0.1:3000)")
     backfill.set_defaults(func=_backfill)
+
+    erase = sub.add_parser("erase", help="GDPR erasure of one person, and their suppression until lifted "
+                           "(see README, Erasure and audit trail)")
+    erase.add_argument("--org", required=True)
+    person = erase.add_mutually_exclusive_group(required=True)
+    person.add_argument("--employee", metavar="ID", help="the employee's source id or employee number")
+    person.add_argument("--candidate", metavar="ID", help="the candidate's source id or candidate code")
+    erase.add_argument("--lift", action="store_true",
+                       help="lift the person's suppression instead: the next sync loads them again")
+    erase.set_defaults(func=_erase)
 
     mock = sub.add_parser("mock-hrms", help="the mock HRMS server")
     mock_sub = mock.add_subparsers(dest="mock_command", required=True)
