@@ -372,7 +372,7 @@ def _erase(args) -> int:
             print(f"{args.org}: the {subject}'s suppression is lifted; the next sync loads them again "
                   "(it reads their entities in full once)")
             return 0
-        result = erase(warehouse, args.org, subject, reference, actor=audit.cli_actor())
+        result = erase(warehouse, args.org, subject, reference, actor=audit.cli_actor(), compact=not args.no_compact)
     except ErasureError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -568,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
     person.add_argument("--candidate", metavar="ID", help="the candidate's source id or candidate code")
     erase.add_argument("--lift", action="store_true",
                        help="lift the person's suppression instead: the next sync loads them again")
+    erase.add_argument("--no-compact", action="store_true",
+                       help="skip rewriting what held them (DuckDB: the file; PostgreSQL: VACUUM FULL of the tables); "
+                            "their bytes stay in the files until a later compaction")
     erase.set_defaults(func=_erase)
 
     mock = sub.add_parser("mock-hrms", help="the mock HRMS server")

@@ -121,16 +121,21 @@ def _mentions(column, values: set[str]):
     return sa.or_(column.in_(sorted(values)), *[sa.func.strpos(column, v) > 0 for v in long])
 
 
-def erase(warehouse, organization_id: str, subject_name: str, reference: str, *, actor: str) -> ErasureResult:
+def erase(warehouse, organization_id: str, subject_name: str, reference: str, *, actor: str,
+          compact: bool = True) -> ErasureResult:
     """Erase the person whose record (``subject_name``: employee or candidate) has ``reference``
     as its source id or business key, in one transaction; re-runnable (a person already erased
-    is reported as such, their suppression left in place)."""
+    is reported as such, their suppression left in place). ``compact``: then rewrite what held
+    them, so that no bytes of theirs stay in the database's files (``Warehouse.compact``), and
+    publish the DuckDB copy analysts read again."""
     key = settings.erasure_key()
     subject = SUBJECTS[subject_name]
     warehouse.migrate()
     with warehouse.writer() as conn:
         result = _erase(conn, key, organization_id, subject, reference, actor)
-    warehouse.publish()  # the DuckDB copy analysts read must not keep the person either
+    if compact and not result.already_erased:
+        warehouse.compact(sorted(result.removed.keys() | result.blanked.keys()))
+    warehouse.publish()
     return result
 
 

@@ -228,6 +228,12 @@ class Warehouse:
             self.dialect.publish(target)
         return target
 
+    def compact(self, tables) -> None:
+        """Leave no bytes of deleted or changed rows of ``tables`` ("schema.table") in the
+        database's files (``Dialect.compact``: on DuckDB the whole file is rewritten)."""
+        self.release()
+        self.dialect.compact(list(tables))
+
     def sync_lock(self, organization_id: str, entity_name: str, timeout: float = 900.0):
         """One sync per organization and entity at a time, whoever launched it."""
         return self.dialect.exclusive(f"harvey-sync/{organization_id}/{entity_name}", timeout)
