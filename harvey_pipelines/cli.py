@@ -216,6 +216,7 @@ def _sync(args) -> int:
     from harvey_pipelines.sources.base import serves
     from harvey_pipelines.sync import SyncFailed, sync_entity, upstream_failed
     from harvey_pipelines.warehouse import Warehouse
+    from harvey_pipelines.warehouse.audit import cli_actor
 
     registry = OrganizationRegistry(args.registry)
     org = registry.get(args.org)
@@ -233,7 +234,7 @@ def _sync(args) -> int:
             status = 1
             continue
         try:
-            r = sync_entity(org, name, warehouse, mode=args.mode, trigger="manual", triggered_by="cli",
+            r = sync_entity(org, name, warehouse, mode=args.mode, trigger="manual", triggered_by=cli_actor(),
                             confirm_deletes=args.confirm_deletes)
             print(f"{org.id}/{name}: fetched {r.fetched} inserted {r.inserted} updated {r.updated} "
                   f"unchanged {r.unchanged} quarantined {r.quarantined} deleted {r.deleted} "
@@ -311,12 +312,11 @@ def _backfill(args) -> int:
     organization partitions. Its daemon makes one run per HARVEY_BACKFILL_ORGS_PER_RUN
     organizations (the entity assets' backfill policy), each organization's selected entities
     in dependency order; the UI's Backfills tab shows its progress and cancels it."""
-    import getpass
-
     from harvey_pipelines.assets.entities import MODE_TAG, entity_key
     from harvey_pipelines.assets.jobs import run_tags
     from harvey_pipelines.records import ENTITIES
     from harvey_pipelines.sync import first_line
+    from harvey_pipelines.warehouse.audit import cli_actor
 
     registry = OrganizationRegistry(args.registry)
     if args.all_orgs:
@@ -336,7 +336,7 @@ def _backfill(args) -> int:
               "--url (default $HARVEY_DAGSTER_UI_URL)", file=sys.stderr)
         return 1
     mode = "full" if args.full else "incremental"
-    launched_by = f"cli:{getpass.getuser()}"
+    launched_by = cli_actor()
     tags = run_tags(entities, "backfill", launched_by, **{MODE_TAG: mode})
     what = f"{len(entities)} entities" if len(entities) > 1 else entities[0]
     params = {

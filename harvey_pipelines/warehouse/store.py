@@ -821,8 +821,11 @@ class Warehouse:
 
 
 def _actor(trigger: str, triggered_by: str | None) -> str:
-    """Who a sync's audit row names: its trigger, and who or what launched it when known."""
-    return f"{trigger}:{triggered_by}" if triggered_by else trigger
+    """Who a sync's audit row names: its trigger, and who or what launched it when known
+    (``schedule:daily``, ``backfill:<id> (cli:alice)``, ``manual:cli:alice``)."""
+    if not triggered_by:
+        return trigger
+    return triggered_by if triggered_by.startswith(f"{trigger}:") else f"{trigger}:{triggered_by}"
 
 
 def _upsert(table: sa.Table):
