@@ -57,7 +57,30 @@ def _vendor_options(values: list[str] | None, current: dict | None = None) -> di
     return options
 
 
+# `harvey orgs` commands that change the registry: each leaves a row in the audit trail
+_REGISTRY_CHANGES = ("add", "set", "add-system", "remove-system", "disable", "enable", "remove")
+_NOT_OPTIONS = ("func", "command", "orgs_command", "registry", "id")
+
+
 def _orgs(args) -> int:
+    code = _orgs_command(args)
+    if code == 0 and args.orgs_command in _REGISTRY_CHANGES:
+        from harvey_pipelines.warehouse import Warehouse, audit
+
+        # the options given, by name: their values may name a credential's variable or a URL
+        options = sorted(k for k, v in vars(args).items() if k not in _NOT_OPTIONS and v not in (None, False, [], ()))
+        warehouse = Warehouse()
+        try:
+            warehouse.migrate()
+            with warehouse.writer() as conn:
+                audit.record(conn, "registry_change", actor=audit.cli_actor(), organization_id=args.id,
+                             target=f"orgs {args.orgs_command}", details={"options": options})
+        finally:
+            warehouse.dispose()
+    return code
+
+
+def _orgs_command(args) -> int:
     registry = OrganizationRegistry(args.registry)
     if args.orgs_command == "list":
         orgs = registry.load()

@@ -184,3 +184,16 @@ def test_a_sync_of_an_organization_with_suppressed_people_needs_the_key(erasure_
     with pytest.raises(SyncFailed, match="HARVEY_ERASURE_KEY") as failed:
         sync_entity(org, "candidates", warehouse)
     assert failed.value.result.failure_kind == "configuration"
+
+
+def test_registry_changes_by_command_are_in_the_audit_trail(erasure_env, tmp_path):
+    warehouse = erasure_env
+    path = str(tmp_path / "orgs.yaml")
+    assert cli("--registry", path, "orgs", "add", "acme", "--base-url", "http://127.0.0.1:1/orgs/acme",
+               "--credential-env", "HARVEY_ACME_SECRET_NAME") == 0
+    assert cli("--registry", path, "orgs", "disable", "acme") == 0
+    assert cli("--registry", path, "orgs", "list") == 0  # reads: no row
+    rows = sorted(_audit(warehouse, "registry_change"), key=lambda r: r["recorded_at"])
+    assert [(r["organization_id"], r["target"]) for r in rows] == [("acme", "orgs add"), ("acme", "orgs disable")]
+    assert all(r["actor"].startswith("cli:") for r in rows)
+    assert "credential_env" in rows[0]["details"] and "HARVEY_ACME_SECRET_NAME" not in rows[0]["details"]
