@@ -21,6 +21,7 @@ values in other records before anything is stored (``Suppression.apply``), until
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass, field
@@ -358,6 +359,9 @@ class Suppression:
         for subject, value_hash, kind in entries:
             if kind in IDENTIFIERS:
                 self.identifiers.setdefault(subject, set()).add(value_hash)
+        # a text met again (a status, a location, an employee's id on each of their days) is
+        # not hashed again: a sync checks every text of every record
+        self._suppressed = functools.lru_cache(maxsize=200_000)(self._hashed_in)
 
     @classmethod
     def load(cls, warehouse, organization_id: str) -> "Suppression | None":
@@ -369,7 +373,7 @@ class Suppression:
                 s.c.organization_id == organization_id))]
         return cls(settings.erasure_key(), entries) if entries else None  # type: ignore[arg-type]
 
-    def _suppressed(self, text: str) -> bool:
+    def _hashed_in(self, text: str) -> bool:
         return keyed_hash(self.key, text) in self.values
 
     def apply(self, entity_name: str, raw: Any, to_canonical: Callable[[str, dict], dict]) -> Any:
