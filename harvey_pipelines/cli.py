@@ -427,6 +427,19 @@ def _audit_backfill(actor: str, backfill_id: str, mode: str, entities: list[str]
         warehouse.dispose()
 
 
+def _compact(args) -> int:
+    from harvey_pipelines.warehouse import Warehouse
+    from harvey_pipelines.warehouse.erasure import compact
+
+    warehouse = Warehouse()
+    try:
+        tables = compact(warehouse)
+    finally:
+        warehouse.dispose()
+    print(f"rewritten: {'the whole file' if warehouse.dialect.name == 'duckdb' else ', '.join(tables)}")
+    return 0
+
+
 def _launch_backfill(url: str, params: dict) -> str:
     """The id of the backfill the webserver at ``url`` launched; RuntimeError saying why not
     (the GraphQL error, never the query)."""
@@ -593,8 +606,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="lift the person's suppression instead: the next sync loads them again")
     erase.add_argument("--no-compact", action="store_true",
                        help="skip rewriting what held them (DuckDB: the file; PostgreSQL: VACUUM FULL of the tables); "
-                            "their bytes stay in the files until a later compaction")
+                            "their bytes stay in the files until `harvey compact`")
     erase.set_defaults(func=_erase)
+
+    compact_parser = sub.add_parser("compact", help="rewrite what erasures touched, so that no bytes of erased "
+                                    "people stay in the files (after `harvey erase --no-compact`)")
+    compact_parser.set_defaults(func=_compact)
 
     mock = sub.add_parser("mock-hrms", help="the mock HRMS server")
     mock_sub = mock.add_subparsers(dest="mock_command", required=True)

@@ -197,3 +197,21 @@ def test_registry_changes_by_command_are_in_the_audit_trail(erasure_env, tmp_pat
     assert [(r["organization_id"], r["target"]) for r in rows] == [("acme", "orgs add"), ("acme", "orgs disable")]
     assert all(r["actor"].startswith("cli:") for r in rows)
     assert "credential_env" in rows[0]["details"] and "HARVEY_ACME_SECRET_NAME" not in rows[0]["details"]
+
+
+def test_an_erasure_without_compaction_leaves_bytes_until_harvey_compact(erasure_env, make_org, control, capsys):
+    warehouse = erasure_env
+    org = make_org(size=8)
+    sync_all(org, warehouse)
+    person = control.records(org.id, "employees")[3]
+    warehouse.release()
+    assert cli("erase", "--org", org.id, "--employee", person["id"], "--no-compact") == 0
+    assert scan(warehouse.url, {person["email"]}) == {}
+    if warehouse.dialect.name == "duckdb":  # deleted, yet DuckDB keeps the bytes in its blocks
+        database = Path(sa.engine.make_url(warehouse.url).database)
+        assert person["email"].encode() in database.read_bytes()
+    assert cli("compact") == 0
+    assert "rewritten: " in capsys.readouterr().out
+    if warehouse.dialect.name == "duckdb":
+        assert person["email"].encode() not in database.read_bytes()
+    assert scan(warehouse.url, {person["email"]}) == {}

@@ -216,6 +216,21 @@ def _erase(conn, key: bytes, org: str, subject: Subject, reference: str, actor: 
     return result
 
 
+def compact(warehouse) -> list[str]:
+    """Rewrite every table an erasure may touch (``Warehouse.compact``), for erasures run with
+    ``compact=False`` (many at once); the tables, and the DuckDB copy is published again."""
+    with warehouse.writer() as conn:
+        tables = [t.fullname for t in (schema.payload_versions, *CORE_TABLES.values())] + [
+            f"{schema.SYNC}.{name}" for name in ("quarantine", "seen_ids", *dict(MESSAGE_COLUMNS))]
+        tables += [f"{s}.{t}" for s, t in conn.execute(sa.text(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+            "AND table_schema IN :schemas ORDER BY 1, 2").bindparams(
+            sa.bindparam("schemas", list(DBT_TABLE_SCHEMAS), expanding=True)))]
+    warehouse.compact(tables)
+    warehouse.publish()
+    return tables
+
+
 def _json(text: str) -> dict:
     try:
         value = orjson.loads(text)
