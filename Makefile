@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: demo test test-fast lint docs dev install lock bench fanout-bench dbt-bench quality-bench vendor-bench clean
+.PHONY: demo test test-fast lint docs dev install lock bench fanout-bench dbt-bench quality-bench vendor-bench erasure-bench clean
 
 install: $(STAMP) $(MANIFEST)
 
@@ -79,6 +79,10 @@ quality-bench: $(STAMP) $(MANIFEST)
 # organization against their mocks, at the vendors' rate limits (about 20 minutes: rate-bound)
 vendor-bench: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m harvey_pipelines_tests.bench.vendor_benchmark $(BENCH_ARGS)
+
+# erasure of one employee of a generated organization (100k employees), the statements that dominate
+erasure-bench: $(STAMP) $(MANIFEST)
+	$(BIN)/python -m harvey_pipelines_tests.bench.erasure_benchmark $(BENCH_ARGS)
 
 # Pin every dependency (all extras) again after a change to pyproject.toml; commit the result
 lock: $(STAMP)

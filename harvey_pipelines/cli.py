@@ -57,7 +57,30 @@ def _vendor_options(values: list[str] | None, current: dict | None = None) -> di
     return options
 
 
+# `harvey orgs` commands that change the registry: each leaves a row in the audit trail
+_REGISTRY_CHANGES = ("add", "set", "add-system", "remove-system", "disable", "enable", "remove")
+_NOT_OPTIONS = ("func", "command", "orgs_command", "registry", "id")
+
+
 def _orgs(args) -> int:
+    code = _orgs_command(args)
+    if code == 0 and args.orgs_command in _REGISTRY_CHANGES:
+        from harvey_pipelines.warehouse import Warehouse, audit
+
+        # the options given, by name: their values may name a credential's variable or a URL
+        options = sorted(k for k, v in vars(args).items() if k not in _NOT_OPTIONS and v not in (None, False, [], ()))
+        warehouse = Warehouse()
+        try:
+            warehouse.migrate()
+            with warehouse.writer() as conn:
+                audit.record(conn, "registry_change", actor=audit.cli_actor(), organization_id=args.id,
+                             target=f"orgs {args.orgs_command}", details={"options": options})
+        finally:
+            warehouse.dispose()
+    return code
+
+
+def _orgs_command(args) -> int:
     registry = OrganizationRegistry(args.registry)
     if args.orgs_command == "list":
         orgs = registry.load()
@@ -216,6 +239,7 @@ def _sync(args) -> int:
     from harvey_pipelines.sources.base import serves
     from harvey_pipelines.sync import SyncFailed, sync_entity, upstream_failed
     from harvey_pipelines.warehouse import Warehouse
+    from harvey_pipelines.warehouse.audit import cli_actor
 
     registry = OrganizationRegistry(args.registry)
     org = registry.get(args.org)
@@ -233,7 +257,7 @@ def _sync(args) -> int:
             status = 1
             continue
         try:
-            r = sync_entity(org, name, warehouse, mode=args.mode, trigger="manual", triggered_by="cli",
+            r = sync_entity(org, name, warehouse, mode=args.mode, trigger="manual", triggered_by=cli_actor(),
                             confirm_deletes=args.confirm_deletes)
             print(f"{org.id}/{name}: fetched {r.fetched} inserted {r.inserted} updated {r.updated} "
                   f"unchanged {r.unchanged} quarantined {r.quarantined} deleted {r.deleted} "
@@ -339,12 +363,11 @@ def _backfill(args) -> int:
     organization partitions. Its daemon makes one run per HARVEY_BACKFILL_ORGS_PER_RUN
     organizations (the entity assets' backfill policy), each organization's selected entities
     in dependency order; the UI's Backfills tab shows its progress and cancels it."""
-    import getpass
-
     from harvey_pipelines.assets.entities import MODE_TAG, entity_key
     from harvey_pipelines.assets.jobs import run_tags
     from harvey_pipelines.records import ENTITIES
     from harvey_pipelines.sync import first_line
+    from harvey_pipelines.warehouse.audit import cli_actor
 
     registry = OrganizationRegistry(args.registry)
     if args.all_orgs:
@@ -364,7 +387,7 @@ def _backfill(args) -> int:
               "--url (default $HARVEY_DAGSTER_UI_URL)", file=sys.stderr)
         return 1
     mode = "full" if args.full else "incremental"
-    launched_by = f"cli:{getpass.getuser()}"
+    launched_by = cli_actor()
     tags = run_tags(entities, "backfill", launched_by, **{MODE_TAG: mode})
     what = f"{len(entities)} entities" if len(entities) > 1 else entities[0]
     params = {
@@ -380,10 +403,68 @@ def _backfill(args) -> int:
     except RuntimeError as exc:
         print(f"error: backfill not launched: {first_line(exc)}", file=sys.stderr)
         return 1
+    _audit_backfill(launched_by, backfill_id, mode, entities, orgs)
     per_run = settings.current().backfill_orgs_per_run
     print(f"backfill {backfill_id} ({mode}): {', '.join(entities)} of {len(orgs)} organization(s), about "
           f"{math.ceil(len(orgs) / per_run)} run(s) of up to {per_run} organizations, queued by the daemon; "
           f"progress and cancel: {args.url.rstrip('/')}/runs/b/{backfill_id}")
+    return 0
+
+
+def _erase(args) -> int:
+    from harvey_pipelines.warehouse import Warehouse, audit
+    from harvey_pipelines.warehouse.erasure import ErasureError, erase, lift
+
+    subject, reference = ("employee", args.employee) if args.employee else ("candidate", args.candidate)
+    warehouse = Warehouse()
+    try:
+        if args.lift:
+            lift(warehouse, args.org, subject, reference, actor=audit.cli_actor())
+            print(f"{args.org}: the {subject}'s suppression is lifted; the next sync loads them again "
+                  "(it reads their entities in full once)")
+            return 0
+        result = erase(warehouse, args.org, subject, reference, actor=audit.cli_actor(), compact=not args.no_compact)
+    except ErasureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        warehouse.dispose()
+    if result.already_erased:
+        print(f"{args.org}: this {subject} was erased already (tombstone {result.subject_hash[:12]}); "
+              "still suppressed")
+        return 0
+    print(f"{args.org}: {subject} erased (tombstone {result.subject_hash[:12]}), suppressed until "
+          f"`harvey erase --lift`")
+    for what, counts in (("removed", result.removed), ("blanked in other records", result.blanked)):
+        for table, n in sorted(counts.items()):
+            print(f"  {what}: {table} {n}")
+    return 0
+
+
+def _audit_backfill(actor: str, backfill_id: str, mode: str, entities: list[str], orgs: list[str]) -> None:
+    from harvey_pipelines.warehouse import Warehouse, audit
+
+    warehouse = Warehouse()
+    try:
+        warehouse.migrate()
+        with warehouse.writer() as conn:
+            for org_id in orgs:
+                audit.record(conn, "backfill", actor=actor, organization_id=org_id, target=",".join(entities),
+                             details={"backfill_id": backfill_id, "mode": mode})
+    finally:
+        warehouse.dispose()
+
+
+def _compact(args) -> int:
+    from harvey_pipelines.warehouse import Warehouse
+    from harvey_pipelines.warehouse.erasure import compact
+
+    warehouse = Warehouse()
+    try:
+        tables = compact(warehouse)
+    finally:
+        warehouse.dispose()
+    print(f"rewritten: {'the whole file' if warehouse.dialect.name == 'duckdb' else ', '.join(tables)}")
     return 0
 
 
@@ -561,6 +642,23 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--url", default=settings.dagster_ui_url(),
                           help="the Dagster webserver (default $HARVEY_DAGSTER_UI_URL or http://127.0.0.1:3000)")
     backfill.set_defaults(func=_backfill)
+
+    erase = sub.add_parser("erase", help="GDPR erasure of one person, and their suppression until lifted "
+                           "(see README, Erasure and audit trail)")
+    erase.add_argument("--org", required=True)
+    person = erase.add_mutually_exclusive_group(required=True)
+    person.add_argument("--employee", metavar="ID", help="the employee's source id or employee number")
+    person.add_argument("--candidate", metavar="ID", help="the candidate's source id or candidate code")
+    erase.add_argument("--lift", action="store_true",
+                       help="lift the person's suppression instead: the next sync loads them again")
+    erase.add_argument("--no-compact", action="store_true",
+                       help="skip rewriting what held them (DuckDB: the file; PostgreSQL: VACUUM FULL of the tables); "
+                            "their bytes stay in the files until `harvey compact`")
+    erase.set_defaults(func=_erase)
+
+    compact_parser = sub.add_parser("compact", help="rewrite what erasures touched, so that no bytes of erased "
+                                    "people stay in the files (after `harvey erase --no-compact`)")
+    compact_parser.set_defaults(func=_compact)
 
     mock = sub.add_parser("mock-hrms", help="the mock HRMS server")
     mock_sub = mock.add_subparsers(dest="mock_command", required=True)

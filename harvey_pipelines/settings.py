@@ -66,6 +66,8 @@ class Settings(BaseSettings):
                                             "(marts_masked); without it dbt refuses to build them")
     access_role_prefix: str = Field("harvey", description="PostgreSQL group roles <prefix>_loader, _analyst, _hr "
                                     "(`harvey access`)")
+    erasure_key: SecretStr | None = Field(None, description="secret key of the keyed hashes that tombstones and "
+                                          "the suppression list hold instead of an erased person's values")
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook for alerts")
     smtp_host: str | None = Field(None, description="mail server for alerts")
     smtp_port: int = Field(25, ge=1, le=65535, description="mail server port")
@@ -209,6 +211,16 @@ def delete_wave() -> tuple[float, int]:
     records as deleted, and more than this many, waits for confirmation (``--confirm-deletes``)."""
     config = current()
     return config.delete_wave_fraction, config.delete_wave_min_rows
+
+
+def erasure_key() -> bytes:
+    """The key of erasure's keyed hashes (``HARVEY_ERASURE_KEY``); ValueError when unset: without
+    it an erasure cannot record whom to suppress, nor a sync recognize them."""
+    key = current().erasure_key
+    if key is None or not key.get_secret_value():
+        raise ValueError("HARVEY_ERASURE_KEY is not set: erasure and the suppression list need a secret key "
+                         "(e.g. `openssl rand -hex 32`, kept like a credential and never changed)")
+    return key.get_secret_value().encode()
 
 
 def freshness_missed_ticks() -> int:

@@ -41,6 +41,7 @@ from harvey_pipelines.sources.http import RetryPolicy, shown_url
 from harvey_pipelines.sources.paging import parse_timestamp
 from harvey_pipelines.warehouse import BatchCounts, Quarantined, SyncRun, Warehouse
 from harvey_pipelines.warehouse.dialects import LockTimeout
+from harvey_pipelines.warehouse.erasure import Suppression
 from harvey_pipelines.warehouse.schema import record_columns
 
 Mode = Literal["incremental", "full", "reconcile"]
@@ -72,6 +73,8 @@ class SyncResult:
     # a reconciliation's delete wave held back until confirmed (rows it would flag)
     deletes_held: int = 0
     raw_versions: int = 0
+    # records of erased people dropped before anything was stored (sync.suppressions)
+    suppressed: int = 0
     api_calls: int = 0
     retries: int = 0
     duration_seconds: float = 0.0
@@ -155,6 +158,7 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
     try:
         adapter = adapter_for(org, retry=retry)  # reads the credential; fails clearly if unset
         publish_settings(org, warehouse)  # what the marts of this data assume; usually unchanged
+        suppression = Suppression.load(warehouse, org.id)  # erased people the source still holds
     except Exception as exc:  # noqa: BLE001 - a misconfigured organization is a recorded failure
         result.status, result.failure_kind = "failed", failure_kind(exc, before_fetch=True)
         # these errors name the organization only: add the entity and the HR system's address
@@ -198,7 +202,8 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
             loader.submit(
                 batch, cursor=newest.isoformat() if checkpoint and newest else None,
                 server_ignores_since=state.server_ignores_since,
-                progress={"fetched": submitted, "api_calls": engine.api_calls},
+                progress={"fetched": submitted + result.suppressed, "suppressed": result.suppressed,
+                          "api_calls": engine.api_calls},
                 answered=(batch.parent_entity, batch.answered) if batch.answered else None,
                 deleted_ids=batch.deleted_ids,
             )
@@ -217,6 +222,11 @@ def _sync_locked(org, spec, warehouse, mode, trigger, triggered_by, dagster_run_
                 flush()  # an answer is never split over two batches: it replaces children as a whole
             for raw in page:
                 result.fetched += 1
+                if suppression is not None:  # before anything of it is stored, raw included
+                    raw = suppression.apply(entity_name, raw, adapter.to_canonical)
+                    if raw is None:
+                        result.suppressed += 1
+                        continue
                 record, payload, sha, problem = _prepare(adapter, spec, entity_name, raw)
                 if record is None:
                     # it does not move the cursor (a sentinel updated_at would carry it past every
@@ -418,7 +428,7 @@ def _final_values(result: SyncResult) -> dict:
     return {
         name: getattr(result, name)
         for name in ("fetched", "inserted", "updated", "unchanged", "quarantined", "deleted", "raw_versions",
-                     "api_calls", "duration_seconds", "error", "failure_kind")
+                     "suppressed", "api_calls", "duration_seconds", "error", "failure_kind")
     }
 
 

@@ -222,7 +222,8 @@ def test_masked_tables_keep_rows_and_keys_and_hide_the_person(two_organizations,
                             "allocation_days, used_days, pending_days)")
     assert {r["leave_category"] for r in categories} <= {"paid", "unpaid", "protected"}
     assert all(r["leave_category"] == "protected" for r in categories if r["leave_type"] == "sick")
-    bands = _read(url, "SELECT amount_band FROM marts_masked.employee_timeline WHERE event_type IN ('salary_increase', 'salary_decrease')")
+    bands = _read(url, "SELECT amount_band FROM marts_masked.employee_timeline "
+                       "WHERE event_type IN ('salary_increase', 'salary_decrease')")
     assert bands and all(r["amount_band"] for r in bands)
 
 

@@ -39,8 +39,8 @@ TRIGGERED_BY_TAG = "harvey/triggered_by"
 MODE_TAG = "harvey/mode"
 # Dagster's tag on every run a backfill launches (its value: the backfill id).
 BACKFILL_TAG = "dagster/backfill"
-COUNTS = ("fetched", "inserted", "updated", "unchanged", "quarantined", "deleted", "deletes_held", "raw_versions",
-          "api_calls", "retries")
+COUNTS = ("fetched", "inserted", "updated", "unchanged", "quarantined", "suppressed", "deleted", "deletes_held",
+          "raw_versions", "api_calls", "retries")
 
 
 class SyncConfig(Config):

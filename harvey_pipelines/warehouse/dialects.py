@@ -82,6 +82,15 @@ class Dialect:
         """Hold a named lock across processes (one sync per organization and entity)."""
         raise NotImplementedError
 
+    def compact(self, tables: Sequence[str]) -> None:
+        """Rewrite ``tables`` ("schema.table") so that rows deleted or changed in them leave no
+        bytes behind in the database's files (erasure). PostgreSQL: ``VACUUM FULL`` of each (an
+        exclusive lock on it meanwhile); a plain delete leaves dead tuples until a vacuum reuses
+        their space."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables:
+                conn.exec_driver_sql(f"VACUUM FULL {table}")
+
     def lock_migrations(self, conn: sa.Connection) -> None:
         """Make other processes' migrations wait until this transaction ends."""
 
@@ -354,6 +363,26 @@ class DuckDBDialect(Dialect):
                 os.replace(partial, target)  # in the turn: publishers replace in the order they copied
             finally:
                 partial.unlink(missing_ok=True)
+
+    def compact(self, tables):
+        """The whole file written again (``COPY FROM DATABASE`` into a new file, renamed onto
+        it), in the writers' turn: DuckDB marks deleted rows but keeps their bytes in the file's
+        blocks (and a byte-copied published copy would keep them too)."""
+        database = Path(self.engine.url.database)
+        fresh = database.with_name(f".{database.name}.{os.getpid()}.compact")
+        with self.for_other_process():  # no connection of ours open, other writers waiting
+            fresh.unlink(missing_ok=True)
+            try:
+                with self.engine.connect() as conn:
+                    raw = conn.connection.driver_connection  # ATTACH runs outside a transaction
+                    raw.execute("CHECKPOINT")
+                    name = raw.execute("SELECT current_database()").fetchone()[0]
+                    raw.execute(f"ATTACH '{fresh}' AS harvey_compact")
+                    raw.execute(f'COPY FROM DATABASE "{name}" TO harvey_compact')
+                    raw.execute("DETACH harvey_compact")
+                os.replace(fresh, database)
+            finally:
+                fresh.unlink(missing_ok=True)
 
     @contextmanager
     def exclusive(self, key, timeout):

@@ -134,6 +134,8 @@ sync_runs = sa.Table(
     sa.Column("quarantined", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("deleted", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("raw_versions", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("suppressed", sa.BigInteger, nullable=False, server_default="0",
+              comment="records of erased people (sync.suppressions) dropped before anything was stored"),
     sa.Column("api_calls", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("duration_seconds", sa.Float),
     sa.Column("cursor_before", sa.Text),
@@ -286,6 +288,57 @@ derived_objects = sa.Table(
     schema=SYNC,
     comment="One row: which code made the objects derived from it (the view core.record_keys, the comments)",
 )
+
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("subject", sa.Text, primary_key=True, comment="employee | candidate"),
+    sa.Column("subject_hash", sa.Text, primary_key=True,
+              comment="keyed hash (HMAC-SHA256, HARVEY_ERASURE_KEY) of the person's source id: not reversible"),
+    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("erased_by", sa.Text, nullable=False, comment="who: cli:<OS user>, or the Dagster trigger"),
+    sa.Column("removed", sa.Text, nullable=False,
+              comment="rows removed per table (JSON: {\"core.attendance\": 250, ...}): counts stay explainable"),
+    sa.Column("blanked", sa.Text, nullable=False,
+              comment="rows of other records whose values naming the person were blanked, per table (JSON)"),
+    schema=SYNC,
+    comment="Tombstones: one row per erased person, nothing personal",
+)
+
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("subject", sa.Text, primary_key=True, comment="employee | candidate"),
+    sa.Column("subject_hash", sa.Text, primary_key=True, comment="as in sync.erasures"),
+    sa.Column("value_hash", sa.Text, primary_key=True,
+              comment="keyed hash of one identifying value of the person (id, business key, email, phone, name)"),
+    sa.Column("kind", sa.Text, nullable=False, comment="id | business_key | email | phone | name"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    schema=SYNC,
+    comment="Erased people whose records a sync drops (and whose values it blanks in other records) before "
+            "storing anything, until `harvey erase --lift`",
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("action", sa.Text, nullable=False,
+              comment="sync | backfill | erasure | suppression_lifted | retention_purge | registry_change | "
+                      "role_grant"),
+    sa.Column("actor", sa.Text, nullable=False,
+              comment="who or which trigger: cli:<OS user>, schedule, sensor, backfill, manual, retry..."),
+    sa.Column("organization_id", sa.Text),
+    sa.Column("target", sa.Text, comment="what it acted on (an entity, a role, a registry command); never PII"),
+    sa.Column("details", sa.Text, nullable=False, comment="counts and non-personal facts (JSON)"),
+    schema=SYNC,
+    comment="Append-only audit trail (PostgreSQL: a trigger rejects UPDATE, DELETE and TRUNCATE); never PII or "
+            "secrets",
+)
+sa.Index("ix_audit_log_recorded_at", audit_log.c.recorded_at)
 
 
 RECORD_KEYS = "record_keys"

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from harvey_pipelines import settings
 from harvey_pipelines.records import ENTITIES, entity
-from harvey_pipelines.warehouse import migrations, schema
+from harvey_pipelines.warehouse import audit, migrations, schema
 from harvey_pipelines.warehouse.dialects import Dialect, create_engine, dialect_for, to_arrow
 
 PARENT_ID = sa.Column("source_id", sa.Text)  # the staged parent ids of a fan-out's answers
@@ -54,6 +54,9 @@ class SyncRun:
     cursor_after: str | None = None  # the cursor stored last
     open_quarantine: bool = False  # quarantine rows still to be had when the run started
     quarantined: bool = False  # this run quarantined something
+    trigger: str = "manual"  # as in sync.sync_runs: the audit row of the run repeats it
+    triggered_by: str | None = None
+    dagster_run_id: str | None = None
 
 
 @dataclass
@@ -225,6 +228,12 @@ class Warehouse:
             self.dialect.publish(target)
         return target
 
+    def compact(self, tables) -> None:
+        """Leave no bytes of deleted or changed rows of ``tables`` ("schema.table") in the
+        database's files (``Dialect.compact``: on DuckDB the whole file is rewritten)."""
+        self.release()
+        self.dialect.compact(list(tables))
+
     def sync_lock(self, organization_id: str, entity_name: str, timeout: float = 900.0):
         """One sync per organization and entity at a time, whoever launched it."""
         return self.dialect.exclusive(f"harvey-sync/{organization_id}/{entity_name}", timeout)
@@ -285,6 +294,7 @@ class Warehouse:
                 open_quarantine=conn.execute(sa.select(sa.exists().where(
                     q.c.organization_id == organization_id, q.c.entity == entity_name,
                     q.c.resolved_at.is_(None)))).scalar(),
+                trigger=trigger, triggered_by=triggered_by, dagster_run_id=dagster_run_id,
             )
             run.cursor_after = run.cursor_before
             conn.execute(runs.insert().values(
@@ -495,6 +505,7 @@ class Warehouse:
         deleted = 0
         now = utcnow()
         values = dict(values)
+        values_deleted = values.pop("deleted", 0)
         with self.writer() as conn:
             if flag_deletes:
                 core = self.tables[run.entity].table
@@ -508,11 +519,16 @@ class Warehouse:
                 self._move_cursor(conn, run, cursor, server_ignores_since, now)
             conn.execute(
                 schema.sync_runs.update().where(schema.sync_runs.c.id == run.id).values(
-                    status=status, finished_at=now, deleted=values.pop("deleted", 0) + deleted,
+                    status=status, finished_at=now, deleted=values_deleted + deleted,
                     cursor_after=run.cursor_after, notes="\n".join(notes) if notes else None,
                     **values,
                 )
             )
+            audit.record(conn, "sync", actor=_actor(run.trigger, run.triggered_by),
+                         organization_id=run.organization_id, target=run.entity, details={
+                             "sync_run_id": run.id, "dagster_run_id": run.dagster_run_id, "mode": run.mode,
+                             "status": status, "deleted": deleted + values_deleted,
+                             **{k: v for k, v in values.items() if k not in ("error", "duration_seconds")}})
             if status == "success":
                 dl = schema.dead_letters
                 conn.execute(dl.update().where(
@@ -802,6 +818,14 @@ class Warehouse:
             if len(ids) < chunk:
                 return
             last = ids[-1]
+
+
+def _actor(trigger: str, triggered_by: str | None) -> str:
+    """Who a sync's audit row names: its trigger, and who or what launched it when known
+    (``schedule:daily``, ``backfill:<id> (cli:alice)``, ``manual:cli:alice``)."""
+    if not triggered_by:
+        return trigger
+    return triggered_by if triggered_by.startswith(f"{trigger}:") else f"{trigger}:{triggered_by}"
 
 
 def _upsert(table: sa.Table):
