@@ -23,6 +23,7 @@ import resource
 import subprocess
 import sys
 import time
+import tracemalloc
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -221,6 +222,9 @@ def _sync(org, entities, warehouse, mode: str, mock: Connection) -> dict:
                         "deleted": result.deleted, "quarantined": result.quarantined, "calls": calls,
                         "engine_api_calls": result.api_calls, "rows_per_second": round(result.fetched / wall, 1),
                         "peak_rss_mib": _rss_mib(), "error": result.error}
+        if tracemalloc.is_tracing():  # the peak of Python's own allocations in this entity's sync
+            runs[entity]["python_peak_mib"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+            tracemalloc.reset_peak()
         r = runs[entity]
         log(f"  {mode} {entity}: {r['status']}, {r['fetched']:,} rows in {r['wall_seconds']} s, "
             f"{r['inserted'] + r['updated']:,} written, {calls:,} calls, peak RSS {r['peak_rss_mib']} MiB")
@@ -234,8 +238,9 @@ def _sync(org, entities, warehouse, mode: str, mock: Connection) -> dict:
     return runs
 
 
-def run_size(vendor: str, size: int, url: str, workdir: Path, share: float) -> dict:
-    """One size of one vendor, in this (fresh) process: the mock in a process of its own."""
+def run_size(vendor: str, size: int, url: str, workdir: Path, share: float, trace: bool = False) -> dict:
+    """One size of one vendor, in this (fresh) process: the mock in a process of its own.
+    ``trace``: tracemalloc on during the syncs (slower), for the peak of Python's allocations."""
     from harvey_pipelines.organizations import Organization
     from harvey_pipelines.warehouse import Warehouse
 
@@ -253,6 +258,8 @@ def run_size(vendor: str, size: int, url: str, workdir: Path, share: float) -> d
         warehouse = Warehouse(url)
         warehouse.migrate()
         baseline = _rss_mib()
+        if trace:
+            tracemalloc.start()
         log(f"{vendor} {size:,}: {made['workers']:,} workers, {made['history_rows']:,} history rows (generated in "
             f"{made['generated_seconds']} s); baseline RSS {baseline} MiB; full sync")
         full = _sync(org, ENTITIES[vendor], warehouse, "full", ours)
@@ -287,8 +294,8 @@ def run_effective_dated(vendor: str, args, url: str, workdir: Path) -> dict:
         place.mkdir(exist_ok=True)
         # DuckDB: a file per size; PostgreSQL: the sizes share the database, an organization each
         target = url.replace("warehouse.duckdb", f"warehouse-{size}.duckdb")
-        done = subprocess.run([sys.executable, "-m", __name__, vendor, str(size), target, str(place), str(args.change)],
-                              stdout=subprocess.PIPE, check=True)
+        command = [sys.executable, "-m", __name__, vendor, str(size), target, str(place), str(args.change)]
+        done = subprocess.run(command + ["trace"] * args.tracemalloc, stdout=subprocess.PIPE, check=True)
         per_size.append(json.loads(done.stdout.decode().strip().splitlines()[-1]))
     largest = per_size[-1]
     return {**largest, "size": {"workers": largest["workers"], **largest["mock"]},
@@ -296,7 +303,10 @@ def run_effective_dated(vendor: str, args, url: str, workdir: Path) -> dict:
                                "baseline_rss_mib": r["baseline_rss_mib"],
                                "full_peak_rss_mib": r["full"]["total"]["peak_rss_mib"],
                                "incremental_peak_rss_mib": r["incremental"]["total"]["peak_rss_mib"],
-                               "full_wall_seconds": r["full"]["total"]["wall_seconds"]} for r in per_size]}
+                               "full_wall_seconds": r["full"]["total"]["wall_seconds"],
+                               "python_peak_mib": max((e.get("python_peak_mib", 0) for mode in ("full", "incremental")
+                                                       for e in r[mode].values()), default=0) or None}
+                              for r in per_size]}
 
 
 def summary(run: dict) -> list[str]:
@@ -314,12 +324,14 @@ def summary(run: dict) -> list[str]:
             lines.append(f"| {mode} | {entity}{failed} | {r['wall_seconds']:,.1f} | {r['fetched']:,} | "
                          f"{r['rows_per_second'] or 0:,.0f} | {written:,} | {r['calls']:,} | {r['peak_rss_mib']} |")
     lines += ["", "| workers | history rows | RSS before sync MiB | peak full MiB | peak after incremental MiB | "
-              "full wall s |", "|---:|---:|---:|---:|---:|---:|"]
+              "Python's peak MiB (tracemalloc) | full wall s |", "|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {p['workers']:,} | {p['history_rows']:,} | {p['baseline_rss_mib']} | {p['full_peak_rss_mib']} | "
-              f"{p['incremental_peak_rss_mib']} | {p['full_wall_seconds']:,.1f} |" for p in run["peaks_by_size"]]
+              f"{p['incremental_peak_rss_mib']} | {p['python_peak_mib'] or '-'} | {p['full_wall_seconds']:,.1f} |"
+              for p in run["peaks_by_size"]]
     return [*lines, ""]
 
 
 if __name__ == "__main__":
     vendor, size, url, place, share = sys.argv[1:6]
-    print(json.dumps(run_size(vendor, int(size), url, Path(place), float(share)), default=str))
+    print(json.dumps(run_size(vendor, int(size), url, Path(place), float(share), "trace" in sys.argv[6:]),
+                     default=str))

@@ -300,6 +300,8 @@ def main(argv=None) -> int:
                    "(default 10000)")
     p.add_argument("--sizes", default="2500,5000", help="smaller sizes whose peak memory stands beside --workers' "
                    "(default 2500,5000)")
+    p.add_argument("--tracemalloc", action="store_true", help="Employes/Workday/SuccessFactors: trace Python's "
+                   "allocations for their peak (slower)")
     p.add_argument("--change", type=float, default=0.01, help="share of records changed before the incremental")
     p.add_argument("--warehouses", default="duckdb", help="duckdb,postgres (default duckdb)")
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
