@@ -326,7 +326,7 @@ def summary(run: dict) -> list[str]:
     lines += ["", "| workers | history rows | RSS before sync MiB | peak full MiB | peak after incremental MiB | "
               "Python's peak MiB (tracemalloc) | full wall s |", "|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {p['workers']:,} | {p['history_rows']:,} | {p['baseline_rss_mib']} | {p['full_peak_rss_mib']} | "
-              f"{p['incremental_peak_rss_mib']} | {p['python_peak_mib'] or '-'} | {p['full_wall_seconds']:,.1f} |"
+              f"{p['incremental_peak_rss_mib']} | {p.get('python_peak_mib') or '-'} | {p['full_wall_seconds']:,.1f} |"
               for p in run["peaks_by_size"]]
     return [*lines, ""]
 
