@@ -386,11 +386,12 @@ class Company:
         return [(start, end, job, pay) for (start, job, pay), end in zip(rows, ends)]
 
     # -- rendering ----------------------------------------------------------------------------
-    def rows(self, entity: str) -> list[dict]:
+    def rows(self, entity: str, users: set[str] | None = None) -> list[dict]:
         """Every record of ``entity`` (every slice of an effective-dated one) with its slice
-        window as ``_from``/``_to`` (dates), which the window selection reads and strips."""
+        window as ``_from``/``_to`` (dates), which the window selection reads and strips;
+        ``users``: only theirs (a filter naming them: the rest are not rendered)."""
         out: list[dict] = []
-        for w in self.workers.values():
+        for w in self.workers.values() if users is None else (self.workers[u] for u in users if u in self.workers):
             if entity == "User":
                 job = holding(w.jobs, self.today) or w.jobs[0]
                 out.append({"userId": w.user_id, "username": w.user_id.upper(), "firstName": w.first_name,
@@ -454,6 +455,8 @@ def _terms(job: Job, pay: Pay) -> tuple:
 _IN = re.compile(r"^(\w+) in (.+)$")
 _GE = re.compile(r"^lastModifiedDateTime (ge|gt) datetime'([^']+)'$")
 _EQ = re.compile(r"^(\w+) eq '([^']*)'$")
+# a filter naming users by key: only theirs need rendering (the predicates still decide)
+_USERS = re.compile(r"\b(?:userId|personIdExternal) in ((?:'[^']*',?\s*)+)")
 
 
 def _predicates(text: str) -> list[Callable[[dict], bool]]:
@@ -585,7 +588,10 @@ class SuccessFactorsMock(LoopbackJsonMock):
 
     def _select(self, company: Company, entity: str, query: dict[str, str]) -> list[dict]:
         text = query.get("$filter", "")
-        rows = [r for r in company.rows(entity) if all(p(r) for p in _predicates(text))]
+        predicates = _predicates(text)
+        named = _USERS.search(text)
+        users = set(re.findall(r"'([^']*)'", named.group(1))) if named and entity != "PickListValueV2" else None
+        rows = [r for r in company.rows(entity, users) if all(p(r) for p in predicates)]
         if entity == "User" and "status" not in text:
             rows = [r for r in rows if r["status"] == "t"]
         if entity in EFFECTIVE_DATED:

@@ -375,14 +375,17 @@ class WorkdayMock(LoopbackJsonMock):
             if not 1 <= limit <= 100 or offset < 0:
                 raise ApiError(400, {"error": "limit must be 1..100 and offset 0 or more"})
             if len(parts) == 5:
-                rows = [tenant.rest_worker(w) for w in tenant.listing()]
+                listed = tenant.listing()
+                # only the page's workers rendered: a 10,000-worker walk stays linear
+                rows, total = [tenant.rest_worker(w) for w in listed[offset: offset + limit]], len(listed)
             else:
                 worker = tenant.workers.get(parts[5])
                 if worker is None:
                     raise ApiError(404, {"error": "worker not found"})
-                rows = tenant.time_off_entries(worker)
-            body = {"data": rows[offset: offset + limit], "total": len(rows)}
-            more = offset + limit < len(rows)
+                entries = tenant.time_off_entries(worker)
+                rows, total = entries[offset: offset + limit], len(entries)
+            body = {"data": rows, "total": total}
+            more = offset + limit < total
             answer = json.loads(json.dumps(body))
         if more and self._paging_hooks:
             self._paging_hooks.pop(0)()

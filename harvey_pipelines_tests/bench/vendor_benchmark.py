@@ -1,8 +1,12 @@
 """The vendor sync benchmark (issue 11): full and incremental sync of a BambooHR company and a
-Greenhouse organization against their mocks, at the rate limit the adapter keeps.
+Greenhouse organization against their mocks, at the rate limit the adapter keeps; and (issue 12)
+of the effective-dated vendors, Employes.nl, Workday and SAP SuccessFactors
+(``history_benchmark``: rate limits lifted, each size in a process of its own).
 
     python -m harvey_pipelines_tests.bench.vendor_benchmark [--vendors bamboohr,greenhouse]
         [--employees 10000] [--candidates 20000] [--jobs 100] [--change 0.01] [--warehouses duckdb]
+    python -m harvey_pipelines_tests.bench.vendor_benchmark --vendors employes,workday,successfactors
+        [--workers 10000] [--sizes 2500,5000] [--change 0.01] [--warehouses duckdb]
 
 Per vendor and warehouse: a fresh warehouse, the mock at the given size on loopback (in this
 process, as the tests run it), a full sync of every entity the vendor serves, then a change of
@@ -32,9 +36,12 @@ import sys
 import threading
 import time
 from bisect import bisect_right
+from functools import partial
 from pathlib import Path
 
 from harvey_pipelines_tests.bench.dbt_benchmark import fresh_warehouse, log, new_results
+from harvey_pipelines_tests.bench.history_benchmark import ENTITIES as ENTITIES_OF_HISTORY_VENDORS
+from harvey_pipelines_tests.bench.history_benchmark import run_effective_dated
 
 WINDOW = 10.0  # seconds of the peak window (Greenhouse counts its limit over 10 s)
 ZONE = "America/Denver"
@@ -258,8 +265,13 @@ def _vendor_result(vendor, size, ceiling, limit, full, changes, incremental) -> 
 
 # ---------------------------------------------------------------------------------- summary
 def summary(results: dict) -> str:
+    from harvey_pipelines_tests.bench import history_benchmark
+
     lines = []
     for run in results["runs"]:
+        if "peaks_by_size" in run:
+            lines += history_benchmark.summary(run)
+            continue
         lines += [f"### {run['vendor']} on {run['warehouse']}: {run['size']}",
                   f"rate limit: {run['rate_limit']}; ceiling {run['ceiling_per_second']:g} requests/s; "
                   f"changes: {run['changed_records']} {run['changes']}; incremental calls per change: "
@@ -284,6 +296,12 @@ def main(argv=None) -> int:
     p.add_argument("--employees", type=int, default=10_000, help="BambooHR company size (default 10000)")
     p.add_argument("--candidates", type=int, default=20_000, help="Greenhouse candidates (default 20000)")
     p.add_argument("--jobs", type=int, default=100, help="Greenhouse jobs (default 100)")
+    p.add_argument("--workers", type=int, default=10_000, help="Employes/Workday/SuccessFactors company size "
+                   "(default 10000)")
+    p.add_argument("--sizes", default="2500,5000", help="smaller sizes whose peak memory stands beside --workers' "
+                   "(default 2500,5000)")
+    p.add_argument("--tracemalloc", action="store_true", help="Employes/Workday/SuccessFactors: trace Python's "
+                   "allocations for their peak (slower)")
     p.add_argument("--change", type=float, default=0.01, help="share of records changed before the incremental")
     p.add_argument("--warehouses", default="duckdb", help="duckdb,postgres (default duckdb)")
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
@@ -291,7 +309,8 @@ def main(argv=None) -> int:
     results, path, workdir = new_results("vendors", a, warehouses)
     # the rate limiter's buckets (a SQLite file by default) in a place of their own
     os.environ["HARVEY_DATA_DIR"] = str(workdir / "data")
-    runners = {"bamboohr": run_bamboohr, "greenhouse": run_greenhouse}
+    runners = {"bamboohr": run_bamboohr, "greenhouse": run_greenhouse,
+               **{vendor: partial(run_effective_dated, vendor) for vendor in ENTITIES_OF_HISTORY_VENDORS}}
     try:
         for kind in warehouses:
             for vendor in [v.strip() for v in a.vendors.split(",") if v.strip()]:
