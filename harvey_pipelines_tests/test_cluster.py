@@ -1,0 +1,227 @@
+"""Syncs on a cluster of Celery workers (HARVEY_EXECUTOR=celery): two worker processes take the
+batch job's per-organization steps from RabbitMQ. A schedule tick syncs each organization once
+across both workers, as one process would; two ticks at once never sync one organization and
+entity at the same time; a worker killed mid-step hands its step back to the broker, and the
+other worker syncs the organization again with no duplicate rows.
+
+Skips when the broker is not reachable, unless HARVEY_REQUIRE_BROKER=1 (CI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from dagster import DagsterEventType, DagsterInstance, build_schedule_context
+
+from harvey_pipelines.assets.batches import batch_run_requests
+from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
+from harvey_pipelines.assets.resources import OrganizationsResource
+from harvey_pipelines.automation.cadences import CADENCES
+from harvey_pipelines.organizations import OrganizationRegistry
+from harvey_pipelines.sync import sync_entity
+from harvey_pipelines.warehouse import Warehouse, schema
+from harvey_pipelines_tests.conftest import throwaway_database
+from harvey_pipelines_tests.helpers import differences, warehouse_rows
+from harvey_pipelines_tests.processes import start_server, stop
+from harvey_pipelines_tests.test_instance import dagster_pg_url  # noqa: F401 - a fixture
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CADENCE = next(c for c in CADENCES if c.name == "employees_every_2_hours")
+ORGANIZATIONS = 20
+
+
+@pytest.fixture(scope="module")
+def broker_url():
+    from kombu import Connection
+
+    url = os.environ.get("HARVEY_TEST_BROKER_URL", "pyamqp://guest:guest@127.0.0.1:5672//")
+    try:
+        with Connection(url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001 - whatever the transport raises, the broker is not there
+        reason = f"no Celery broker at {url}: {exc}"
+        if os.environ.get("HARVEY_REQUIRE_BROKER") == "1":
+            pytest.fail(reason + " (HARVEY_REQUIRE_BROKER=1: the cluster test must run)")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def cluster(broker_url, dagster_pg_url, postgres_server_url, make_org, monkeypatch, tmp_path):  # noqa: F811
+    """20 small organizations, a PostgreSQL warehouse and instance, and start_worker(name)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    orgs = [make_org(size=6) for _ in range(ORGANIZATIONS)]
+    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
+    for org in orgs:
+        registry.add(org)
+    with throwaway_database(postgres_server_url, "harvey_cluster") as warehouse_url:
+        for key, value in {
+            "DAGSTER_HOME": str(home), "HARVEY_DAGSTER_PG_URL": dagster_pg_url, "HARVEY_EXECUTOR": "celery",
+            "HARVEY_CELERY_BROKER_URL": broker_url, "HARVEY_WAREHOUSE_URL": warehouse_url,
+            "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_DATA_DIR": str(tmp_path / "data"),
+            "HARVEY_MAX_RUNS_PER_TICK": "2",
+        }.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("HARVEY_RATE_LIMIT_URL", raising=False)  # the warehouse holds the buckets
+        # a test run killed earlier may have left steps in the queue: they are not ours
+        from harvey_pipelines.celery_worker import app
+
+        app.control.purge()
+        workers: dict[str, subprocess.Popen] = {}
+
+        def start_worker(name: str) -> None:
+            # solo pool: the step runs in the worker's process, so killing it kills the step
+            workers[name] = start_server(
+                [str(BIN / "celery"), "-A", "harvey_pipelines.celery_worker", "worker", "-Q", "dagster", "-P", "solo",
+                 "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"],
+                cwd=ROOT, env=os.environ.copy(), stderr=open(tmp_path / f"{name}.log", "w"))
+
+        instance = DagsterInstance.get()
+        instance.add_dynamic_partitions(ORGANIZATIONS_PARTITION, [o.id for o in orgs])
+        warehouse = Warehouse(warehouse_url)
+        warehouse.migrate()
+        try:
+            yield orgs, instance, warehouse, start_worker, workers
+        finally:
+            stop(list(workers.values()))
+            warehouse.dispose()
+            instance.dispose()
+
+
+def _tick(instance, at: dt.datetime):
+    schedule_def = next(s for s in _schedules() if s.name == CADENCE.name)
+    context = build_schedule_context(instance=instance, scheduled_execution_time=at,
+                                     resources={"organizations": OrganizationsResource()})
+    return schedule_def.evaluate_tick(context).run_requests
+
+
+def _schedules():
+    from harvey_pipelines.automation.schedules import schedules
+
+    return schedules
+
+
+def _launch(requests, tmp_path) -> list[subprocess.Popen]:
+    """The runs of ``requests`` as the daemon starts them: each in a process of its own, whose
+    steps go to the broker."""
+    launched = []
+    for i, request in enumerate(requests):
+        config = tmp_path / f"run-{time.monotonic_ns()}-{i}.json"
+        config.write_text(json.dumps(request.run_config))
+        launched.append(subprocess.Popen(
+            [str(BIN / "dagster"), "job", "execute", "-m", "harvey_pipelines.definitions", "-a", "defs",
+             "-j", "sync_organizations", "-c", str(config), "--tags", json.dumps(request.tags)],
+            cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    return launched
+
+
+def _wait(launched: list[subprocess.Popen]) -> None:
+    for process in launched:
+        out, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, out[-5000:]
+
+
+def _workers_by_step(instance) -> dict[str, list[str]]:
+    """{step key: [celery worker that took it, ...]} from dagster-celery's engine events."""
+    taken: dict[str, list[str]] = {}
+    for run in instance.get_runs():
+        for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT):
+            metadata = entry.dagster_event.engine_event_data.metadata
+            if "Celery worker" in metadata:
+                taken.setdefault(f"{run.run_id}:{entry.step_key}", []).append(metadata["Celery worker"].value)
+    return taken
+
+
+def _sync_runs(warehouse) -> list:
+    runs = schema.sync_runs
+    with warehouse.writer() as conn:
+        return conn.execute(sa.select(runs.c.organization_id, runs.c.entity, runs.c.status, runs.c.started_at,
+                                      runs.c.finished_at).order_by(runs.c.started_at)).all()
+
+
+def test_a_tick_spreads_over_two_workers_and_survives_a_killed_one(cluster, control, tmp_path, postgres_server_url):
+    orgs, instance, warehouse, start_worker, workers = cluster
+    start_worker("w1")
+    start_worker("w2")
+
+    # one tick: every organization synced exactly once, the steps spread over both workers
+    noon = dt.datetime(2026, 12, 7, 12, tzinfo=dt.timezone.utc)
+    requests = _tick(instance, noon)
+    assert len(requests) == 2
+    _wait(_launch(requests, tmp_path))
+    runs = _sync_runs(warehouse)
+    assert sorted((r.organization_id, r.entity, r.status) for r in runs) == sorted(
+        (o.id, e, "success") for o in orgs for e in CADENCE.entities)
+    taken = _workers_by_step(instance)
+    org_steps = {k: v for k, v in taken.items() if "sync_batch_organization" in k}
+    assert len(org_steps) == ORGANIZATIONS and all(len(v) == 1 for v in org_steps.values()), org_steps
+    assert {v[0].split("@")[0] for v in org_steps.values()} == {"w1", "w2"}, org_steps
+
+    # the same data as one process syncing them in turn
+    with throwaway_database(postgres_server_url, "harvey_single") as single_url:
+        single = Warehouse(single_url)
+        single.migrate()
+        for org in orgs:
+            for entity in CADENCE.entities:
+                sync_entity(org, entity, single)
+            for entity in CADENCE.entities:
+                assert warehouse_rows(warehouse, org.id, entity) == warehouse_rows(single, org.id, entity)
+            assert differences(control, warehouse, org.id, CADENCE.entities) == {}
+        single.dispose()
+
+    # two ticks at once (one overran): each organization and entity synced by both, never at once
+    for org in orgs:
+        control.advance(org.id, hours=2, change_fraction=0.3)
+    _wait(_launch([*_tick(instance, noon + dt.timedelta(hours=2)), *_tick(instance, noon + dt.timedelta(hours=4))],
+                  tmp_path))
+    by_key: dict[tuple, list] = {}
+    for run in _sync_runs(warehouse):
+        by_key.setdefault((run.organization_id, run.entity), []).append(run)
+    for key, key_runs in by_key.items():
+        assert [r.status for r in key_runs] == ["success"] * 3, key
+        for earlier, later in zip(key_runs, key_runs[1:]):
+            assert earlier.finished_at <= later.started_at, f"{key}: two syncs at once"
+    for org in orgs:
+        assert differences(control, warehouse, org.id, CADENCE.entities) == {}
+
+    # a worker killed mid-step: the broker hands the step to the other worker, which syncs the
+    # organization again (the killed sync is marked interrupted); no duplicate rows
+    victim = orgs[0]
+    control.advance(victim.id, hours=2, change_fraction=0.3)
+    control.set_faults(victim.id, slow_every=1, slow_seconds=3)
+    before = len(_sync_runs(warehouse))
+    [request] = batch_run_requests([victim.id], CADENCE.entities, mode="full", trigger="schedule",
+                                   triggered_by="test", run_key_prefix="killed")
+    [run] = _launch([request], tmp_path)
+    deadline = time.monotonic() + 300
+    while not any(r.status == "running" for r in _sync_runs(warehouse)[before:]):
+        assert time.monotonic() < deadline and run.poll() is None, "the victim's sync did not start"
+        time.sleep(0.2)
+    [step] = [v for k, v in _workers_by_step(instance).items() if "sync_batch_organization" in k and
+              k.split(":")[0] not in {r.run_id for r in instance.get_runs() if r.is_finished}]
+    killed = step[-1].split("@")[0]
+    os.killpg(workers[killed].pid, signal.SIGKILL)
+    workers[killed].wait()
+    control.reset_faults(victim.id)
+    _wait([run])
+    victim_runs = [r for r in _sync_runs(warehouse)[before:]]
+    statuses = [(r.entity, r.status) for r in victim_runs]
+    assert any(s == "interrupted" for _, s in statuses), statuses
+    assert all(s in ("success", "interrupted") for _, s in statuses), statuses
+    assert {e for e, s in statuses if s == "success"} == set(CADENCE.entities), statuses
+    assert warehouse.failure_chains() == []
+    assert differences(control, warehouse, victim.id, CADENCE.entities) == {}
+    taken_after = [v for k, v in _workers_by_step(instance).items() if "sync_batch_organization" in k]
+    assert any(len(v) == 2 for v in taken_after), "the killed step was not taken again"
