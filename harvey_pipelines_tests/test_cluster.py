@@ -133,15 +133,22 @@ def _wait(launched: list[subprocess.Popen]) -> None:
         assert process.returncode == 0, out[-5000:]
 
 
-def _workers_by_step(instance) -> dict[str, list[str]]:
-    """{step key: [celery worker that took it, ...]} from dagster-celery's engine events."""
+def _workers_by_step(instance, but: frozenset = frozenset()) -> dict[str, list[str]]:
+    """{run id:organization step key: [celery worker that took it, ...]} from dagster-celery's
+    engine events, of the runs but those whose ids are in ``but``."""
     taken: dict[str, list[str]] = {}
     for run in instance.get_runs():
+        if run.run_id in but:
+            continue
         for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT):
             metadata = entry.dagster_event.engine_event_data.metadata
-            if "Celery worker" in metadata:
+            if "Celery worker" in metadata and entry.step_key.startswith("sync_batch_organization"):
                 taken.setdefault(f"{run.run_id}:{entry.step_key}", []).append(metadata["Celery worker"].value)
     return taken
+
+
+def _run_ids(instance) -> list[str]:
+    return [run.run_id for run in instance.get_runs()]
 
 
 def _sync_runs(warehouse) -> list:
@@ -164,8 +171,7 @@ def test_a_tick_spreads_over_two_workers_and_survives_a_killed_one(cluster, cont
     runs = _sync_runs(warehouse)
     assert sorted((r.organization_id, r.entity, r.status) for r in runs) == sorted(
         (o.id, e, "success") for o in orgs for e in CADENCE.entities)
-    taken = _workers_by_step(instance)
-    org_steps = {k: v for k, v in taken.items() if "sync_batch_organization" in k}
+    org_steps = _workers_by_step(instance)
     assert len(org_steps) == ORGANIZATIONS and all(len(v) == 1 for v in org_steps.values()), org_steps
     assert {v[0].split("@")[0] for v in org_steps.values()} == {"w1", "w2"}, org_steps
 
@@ -181,27 +187,30 @@ def test_a_tick_spreads_over_two_workers_and_survives_a_killed_one(cluster, cont
             assert differences(control, warehouse, org.id, CADENCE.entities) == {}
         single.dispose()
 
-    # two ticks at once (one overran): each organization and entity synced by both, never at once
-    for org in orgs:
-        control.advance(org.id, hours=2, change_fraction=0.3)
-    _wait(_launch([*_tick(instance, noon + dt.timedelta(hours=2)), *_tick(instance, noon + dt.timedelta(hours=4))],
-                  tmp_path))
-    by_key: dict[tuple, list] = {}
-    for run in _sync_runs(warehouse):
-        by_key.setdefault((run.organization_id, run.entity), []).append(run)
-    for key, key_runs in by_key.items():
-        assert [r.status for r in key_runs] == ["success"] * 3, key
-        for earlier, later in zip(key_runs, key_runs[1:]):
-            assert earlier.finished_at <= later.started_at, f"{key}: two syncs at once"
-    for org in orgs:
-        assert differences(control, warehouse, org.id, CADENCE.entities) == {}
+    # two runs of one organization at once (a tick overran into the next): its steps run on both
+    # workers at the same time, its syncs of each entity one after the other
+    contended = orgs[1]
+    control.advance(contended.id, hours=2, change_fraction=0.3)
+    control.set_faults(contended.id, slow_every=1, slow_seconds=1)  # the steps outlast the runs' start-up
+    before, earlier_runs = len(_sync_runs(warehouse)), frozenset(_run_ids(instance))
+    _wait(_launch([request for prefix in ("a", "b") for request in batch_run_requests(
+        [contended.id], CADENCE.entities, mode="full", trigger="schedule", triggered_by="test", run_key_prefix=prefix)],
+        tmp_path))
+    control.reset_faults(contended.id)
+    contended_steps = _workers_by_step(instance, but=earlier_runs)
+    assert sorted(v[0].split("@")[0] for v in contended_steps.values()) == ["w1", "w2"], contended_steps
+    for entity in CADENCE.entities:
+        key_runs = [r for r in _sync_runs(warehouse)[before:] if r.entity == entity]
+        assert [r.status for r in key_runs] == ["success"] * 2, key_runs
+        assert key_runs[0].finished_at <= key_runs[1].started_at, f"{entity}: two syncs at once"
+    assert differences(control, warehouse, contended.id, CADENCE.entities) == {}
 
     # a worker killed mid-step: the broker hands the step to the other worker, which syncs the
     # organization again (the killed sync is marked interrupted); no duplicate rows
     victim = orgs[0]
     control.advance(victim.id, hours=2, change_fraction=0.3)
     control.set_faults(victim.id, slow_every=1, slow_seconds=3)
-    before = len(_sync_runs(warehouse))
+    before, earlier_runs = len(_sync_runs(warehouse)), frozenset(_run_ids(instance))
     [request] = batch_run_requests([victim.id], CADENCE.entities, mode="full", trigger="schedule",
                                    triggered_by="test", run_key_prefix="killed")
     [run] = _launch([request], tmp_path)
@@ -209,19 +218,17 @@ def test_a_tick_spreads_over_two_workers_and_survives_a_killed_one(cluster, cont
     while not any(r.status == "running" for r in _sync_runs(warehouse)[before:]):
         assert time.monotonic() < deadline and run.poll() is None, "the victim's sync did not start"
         time.sleep(0.2)
-    [step] = [v for k, v in _workers_by_step(instance).items() if "sync_batch_organization" in k and
-              k.split(":")[0] not in {r.run_id for r in instance.get_runs() if r.is_finished}]
-    killed = step[-1].split("@")[0]
+    [taken] = _workers_by_step(instance, but=earlier_runs).values()
+    killed = taken[0].split("@")[0]
     os.killpg(workers[killed].pid, signal.SIGKILL)
     workers[killed].wait()
     control.reset_faults(victim.id)
     _wait([run])
-    victim_runs = [r for r in _sync_runs(warehouse)[before:]]
-    statuses = [(r.entity, r.status) for r in victim_runs]
+    statuses = [(r.entity, r.status) for r in _sync_runs(warehouse)[before:]]
     assert any(s == "interrupted" for _, s in statuses), statuses
     assert all(s in ("success", "interrupted") for _, s in statuses), statuses
     assert {e for e, s in statuses if s == "success"} == set(CADENCE.entities), statuses
     assert warehouse.failure_chains() == []
     assert differences(control, warehouse, victim.id, CADENCE.entities) == {}
-    taken_after = [v for k, v in _workers_by_step(instance).items() if "sync_batch_organization" in k]
-    assert any(len(v) == 2 for v in taken_after), "the killed step was not taken again"
+    [taken] = _workers_by_step(instance, but=earlier_runs).values()
+    assert [t.split("@")[0] for t in taken] == [killed, ({"w1", "w2"} - {killed}).pop()], taken
