@@ -1,8 +1,8 @@
 """Syncs on a cluster of Celery workers (HARVEY_EXECUTOR=celery): two worker processes take the
 batch job's per-organization steps from RabbitMQ. A schedule tick syncs each organization once
-across both workers, as one process would; two ticks at once never sync one organization and
-entity at the same time; a worker killed mid-step hands its step back to the broker, and the
-other worker syncs the organization again with no duplicate rows.
+across both workers, as one process would; two runs of one organization at once, on both workers,
+never sync one organization and entity at the same time; a worker killed mid-step hands its
+step back to the broker, and the other worker syncs the organization again with no duplicate rows.
 
 Skips when the broker is not reachable, unless HARVEY_REQUIRE_BROKER=1 (CI)."""
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,8 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, build_schedule_context
 
-from harvey_pipelines.assets.batches import batch_run_requests
+from harvey_pipelines.assets.batches import batch_job, batch_run_requests
+from harvey_pipelines.assets.cluster import harvey_celery_executor, mapping_key, organization_of
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.assets.resources import OrganizationsResource
 from harvey_pipelines.automation.cadences import CADENCES
@@ -133,6 +135,15 @@ def _wait(launched: list[subprocess.Popen]) -> None:
         assert process.returncode == 0, out[-5000:]
 
 
+def _until(condition, launched: list[subprocess.Popen], what: str) -> None:
+    """Wait for ``condition`` while the runs go on (no timing: a deadline only against a hang)."""
+    deadline = time.monotonic() + 300
+    while not condition():
+        assert all(p.poll() is None for p in launched), f"a run ended before {what} began"
+        assert time.monotonic() < deadline, f"{what} did not begin"
+        time.sleep(0.2)
+
+
 def _workers_by_step(instance, but: frozenset = frozenset()) -> dict[str, list[str]]:
     """{run id:organization step key: [celery worker that took it, ...]} from dagster-celery's
     engine events, of the runs but those whose ids are in ``but``."""
@@ -158,6 +169,33 @@ def _sync_runs(warehouse) -> list:
                                       runs.c.finished_at).order_by(runs.c.started_at)).all()
 
 
+@pytest.mark.fast
+def test_the_celery_executor_is_refused_without_postgresql(monkeypatch, tmp_path):
+    from dagster import Failure
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.executor.init import InitExecutorContext
+
+    monkeypatch.setenv("HARVEY_EXECUTOR", "celery")
+    monkeypatch.setenv("HARVEY_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    with pytest.raises(ValueError, match="HARVEY_EXECUTOR=celery needs the PostgreSQL warehouse"):
+        batch_job()  # the code location does not load
+    monkeypatch.setenv("HARVEY_WAREHOUSE_URL", "postgresql://harvey@127.0.0.1:9/warehouse")
+    job = batch_job()
+    with DagsterInstance.ephemeral() as instance, pytest.raises(Failure, match="needs PostgreSQL instance storage"):
+        harvey_celery_executor.executor_creation_fn(InitExecutorContext(  # type: ignore[misc]
+            job=InMemoryJob(job), executor_def=harvey_celery_executor, executor_config={}, instance=instance))
+    monkeypatch.delenv("HARVEY_EXECUTOR")
+    # the default: one op looping over the organizations, the code location's in-process executor
+    assert [node.name for node in batch_job().nodes] == ["sync_batch"]
+
+
+@pytest.mark.fast
+def test_an_organization_id_is_its_steps_mapping_key_and_back():
+    for org_id in ("acme", "acme-corp", "org_7-b2", "a-b_c-d"):
+        key = mapping_key(org_id)
+        assert re.fullmatch(r"[A-Za-z0-9_]+", key) and organization_of(key) == org_id
+
+
 def test_a_tick_spreads_over_two_workers_and_survives_a_killed_one(cluster, control, tmp_path, postgres_server_url):
     orgs, instance, warehouse, start_worker, workers = cluster
     start_worker("w1")
@@ -174,6 +212,11 @@ def test_a_tick_spreads_over_two_workers_and_survives_a_killed_one(cluster, cont
     org_steps = _workers_by_step(instance)
     assert len(org_steps) == ORGANIZATIONS and all(len(v) == 1 for v in org_steps.values()), org_steps
     assert {v[0].split("@")[0] for v in org_steps.values()} == {"w1", "w2"}, org_steps
+    # both workers counted every organization's requests in the one store (here the warehouse),
+    # whose sharing across processes test_rate_limit.py proves
+    with warehouse.writer() as conn:
+        buckets = set(conn.exec_driver_sql("SELECT key FROM rate_limits.buckets").scalars())
+    assert {f"{o.id}/custom" for o in orgs} <= buckets, buckets
 
     # the same data as one process syncing them in turn
     with throwaway_database(postgres_server_url, "harvey_single") as single_url:
@@ -187,16 +230,17 @@ def test_a_tick_spreads_over_two_workers_and_survives_a_killed_one(cluster, cont
             assert differences(control, warehouse, org.id, CADENCE.entities) == {}
         single.dispose()
 
-    # two runs of one organization at once (a tick overran into the next): its steps run on both
-    # workers at the same time, its syncs of each entity one after the other
+    # two runs of one organization at once (a tick overran into the next): while the test holds the
+    # lock of its first entity, both workers take a step of it; then its syncs run one after the other
     contended = orgs[1]
     control.advance(contended.id, hours=2, change_fraction=0.3)
-    control.set_faults(contended.id, slow_every=1, slow_seconds=1)  # the steps outlast the runs' start-up
     before, earlier_runs = len(_sync_runs(warehouse)), frozenset(_run_ids(instance))
-    _wait(_launch([request for prefix in ("a", "b") for request in batch_run_requests(
-        [contended.id], CADENCE.entities, mode="full", trigger="schedule", triggered_by="test", run_key_prefix=prefix)],
-        tmp_path))
-    control.reset_faults(contended.id)
+    with warehouse.sync_lock(contended.id, CADENCE.entities[0]):
+        launched = _launch([request for prefix in ("a", "b") for request in batch_run_requests(
+            [contended.id], CADENCE.entities, mode="full", trigger="schedule", triggered_by="test",
+            run_key_prefix=prefix)], tmp_path)
+        _until(lambda: len(_workers_by_step(instance, but=earlier_runs)) == 2, launched, "both steps")
+    _wait(launched)
     contended_steps = _workers_by_step(instance, but=earlier_runs)
     assert sorted(v[0].split("@")[0] for v in contended_steps.values()) == ["w1", "w2"], contended_steps
     for entity in CADENCE.entities:
@@ -209,15 +253,12 @@ def test_a_tick_spreads_over_two_workers_and_survives_a_killed_one(cluster, cont
     # organization again (the killed sync is marked interrupted); no duplicate rows
     victim = orgs[0]
     control.advance(victim.id, hours=2, change_fraction=0.3)
-    control.set_faults(victim.id, slow_every=1, slow_seconds=3)
+    control.set_faults(victim.id, slow_every=1, slow_seconds=5)
     before, earlier_runs = len(_sync_runs(warehouse)), frozenset(_run_ids(instance))
     [request] = batch_run_requests([victim.id], CADENCE.entities, mode="full", trigger="schedule",
                                    triggered_by="test", run_key_prefix="killed")
     [run] = _launch([request], tmp_path)
-    deadline = time.monotonic() + 300
-    while not any(r.status == "running" for r in _sync_runs(warehouse)[before:]):
-        assert time.monotonic() < deadline and run.poll() is None, "the victim's sync did not start"
-        time.sleep(0.2)
+    _until(lambda: any(r.status == "running" for r in _sync_runs(warehouse)[before:]), [run], "the victim's sync")
     [taken] = _workers_by_step(instance, but=earlier_runs).values()
     killed = taken[0].split("@")[0]
     os.killpg(workers[killed].pid, signal.SIGKILL)
