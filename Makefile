@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: demo test test-fast lint docs dev install lock bench fanout-bench dbt-bench quality-bench vendor-bench erasure-bench clean
+.PHONY: demo test test-fast lint docs dev install lock bench fanout-bench dbt-bench quality-bench vendor-bench erasure-bench cluster-bench clean
 
 install: $(STAMP) $(MANIFEST)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]}"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[mock,test,lint]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[mock,test,lint,cluster]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -83,6 +83,10 @@ vendor-bench: $(STAMP) $(MANIFEST)
 # erasure of one employee of a generated organization (100k employees), the statements that dominate
 erasure-bench: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m harvey_pipelines_tests.bench.erasure_benchmark $(BENCH_ARGS)
+
+# one schedule tick on 1, 2 and 4 Celery workers (and in-process) against a mock HRMS with 50 ms per call
+cluster-bench: $(STAMP) $(MANIFEST)
+	$(BIN)/python -m harvey_pipelines_tests.bench.cluster_benchmark $(BENCH_ARGS)
 
 # Pin every dependency (all extras) again after a change to pyproject.toml; commit the result
 lock: $(STAMP)

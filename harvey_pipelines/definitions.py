@@ -2,7 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
-from harvey_pipelines.assets.batches import sync_organizations
+from harvey_pipelines.assets.batches import batch_resources, sync_organizations
 from harvey_pipelines.assets.dbt import dbt_models, dbt_resource, dbt_source_assets
 from harvey_pipelines.assets.entities import entity_assets, record_keys_asset
 from harvey_pipelines.assets.jobs import build_marts_job, sync_organization_job
@@ -22,9 +22,10 @@ defs = Definitions(
     schedules=schedules,
     sensors=[organizations_registry_sensor, sync_retry_sensor, quality_alert_sensor, marts_after_syncs_sensor,
              entity_freshness_sensor],
-    resources={"warehouse": WarehouseResource(), "organizations": OrganizationsResource(), "dbt": dbt_resource()},
+    resources={"warehouse": WarehouseResource(), "organizations": OrganizationsResource(), "dbt": dbt_resource(),
+               **batch_resources},
     # Every job's steps (the UI's and backfills' runs too) run in the run's process: a step
     # subprocess costs more start-up than a small organization's sync, and DuckDB takes one
-    # writer at a time anyway.
+    # writer at a time anyway. HARVEY_EXECUTOR=celery gives the batch job its own (batches.py).
     executor=in_process_executor,
 )

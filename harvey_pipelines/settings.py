@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import os
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     rate_limit_url: SecretStr | None = Field(None, description="where organizations' rate limits are counted: "
                                              "sqlite:///file, postgresql://..., redis://... (default: see Sources)")
     schedule_timezone: str = Field("Asia/Kolkata", description="timezone of the schedules' cron strings")
+    executor: Literal["in_process", "celery"] = Field(
+        "in_process", description="how a scheduled batch run executes its syncs: in_process (in the run's "
+        "process, the default) or celery (one step per organization, taken by Celery workers from the broker; "
+        "needs the PostgreSQL warehouse and PostgreSQL instance storage)")
+    celery_broker_url: SecretStr | None = Field(None, description="the Celery broker of the celery executor and "
+                                                "its workers (default pyamqp://guest@localhost//; or redis://...)")
+    celery_backend_url: SecretStr | None = Field(None, description="where Celery workers return step results "
+                                                 "(default: rpc:// over an AMQP broker, else the broker's URL)")
     max_runs_per_tick: int = Field(8, ge=1, description="runs a schedule tick spreads its organizations over")
     backfill_orgs_per_run: int = Field(25, ge=1, description="organizations one backfill run syncs (the entity "
                                        "assets' backfill policy, read when the code location loads)")
@@ -161,6 +169,19 @@ def rate_limit_url() -> str:
     if warehouse.startswith("postgresql"):
         return warehouse
     return f"sqlite:///{data_dir() / 'rate_limits.sqlite'}"
+
+
+DEFAULT_CELERY_BROKER = "pyamqp://guest@localhost//"
+
+
+def celery_urls() -> tuple[str, str]:
+    """(broker, result backend) of the celery executor and its workers (both must agree)."""
+    config = current()
+    broker = config.celery_broker_url.get_secret_value() if config.celery_broker_url else DEFAULT_CELERY_BROKER
+    if config.celery_backend_url:
+        return broker, config.celery_backend_url.get_secret_value()
+    # rpc:// sends results back over the broker, which only AMQP can do
+    return broker, "rpc://" if broker.startswith(("amqp", "pyamqp")) else broker
 
 
 PUBLISHED_COPY_NAME = "analytics.duckdb"

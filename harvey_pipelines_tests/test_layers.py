@@ -18,7 +18,7 @@ LAYER_OF = {
     "vendors": "records",
     "sources": "sources", "warehouse": "warehouse", "sync": "sync", "quality": "sync", "gx_warehouse": "sync",
     "assets": "assets", "automation": "automation",
-    "definitions": "automation", "cli": "automation", "demo": "automation",
+    "definitions": "automation", "cli": "automation", "demo": "automation", "celery_worker": "automation",
 }
 # what the sync, the warehouse and the sources may not need: the orchestrator, the mock's web stack
 FORBIDDEN_BELOW_ASSETS = ("dagster", "dagster_dbt", "dagster_graphql", "fastapi", "uvicorn", "dbt")

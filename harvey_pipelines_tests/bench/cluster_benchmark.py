@@ -1,0 +1,179 @@
+"""One schedule tick on Celery workers (HARVEY_EXECUTOR=celery), against a mock HRMS that takes
+--latency-ms per request (so the work waits on the network as real syncs do).
+
+    python -m harvey_pipelines_tests.bench.cluster_benchmark --orgs 200 --workers 0,1,2,4 [--runs-per-tick 2]
+
+For each worker count: N small tenants, a fresh PostgreSQL warehouse and Dagster instance (the
+project's dagster.yaml), W Celery worker processes (solo pool: one step each at a time; 0 = the
+in-process executor, for comparison); the employees schedule is evaluated at a tick and its
+run requests are executed as processes of their own (as the default run launcher does). The clock
+stops when the last run has ended. Reported: wall time, organizations per minute, speed-up over
+one worker, and a step's fixed cost (from a worker taking it to its end, minus its syncs; the
+worker's work before it reports the step taken, loading the run and its plan, is not in it).
+Needs RabbitMQ (HARVEY_CELERY_BROKER_URL, default pyamqp://guest@localhost//) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from harvey_pipelines_tests.processes import free_port, start_server, stop, wait_http
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PG = os.environ.get("HARVEY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TOKEN_ENV = "HARVEY_CLUSTER_BENCH_TOKEN"
+SCHEDULE = "employees_every_2_hours"
+
+
+def one_tick(n: int, workers: int, runs_per_tick: int, latency: float, mock_url: str, workdir: Path) -> dict:
+    from dagster import DagsterEventType, DagsterInstance, build_schedule_context
+
+    from harvey_pipelines.assets.partitions import sync_partitions
+    from harvey_pipelines.mock_hrms import MockHrmsControl
+    from harvey_pipelines.organizations import Organization, OrganizationRegistry
+
+    control = MockHrmsControl(mock_url)
+    tag = uuid.uuid4().hex[:6]
+    registry = OrganizationRegistry(workdir / f"orgs-{tag}.yaml")
+    for i in range(n):
+        org_id = f"cl{tag}-{i:04d}"
+        control.create_tenant(org_id, seed=i, size=5)
+        control.set_faults(org_id, slow_every=1, slow_seconds=latency)
+        registry.add(Organization(id=org_id, name=org_id, base_url=f"{mock_url}/orgs/{org_id}",
+                                  credential_env=TOKEN_ENV, rate_limit_per_second=1000))
+    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+    dbs = {kind: f"harvey_cluster_{kind}_{tag}" for kind in ("dagster", "warehouse")}
+    with admin.connect() as conn:
+        for name in dbs.values():
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    home = workdir / f"home-{tag}"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    base = sa.engine.make_url(PG)
+    env = {**os.environ, "DAGSTER_HOME": str(home), TOKEN_ENV: "mock-hrms-token-12345",
+           "HARVEY_DAGSTER_PG_URL": base.set(database=dbs["dagster"]).render_as_string(False),
+           "HARVEY_WAREHOUSE_URL": base.set(drivername="postgresql+psycopg2",
+                                            database=dbs["warehouse"]).render_as_string(False),
+           "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_DATA_DIR": str(workdir / "data"),
+           "HARVEY_MAX_RUNS_PER_TICK": str(runs_per_tick),
+           "HARVEY_EXECUTOR": "celery" if workers else "in_process"}
+    os.environ.update(env)
+    procs = []
+    try:
+        if workers:
+            from harvey_pipelines.celery_worker import app
+
+            app.control.purge()
+            procs = [start_server([str(BIN / "celery"), "-A", "harvey_pipelines.celery_worker", "worker", "-Q",
+                                   "dagster", "-P", "solo", "-n", f"w{i}-{tag}@%h", "--without-gossip",
+                                   "--without-mingle", "-l", "WARNING"], cwd=ROOT, env=env)
+                     for i in range(workers)]
+        from harvey_pipelines.assets.resources import OrganizationsResource
+        from harvey_pipelines.automation.schedules import schedules
+
+        schedule = next(s for s in schedules if s.name == SCHEDULE)
+        with DagsterInstance.get() as instance:
+            sync_partitions(instance, registry)
+            context = build_schedule_context(instance=instance, resources={"organizations": OrganizationsResource()},
+                                             scheduled_execution_time=dt.datetime.now(dt.timezone.utc))
+            requests = schedule.evaluate_tick(context).run_requests
+            started = time.monotonic()
+            runs = []
+            for i, request in enumerate(requests):
+                config = workdir / f"run-{tag}-{i}.json"
+                config.write_text(json.dumps(request.run_config))
+                runs.append(subprocess.Popen(
+                    [str(BIN / "dagster"), "job", "execute", "-m", "harvey_pipelines.definitions", "-a", "defs",
+                     "-j", "sync_organizations", "-c", str(config), "--tags", json.dumps(request.tags)],
+                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            failed = sum(run.wait() != 0 for run in runs)
+            wall = time.monotonic() - started
+            step_seconds = []
+            for run in instance.get_runs():
+                begun: dict[str, float] = {}
+                for entry in instance.all_logs(run.run_id):
+                    event = entry.dagster_event
+                    if not event or not (entry.step_key or "").startswith("sync_batch_organization"):
+                        continue
+                    if (event.event_type == DagsterEventType.ENGINE_EVENT
+                            and "Celery worker" in event.engine_event_data.metadata):
+                        begun[entry.step_key] = entry.timestamp  # a worker has taken it
+                    elif event.event_type == DagsterEventType.STEP_SUCCESS:
+                        step_seconds.append(entry.timestamp - begun.get(entry.step_key, entry.timestamp))
+        wh = sa.create_engine(env["HARVEY_WAREHOUSE_URL"])
+        with wh.connect() as conn:
+            syncs = conn.exec_driver_sql("SELECT organization_id, status, duration_seconds FROM sync.sync_runs").all()
+        wh.dispose()
+    finally:
+        stop(procs)
+        with admin.connect() as conn:
+            for name in dbs.values():
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+    per_org = {}
+    for org_id, _, seconds in syncs:
+        per_org[org_id] = per_org.get(org_id, 0.0) + (seconds or 0.0)
+    sync_median = statistics.median(per_org.values()) if per_org else 0.0
+    return {
+        "organizations": n, "workers": workers, "runs": len(requests), "latency_ms": latency * 1000,
+        "wall_seconds": round(wall, 1), "organizations_per_minute": round(60 * n / wall, 1),
+        "syncs_ok": sum(status == "success" for _, status, _ in syncs), "syncs": len(syncs), "runs_failed": failed,
+        "organization_sync_median_s": round(sync_median, 2),
+        "step_median_s": round(statistics.median(step_seconds), 2) if step_seconds else None,
+        "step_fixed_cost_s": round(statistics.median(step_seconds) - sync_median, 2) if step_seconds else None,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orgs", type=int, default=200)
+    parser.add_argument("--workers", default="0,1,2,4", help="Celery worker processes per tick; 0: in-process")
+    parser.add_argument("--runs-per-tick", type=int, default=2, help="HARVEY_MAX_RUNS_PER_TICK")
+    parser.add_argument("--latency-ms", type=float, default=50)
+    args = parser.parse_args(argv)
+    port = free_port()
+    mock = subprocess.Popen([sys.executable, "-m", "harvey_pipelines.mock_hrms", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = []
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_control/health")
+        with tempfile.TemporaryDirectory() as tmp:
+            for workers in (int(x) for x in args.workers.split(",")):
+                result = one_tick(args.orgs, workers, args.runs_per_tick, args.latency_ms / 1000,
+                                  f"http://127.0.0.1:{port}", Path(tmp))
+                print(json.dumps(result), flush=True)
+                results.append(result)
+    finally:
+        mock.terminate()
+    one = next((r["wall_seconds"] for r in results if r["workers"] == 1), None)
+    print("\n| workers | runs | tick wall time | organizations / min | speed-up over 1 worker | step (median) "
+          "| organization's syncs (median) | step fixed cost | syncs ok |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        speedup = f"{one / r['wall_seconds']:.2f}x" if one and r["workers"] else ""
+        print(f"| {r['workers'] or 'in-process'} | {r['runs']} | {r['wall_seconds']} s | "
+              f"{r['organizations_per_minute']} | {speedup} | {r['step_median_s'] or ''} s | "
+              f"{r['organization_sync_median_s']} s | {r['step_fixed_cost_s'] or ''} s | "
+              f"{r['syncs_ok']}/{r['syncs']} |")
+    out = ROOT / ".bench" / f"cluster-{dt.datetime.now():%Y-%m-%dT%H%M%S}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
