@@ -247,6 +247,26 @@ def _sync(args) -> int:
     return status
 
 
+def _retention(args) -> int:
+    from harvey_pipelines.warehouse import Warehouse
+    from harvey_pipelines.warehouse.retention import enforce
+
+    registry = OrganizationRegistry(args.registry)
+    registered = registry.load()
+    if args.org is not None:
+        registry.get(args.org)  # an unknown id is an error, not an empty purge
+    warehouse = Warehouse()
+    try:
+        results = enforce(warehouse, registered, triggered_by="cli", only=args.org, dry_run=args.dry_run)
+    finally:
+        warehouse.dispose()
+    for result in results:
+        print(result.summary())
+    if not results:
+        print("no organization holds data in the warehouse")
+    return 0
+
+
 def _migrate(args) -> int:
     from harvey_pipelines.warehouse import Warehouse, migrations
 
@@ -497,6 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--generate", metavar="MESSAGE",
                      help="write the revision that a change of records.py or warehouse/schema.py needs (developers)")
     migrate.set_defaults(func=_migrate)
+
+    retention = sub.add_parser("retention", help="remove what is past its retention (README: Retention)")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    retention_run = retention_sub.add_parser("run", help="purge every organization's expired raw versions, "
+                                             "quarantine rows, sync runs and dead letters now")
+    retention_run.add_argument("--org", help="only this organization")
+    retention_run.add_argument("--dry-run", action="store_true", help="count what would go; remove nothing")
+    retention.set_defaults(func=_retention)
 
     publish_copy = sub.add_parser("publish", help="publish the DuckDB warehouse's read-only copy for analysts now "
                                   "(every dbt build does it too)")

@@ -62,6 +62,18 @@ class Settings(BaseSettings):
                                         "organization's entity is stale")
     freshness_grace_minutes: float = Field(30.0, ge=0, description="time after the last missed tick for its sync "
                                            "to finish")
+    # retention (warehouse/retention.py): days each kind of data is kept; 0 keeps it forever;
+    # an organization's `retention` entry in the registry overrides any of them
+    retention_raw_versions_days: int = Field(730, ge=0, description="raw payload versions kept (days since "
+                                             "fetched; a record's latest version and the one in effect at the "
+                                             "cutoff always stay); 0: forever")
+    retention_quarantine_days: int = Field(90, ge=0, description="quarantine rows kept (days since last seen); "
+                                           "0: forever")
+    retention_sync_runs_days: int = Field(400, ge=0, description="sync runs kept (days since started; the latest "
+                                          "and latest successful of each organization and entity always stay); "
+                                          "0: forever")
+    retention_dead_letters_days: int = Field(180, ge=0, description="resolved dead letters kept (days since "
+                                             "resolved; open ones always stay); 0: forever")
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook for alerts")
     smtp_host: str | None = Field(None, description="mail server for alerts")
     smtp_port: int = Field(25, ge=1, le=65535, description="mail server port")
