@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field("40MB", description="DuckDB's cache in a sync process")
     duckdb_checks_memory_limit: str = Field("1GB", description="DuckDB's memory while the quality checks run "
                                             "(beyond it, it spills to disk)")
+    duckdb_encryption_key: SecretStr | None = Field(None, description="the DuckDB warehouse file's encryption key "
+                                                    "(DuckDB's own AES encryption; README: Encryption at rest); "
+                                                    "empty: the file is not encrypted")
     duckdb_lease_seconds: float = Field(30.0, ge=0, description="longest a sync holds the DuckDB file before "
                                         "letting go once")
     delete_wave_fraction: float = Field(0.10, ge=0, description="share of an entity's live records a reconcile "
@@ -197,7 +200,12 @@ def dbt_env() -> dict[str, str]:
 
     url = make_url(warehouse_url())
     if url.get_backend_name() == "duckdb":
-        return {"HARVEY_DBT_TARGET": "duckdb", "HARVEY_DUCKDB_PATH": str(url.database)}
+        key = current().duckdb_encryption_key
+        if key is None:
+            return {"HARVEY_DBT_TARGET": "duckdb", "HARVEY_DUCKDB_PATH": str(url.database)}
+        return {"HARVEY_DBT_TARGET": "duckdb_encrypted", "HARVEY_DUCKDB_PATH": str(url.database),
+                "HARVEY_DBT_DUCKDB_CATALOG": Path(str(url.database)).stem,
+                "HARVEY_DBT_DUCKDB_KEY": key.get_secret_value()}
     return {
         "HARVEY_DBT_TARGET": "postgres", "HARVEY_PG_HOST": url.host or "127.0.0.1",
         "HARVEY_PG_PORT": str(url.port or 5432), "HARVEY_PG_USER": url.username or "postgres",
