@@ -13,7 +13,8 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from harvey_pipelines import settings
+from harvey_pipelines import quality, settings
+from harvey_pipelines.records import entity
 from harvey_pipelines.sync import sync_entity
 from harvey_pipelines.warehouse import Warehouse
 from harvey_pipelines_tests.test_dbt_models import DBT_PROJECT
@@ -32,6 +33,9 @@ def _sync_build_publish(make_org, tmp_path: Path) -> tuple[Path, set[str]]:
     try:
         for name in ("departments", "employees", "employments"):
             sync_entity(org, name, warehouse, retry=FAST_RETRY)
+        # the quality checks (GX) read it on the warehouse's own connection
+        rows_checked, findings = quality.check(warehouse, entity("employees"), blocking=True)
+        assert rows_checked >= 12 and findings and not any(f.unexpected for f in findings.values())
         with warehouse.writer() as conn:
             rows = conn.execute(sa.text("SELECT email, phone, last_name FROM core.employees")).all()
         env = {**settings.dbt_env(), "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),

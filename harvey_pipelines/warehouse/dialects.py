@@ -16,6 +16,7 @@ import re
 import shutil
 import threading
 import time
+import typing
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator, Sequence
@@ -519,22 +520,41 @@ def httpfs_extension() -> Path:
 
 def _attach_encrypted(engine: sa.Engine, database: Path, key) -> None:
     """Every connection of ``engine`` opens the file encrypted with ``key`` (a SecretStr, read
-    only here): an in-memory DuckDB loads the extension and attaches the file under its stem's
-    name, the catalog name it has when opened directly."""
+    only here). One in-memory DuckDB per engine loads the extension and attaches the file under
+    its stem's name (the catalog name it has when opened directly); each connection is a cursor
+    of it, as connections to one file share one DuckDB in a process (a second ATTACH of the file
+    is refused). The last connection to close detaches it: the file's lock goes, as when a
+    directly opened file's last connection closes (other processes take turns on it)."""
     import duckdb
     from duckdb_engine import ConnectionWrapper
 
     extension = httpfs_extension()
+    lock = threading.Lock()
+    shared: dict[str, typing.Any] = {"instance": None, "users": 0}
+
+    class _Connection(ConnectionWrapper):
+        def close(self) -> None:
+            super().close()
+            with lock:
+                shared["users"] -= 1
+                if shared["users"] == 0:
+                    shared["instance"].close()
+                    shared["instance"] = None
 
     @sa.event.listens_for(engine, "do_connect")
     def _connect(dialect, record, cargs, cparams):
-        raw = duckdb.connect(":memory:", config=cparams.get("config", {}))
-        try:
-            raw.execute(f"LOAD '{extension}'")
-            raw.execute(f"ATTACH '{database}' AS \"{database.stem}\" (ENCRYPTION_KEY ?)",
-                        [key.get_secret_value()])
-            raw.execute(f'USE "{database.stem}"')
-        except BaseException:
-            raw.close()
-            raise
-        return ConnectionWrapper(raw)
+        with lock:
+            if shared["instance"] is None:
+                instance = duckdb.connect(":memory:", config=cparams.get("config", {}))
+                try:
+                    instance.execute(f"LOAD '{extension}'")
+                    instance.execute(f"ATTACH '{database}' AS \"{database.stem}\" (ENCRYPTION_KEY ?)",
+                                     [key.get_secret_value()])
+                except BaseException:
+                    instance.close()
+                    raise
+                shared["instance"] = instance
+            connection = shared["instance"].cursor()
+            connection.execute(f'USE "{database.stem}"')
+            shared["users"] += 1
+        return _Connection(connection)
