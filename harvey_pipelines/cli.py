@@ -271,6 +271,26 @@ def _sync(args) -> int:
     return status
 
 
+def _retention(args) -> int:
+    from harvey_pipelines.warehouse import Warehouse, audit
+    from harvey_pipelines.warehouse.retention import enforce
+
+    registry = OrganizationRegistry(args.registry)
+    registered = registry.load()
+    if args.org is not None:
+        registry.get(args.org)  # an unknown id is an error, not an empty purge
+    warehouse = Warehouse()
+    try:
+        results = enforce(warehouse, registered, triggered_by=audit.cli_actor(), only=args.org, dry_run=args.dry_run)
+    finally:
+        warehouse.dispose()
+    for result in results:
+        print(result.summary())
+    if not results:
+        print("no organization holds data in the warehouse")
+    return 0
+
+
 def _migrate(args) -> int:
     from harvey_pipelines.warehouse import Warehouse, migrations
 
@@ -308,21 +328,23 @@ def _migrate(args) -> int:
 
 
 def _access(args) -> int:
-    from harvey_pipelines.warehouse import Warehouse, access
+    from harvey_pipelines.warehouse import Warehouse, access, audit
 
     roles = access.AccessRoles(settings.current().access_role_prefix)
     warehouse = Warehouse()
+    actor = audit.cli_actor()
     try:
+        warehouse.migrate()  # the audit trail records every change of access
         if args.access_command == "setup":
-            protected = access.setup(warehouse.engine, roles, tuple(args.loader))
+            protected = access.setup(warehouse.engine, roles, tuple(args.loader), actor=actor)
             print(f"{warehouse}: roles {roles.loader}, {roles.analyst}, {roles.hr} ready; "
                   f"{protected} mart and masked tables under row-level security"
                   + "".join(f"; {login} is a loader" for login in args.loader))
         elif args.access_command == "grant":
-            access.grant(warehouse.engine, roles, args.role, args.org, hr=args.hr)
+            access.grant(warehouse.engine, roles, args.role, args.org, hr=args.hr, actor=actor)
             print(f"{args.role} reads {args.org}'s " + ("marts and masked tables" if args.hr else "masked tables"))
         elif args.access_command == "revoke":
-            access.revoke(warehouse.engine, roles, args.role, args.org, hr_only=args.hr)
+            access.revoke(warehouse.engine, roles, args.role, args.org, hr_only=args.hr, actor=actor)
             print(f"{args.role}: " + ("no longer HR" if args.hr else f"{args.org or 'every organization'} revoked"))
         else:
             for login, organization_id, kind in access.grants(warehouse.engine, roles):
@@ -625,6 +647,14 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--hr", action="store_true", help="only the unmasked marts")
     access_sub.add_parser("list", help="every login's organizations")
     access.set_defaults(func=_access)
+
+    retention = sub.add_parser("retention", help="remove what is past its retention (README: Retention)")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    retention_run = retention_sub.add_parser("run", help="purge every organization's expired raw versions, "
+                                             "quarantine rows, sync runs and dead letters now")
+    retention_run.add_argument("--org", help="only this organization")
+    retention_run.add_argument("--dry-run", action="store_true", help="count what would go; remove nothing")
+    retention.set_defaults(func=_retention)
 
     publish_copy = sub.add_parser("publish", help="publish the DuckDB warehouse's read-only copy for analysts now "
                                   "(every dbt build does it too)")

@@ -8,6 +8,7 @@ from harvey_pipelines.assets.entities import entity_assets, record_keys_asset
 from harvey_pipelines.assets.jobs import build_marts_job, sync_organization_job
 from harvey_pipelines.assets.quality import quality_checks
 from harvey_pipelines.assets.resources import OrganizationsResource, WarehouseResource
+from harvey_pipelines.assets.retention import retention
 from harvey_pipelines.automation.freshness import entity_freshness_sensor, freshness_checks
 from harvey_pipelines.automation.marts import marts_after_syncs_sensor
 from harvey_pipelines.automation.organizations import organizations_registry_sensor
@@ -18,7 +19,7 @@ from harvey_pipelines.automation.schedules import schedules
 defs = Definitions(
     assets=[entity_assets, record_keys_asset, *dbt_source_assets(), dbt_models],
     asset_checks=[*quality_checks, freshness_checks],
-    jobs=[sync_organization_job, sync_organizations, build_marts_job],
+    jobs=[sync_organization_job, sync_organizations, build_marts_job, retention],
     schedules=schedules,
     sensors=[organizations_registry_sensor, sync_retry_sensor, quality_alert_sensor, marts_after_syncs_sensor,
              entity_freshness_sensor],

@@ -130,6 +130,18 @@ class System(BaseModel):
         return values
 
 
+class Retention(BaseModel):
+    """An organization's own retention in days, per kind of data (warehouse/retention.py);
+    one left out keeps the HARVEY_RETENTION_*_DAYS default, 0 keeps that kind forever."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    raw_versions_days: int | None = Field(default=None, ge=0)
+    quarantine_days: int | None = Field(default=None, ge=0)
+    sync_runs_days: int | None = Field(default=None, ge=0)
+    dead_letters_days: int | None = Field(default=None, ge=0)
+
+
 class Organization(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -157,6 +169,8 @@ class Organization(BaseModel):
     # one organization, several systems: entity group (records.EntitySpec.group) -> the system it
     # comes from; groups not named come from the system above (hrms_type, base_url, credential_env)
     systems: dict[str, System] | None = None
+    # days each kind of data is kept (Retention); empty: the HARVEY_RETENTION_*_DAYS defaults
+    retention: Retention | None = None
 
     @field_validator("id")
     @classmethod

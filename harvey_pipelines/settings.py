@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field("40MB", description="DuckDB's cache in a sync process")
     duckdb_checks_memory_limit: str = Field("1GB", description="DuckDB's memory while the quality checks run "
                                             "(beyond it, it spills to disk)")
+    duckdb_encryption_key: SecretStr | None = Field(None, description="the DuckDB warehouse file's encryption key "
+                                                    "(DuckDB's own AES encryption; README: Encryption at rest); "
+                                                    "empty: the file is not encrypted")
     duckdb_lease_seconds: float = Field(30.0, ge=0, description="longest a sync holds the DuckDB file before "
                                         "letting go once")
     delete_wave_fraction: float = Field(0.10, ge=0, description="share of an entity's live records a reconcile "
@@ -76,6 +79,18 @@ class Settings(BaseSettings):
                                     "(`harvey access`)")
     erasure_key: SecretStr | None = Field(None, description="secret key of the keyed hashes that tombstones and "
                                           "the suppression list hold instead of an erased person's values")
+    # retention (warehouse/retention.py): days each kind of data is kept; 0 keeps it forever;
+    # an organization's `retention` entry in the registry overrides any of them
+    retention_raw_versions_days: int = Field(730, ge=0, description="raw payload versions kept (days since "
+                                             "fetched; a record's latest version and the one in effect at the "
+                                             "cutoff always stay); 0: forever")
+    retention_quarantine_days: int = Field(90, ge=0, description="quarantine rows kept (days since last seen); "
+                                           "0: forever")
+    retention_sync_runs_days: int = Field(400, ge=0, description="sync runs kept (days since started; the latest "
+                                          "and latest successful of each organization and entity always stay); "
+                                          "0: forever")
+    retention_dead_letters_days: int = Field(180, ge=0, description="resolved dead letters kept (days since "
+                                             "resolved; open ones always stay); 0: forever")
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook for alerts")
     smtp_host: str | None = Field(None, description="mail server for alerts")
     smtp_port: int = Field(25, ge=1, le=65535, description="mail server port")
@@ -212,7 +227,12 @@ def dbt_env() -> dict[str, str]:
 
     url = make_url(warehouse_url())
     if url.get_backend_name() == "duckdb":
-        return {"HARVEY_DBT_TARGET": "duckdb", "HARVEY_DUCKDB_PATH": str(url.database)} | _pseudonym_env()
+        key = current().duckdb_encryption_key
+        if key is None:
+            return {"HARVEY_DBT_TARGET": "duckdb", "HARVEY_DUCKDB_PATH": str(url.database)} | _pseudonym_env()
+        return {"HARVEY_DBT_TARGET": "duckdb_encrypted", "HARVEY_DUCKDB_PATH": str(url.database),
+                "HARVEY_DBT_DUCKDB_CATALOG": Path(str(url.database)).stem,
+                "HARVEY_DBT_DUCKDB_KEY": key.get_secret_value()} | _pseudonym_env()
     return {
         "HARVEY_DBT_TARGET": "postgres", "HARVEY_PG_HOST": url.host or "127.0.0.1",
         "HARVEY_PG_PORT": str(url.port or 5432), "HARVEY_PG_USER": url.username or "postgres",

@@ -324,6 +324,11 @@ def test_roles_on_postgres(make_org, warehouse, tmp_path, monkeypatch, capsys):
         capsys.readouterr()
         assert main(["access", "list"]) == 0
         assert capsys.readouterr().out.split() == [hr, a.id, "hr"]
+        with admin.connect() as conn:  # every change of access is in the audit trail (the refused grant is not)
+            trail = conn.exec_driver_sql("SELECT target, organization_id FROM sync.audit_log "
+                                         "WHERE action = 'role_grant' ORDER BY recorded_at").all()
+        assert [tuple(r) for r in trail] == [("setup", None), ("setup", None), (analyst, a.id), (hr, a.id),
+                                             (analyst, a.id)]
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA IF EXISTS access CASCADE")

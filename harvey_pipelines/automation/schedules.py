@@ -13,6 +13,7 @@ from harvey_pipelines.assets.batches import batch_run_requests, sync_organizatio
 from harvey_pipelines.assets.jobs import build_marts_job
 from harvey_pipelines.assets.partitions import ORGANIZATIONS_PARTITION
 from harvey_pipelines.assets.resources import OrganizationsResource
+from harvey_pipelines.assets.retention import retention
 from harvey_pipelines.automation.cadences import CADENCES, TIMEZONE, Cadence
 from harvey_pipelines.sources.base import serves
 
@@ -59,4 +60,14 @@ marts_nightly = ScheduleDefinition(
     default_status=DefaultScheduleStatus.STOPPED,
 )
 
-schedules = [*(build_schedule(c) for c in CADENCES), marts_nightly]
+retention_nightly = ScheduleDefinition(
+    name="retention_nightly",
+    cron_schedule="30 3 * * *",
+    execution_timezone=TIMEZONE,
+    job=retention,
+    description="Retention nightly at 03:30: each organization's raw versions, quarantine "
+    "rows, sync runs and dead letters past their age are removed. Off by default, like the sync schedules.",
+    default_status=DefaultScheduleStatus.STOPPED,
+)
+
+schedules = [*(build_schedule(c) for c in CADENCES), marts_nightly, retention_nightly]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from harvey_pipelines.warehouse import schema
+from harvey_pipelines.warehouse import audit, schema
 
 ACCESS_SCHEMA = "access"
 GRANTS_TABLE = f"{ACCESS_SCHEMA}.organization_access"
@@ -128,7 +128,7 @@ def setup_statements(roles: AccessRoles, database: str) -> list[str]:
     return statements
 
 
-def setup(engine: sa.Engine, roles: AccessRoles, loaders: tuple[str, ...] = ()) -> int:
+def setup(engine: sa.Engine, roles: AccessRoles, loaders: tuple[str, ...] = (), actor: str = "cli") -> int:
     """Create or bring up to date the roles, the grants table, the function dbt's post-hook
     calls, and protect the marts and masked tables that exist already; make ``loaders`` members
     of the loader role. Returns the number of tables protected now."""
@@ -139,6 +139,8 @@ def setup(engine: sa.Engine, roles: AccessRoles, loaders: tuple[str, ...] = ()) 
         for login in loaders:
             _require_role(conn, login)
             conn.exec_driver_sql(f"GRANT {roles.loader} TO {_quoted(login)}")
+        audit.record(conn, "role_grant", actor=actor, target="setup",
+                     details={"roles": [roles.loader, roles.analyst, roles.hr], "loaders": list(loaders)})
         tables = conn.execute(sa.text(
             "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = ANY(:schemas)"),
             {"schemas": list(PROTECTED_SCHEMAS)}).scalars().all()
@@ -163,7 +165,8 @@ def _require_setup(conn, roles: AccessRoles) -> None:
         raise AccessError("the access roles are not set up in this warehouse: run `harvey access setup` first")
 
 
-def grant(engine: sa.Engine, roles: AccessRoles, login: str, organization_id: str, hr: bool = False) -> None:
+def grant(engine: sa.Engine, roles: AccessRoles, login: str, organization_id: str, hr: bool = False,
+          actor: str = "cli") -> None:
     """Let ``login`` read the masked tables (and with ``hr`` the marts) of ``organization_id``."""
     _postgres(engine)
     with engine.begin() as conn:
@@ -174,10 +177,12 @@ def grant(engine: sa.Engine, roles: AccessRoles, login: str, organization_id: st
             conn.exec_driver_sql(f"GRANT {roles.hr} TO {_quoted(login)}")
         conn.execute(sa.text(f"INSERT INTO {GRANTS_TABLE} (role_name, organization_id) VALUES (:r, :o) "
                              "ON CONFLICT DO NOTHING"), {"r": login, "o": organization_id})
+        audit.record(conn, "role_grant", actor=actor, organization_id=organization_id, target=login,
+                     details={"change": "grant", "hr": hr})
 
 
 def revoke(engine: sa.Engine, roles: AccessRoles, login: str, organization_id: str | None = None,
-           hr_only: bool = False) -> None:
+           hr_only: bool = False, actor: str = "cli") -> None:
     """Take ``organization_id`` (or, with None, every organization) from ``login``; once it has
     none left, or with ``hr_only``, its membership of the reader roles goes too (of HR only)."""
     _postgres(engine)
@@ -194,6 +199,8 @@ def revoke(engine: sa.Engine, roles: AccessRoles, login: str, organization_id: s
             conn.exec_driver_sql(f"REVOKE {roles.hr} FROM {_quoted(login)}")
         if not left and not hr_only:
             conn.exec_driver_sql(f"REVOKE {roles.analyst} FROM {_quoted(login)}")
+        audit.record(conn, "role_grant", actor=actor, organization_id=organization_id, target=login,
+                     details={"change": "revoke_hr" if hr_only else "revoke", "organizations_left": left})
 
 
 def grants(engine: sa.Engine, roles: AccessRoles) -> list[tuple[str, str, str]]:

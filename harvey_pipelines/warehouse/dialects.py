@@ -16,6 +16,7 @@ import re
 import shutil
 import threading
 import time
+import typing
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator, Sequence
@@ -491,7 +492,90 @@ def create_engine(url: str) -> sa.Engine:
         # checkpoints then run in the loader thread while pages are still being fetched,
         # instead of all at the end (BENCHMARKS.md, "Two hosts, and what changed between them")
         config = {"memory_limit": settings.current().duckdb_memory_limit}
-        return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"config": config})
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"config": config})
+        _count_changes_before_duckdb_2(engine)
+        key = settings.current().duckdb_encryption_key
+        if key is not None:
+            _attach_encrypted(engine, Path(database), key)
+        return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _count_changes_before_duckdb_2(engine: sa.Engine) -> None:
+    """DuckDB's Python client before 2.0 reports -1 as the rowcount of UPDATE, DELETE and
+    INSERT; the statement's result row holds the count: it becomes the rowcount."""
+    import duckdb
+
+    if int(duckdb.__version__.split(".")[0]) >= 2:
+        return
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _rowcount(conn, cursor, statement, parameters, context, executemany):
+        head = statement.lstrip()[:6].upper()
+        if head in ("UPDATE", "DELETE", "INSERT") and " RETURNING " not in statement.upper() \
+                and cursor.rowcount == -1 and context is not None:
+            row = cursor.fetchone()
+            context._rowcount = row[0] if row else 0
+
+
+def httpfs_extension() -> Path:
+    """The httpfs extension of the DuckDB installed (PyPI's duckdb-extension-httpfs): its crypto
+    writes encrypted files, DuckDB's own refuses to. Loaded by path: ``LOAD httpfs`` looks in
+    ~/.duckdb/extensions, and nothing may be downloaded."""
+    import duckdb
+
+    try:
+        import duckdb_extension_httpfs
+    except ModuleNotFoundError:
+        raise RuntimeError("HARVEY_DUCKDB_ENCRYPTION_KEY is set but the package duckdb-extension-httpfs "
+                           f"(=={duckdb.__version__}) is not installed") from None
+    path = Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{duckdb.__version__}" \
+        / "httpfs.duckdb_extension"
+    if not path.exists():
+        raise RuntimeError(f"duckdb-extension-httpfs has no extension for DuckDB {duckdb.__version__}: "
+                           "install the release of the same version")
+    return path
+
+
+def _attach_encrypted(engine: sa.Engine, database: Path, key) -> None:
+    """Every connection of ``engine`` opens the file encrypted with ``key`` (a SecretStr, read
+    only here). One in-memory DuckDB per engine loads the extension and attaches the file under
+    its stem's name (the catalog name it has when opened directly); each connection is a cursor
+    of it, as connections to one file share one DuckDB in a process (a second ATTACH of the file
+    is refused). The last connection to close detaches it: the file's lock goes, as when a
+    directly opened file's last connection closes (other processes take turns on it)."""
+    import duckdb
+    from duckdb_engine import ConnectionWrapper
+
+    extension = httpfs_extension()
+    lock = threading.Lock()
+    shared: dict[str, typing.Any] = {"instance": None, "users": 0}
+
+    class _Connection(ConnectionWrapper):
+        def close(self) -> None:
+            super().close()
+            with lock:
+                shared["users"] -= 1
+                if shared["users"] == 0:
+                    shared["instance"].close()
+                    shared["instance"] = None
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _connect(dialect, record, cargs, cparams):
+        with lock:
+            if shared["instance"] is None:
+                instance = duckdb.connect(":memory:", config=cparams.get("config", {}))
+                try:
+                    instance.execute(f"LOAD '{extension}'")
+                    instance.execute(f"ATTACH '{database}' AS \"{database.stem}\" (ENCRYPTION_KEY ?)",
+                                     [key.get_secret_value()])
+                except BaseException:
+                    instance.close()
+                    raise
+                shared["instance"] = instance
+            connection = shared["instance"].cursor()
+            connection.execute(f'USE "{database.stem}"')
+            shared["users"] += 1
+        return _Connection(connection)

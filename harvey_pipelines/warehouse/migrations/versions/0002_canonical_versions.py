@@ -35,7 +35,8 @@ depends_on = None
 
 # forward-only: no downgrade (README, "Schema migrations")
 def upgrade() -> None:
-    op.add_column('payload_versions', sa.Column('canonical', PAYLOAD_TEXT, nullable=False, server_default=''),
+    # nullable first, NOT NULL after: DuckDB 1.5 refuses ADD COLUMN with a constraint
+    op.add_column('payload_versions', sa.Column('canonical', PAYLOAD_TEXT, nullable=True, server_default=''),
                   schema='raw')
-    op.alter_column('payload_versions', 'canonical', server_default=None, schema='raw')
+    op.alter_column('payload_versions', 'canonical', nullable=False, server_default=None, schema='raw')
     op.execute("UPDATE raw.payload_versions SET canonical = payload")
