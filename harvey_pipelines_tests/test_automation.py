@@ -65,7 +65,8 @@ def _batch(request) -> dict:
     return request.run_config["ops"]["sync_batch"]["config"]
 
 
-@pytest.mark.parametrize("schedule_def", [s for s in schedules if s.name != "marts_nightly"], ids=lambda s: s.name)
+@pytest.mark.parametrize("schedule_def", [s for s in schedules if s.name not in ("marts_nightly", "retention_nightly")],
+                         ids=lambda s: s.name)
 def test_each_schedule_requests_every_enabled_organization(schedule_def, registry):
     tick = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Kolkata"))
     requests = _tick_requests(schedule_def, registry, tick)

@@ -41,8 +41,10 @@ def upgrade() -> None:
     duckdb = op.get_context().dialect.name == 'duckdb'
     if duckdb:
         op.drop_index('ix_sync_runs_org_entity', table_name='sync_runs', schema='sync')
-    op.add_column('sync_runs', sa.Column('suppressed', sa.BigInteger, nullable=False, server_default='0'),
+    # nullable first, NOT NULL after: DuckDB 1.5 refuses ADD COLUMN with a constraint
+    op.add_column('sync_runs', sa.Column('suppressed', sa.BigInteger, nullable=True, server_default='0'),
                   schema='sync')
+    op.alter_column('sync_runs', 'suppressed', nullable=False, schema='sync')
     if duckdb:
         op.create_index('ix_sync_runs_org_entity', 'sync_runs', ['organization_id', 'entity', 'started_at'],
                         schema='sync')
