@@ -20,7 +20,10 @@ from harvey_pipelines.records import (
     ENTITIES_BY_NAME,
     PII_CLASSES,
     Attendance,
+    Candidate,
+    Department,
     Employee,
+    Employment,
     Interview,
     JobRequisition,
     LeaveBalance,
@@ -64,7 +67,29 @@ MART_FIELDS = {
     ("recruiting_funnel", "filled_positions"): (JobRequisition, "filled_positions"),
     ("interviewer_load", "interviewer_id"): (Interview, "interviewer_id"),
     ("interviewer_load", "interviewer_name"): (Interview, "interviewer_name"),
+    ("employee_history", "employee_id"): (Employee, "id"),
+    ("employee_history", "first_name"): (Employee, "first_name"),
+    ("employee_history", "last_name"): (Employee, "last_name"),
+    ("employee_history", "manager_id"): (Employee, "manager_id"),
+    ("employment_history", "employee_id"): (Employment, "employee_id"),
+    ("employment_history", "salary"): (Employment, "salary"),
+    ("employment_history", "department"): (Employment, "department"),
+    ("department_history", "head_id"): (Department, "head_id"),
+    ("dim_employees", "first_name"): (Employee, "first_name"),
+    ("dim_employees", "last_name"): (Employee, "last_name"),
+    ("dim_employees", "email"): (Employee, "email"),
+    ("dim_employees", "manager_id"): (Employee, "manager_id"),
+    ("dim_departments", "head_id"): (Department, "head_id"),
+    ("dim_departments", "head_name"): (Department, "head_name"),
+    ("candidate_stage_history", "candidate_id"): (Candidate, "id"),
+    ("candidate_stage_history", "stage"): (Candidate, "current_stage"),
+    ("candidate_stage_history", "applied_for_job_id"): (Candidate, "applied_for_job_id"),
+    ("hiring_speed", "job_requisition_id"): (JobRequisition, "id"),
+    ("hiring_speed", "requisition_number"): (JobRequisition, "requisition_id"),
+    ("leave_liability_monthly", "leave_type"): (LeaveBalance, "leave_type"),
 }
+# mart columns derived from pay (masked as a band like the salary they come from)
+MART_PAY = {("employment_history", "salary"), ("leave_liability_monthly", "liability")}
 CLASS_TITLES = {Pii.IDENTIFIER: "identifier", Pii.CONTACT: "contact PII", Pii.SENSITIVE: "sensitive PII",
                 Pii.FREE_TEXT: "free text", Pii.NON_PERSONAL: "non-personal"}
 
@@ -84,6 +109,12 @@ def _yml_columns(path: Path):
     for model in yaml.safe_load(path.read_text())["models"]:
         for column in model.get("columns", []):
             yield model["name"], column["name"], column.get("meta", {})
+
+
+def _mart_columns():
+    """(model, column, meta) of every mart, whichever yml of models/marts documents it."""
+    for path in sorted((MODELS / "marts").glob("*.yml")):
+        yield from _yml_columns(path)
 
 
 def _staging_field(entity: str, column: str) -> str | None:
@@ -125,10 +156,16 @@ def test_dbt_columns_carry_the_class_of_their_canonical_field():
         for field, pii in PII_CLASSES[spec.model].items():
             if pii not in (Pii.IDENTIFIER, Pii.NON_PERSONAL) and re.search(rf"\b{field}\b", sql):
                 assert (spec.name, field) in documented, f"stg_{spec.name}.{field}: not in _stg_models.yml"
-    marts = {(model, column): meta for model, column, meta in _yml_columns(MODELS / "marts" / "_marts.yml")}
+    marts = {(model, column): meta for model, column, meta in _mart_columns()}
     for (model, column), (record, field) in MART_FIELDS.items():
         assert marts[(model, column)].get("pii") == PII_CLASSES[record][field].value, (model, column)
-    # a sensitive mart column says how it is masked (macros/personal_data.sql: masked_mart)
+    for key in MART_PAY:
+        assert marts[key] == {"pii": Pii.SENSITIVE.value, "mask": "pay_band"}, key
+    # every mart column has a class (masked_mart refuses to build one without: it would pass
+    # unmasked), and a sensitive one says how it is masked (macros/personal_data.sql)
+    classes = {pii.value for pii in Pii}
+    unclassed = sorted(key for key, meta in marts.items() if meta.get("pii") not in classes)
+    assert not unclassed, f"mart columns without a class (meta: {{pii: ...}}): {unclassed}"
     for key, meta in marts.items():
         if meta.get("pii") == Pii.SENSITIVE.value:
             assert meta.get("mask") in {"pseudonym", "pay_band", "leave_category", "remove"}, key
@@ -145,7 +182,7 @@ def _masked_name(column: str, meta: dict) -> str | None:
 @pytest.mark.fast
 def test_the_masked_models_document_the_columns_the_marts_yml_gives_them():
     marts: dict[str, list[str]] = {}
-    for model, column, meta in _yml_columns(MODELS / "marts" / "_marts.yml"):
+    for model, column, meta in _mart_columns():
         if (name := _masked_name(column, meta)) is not None:
             marts.setdefault(f"masked_{model}", []).append(name)
     masked: dict[str, list[str]] = {}
@@ -158,7 +195,8 @@ def test_the_masked_models_document_the_columns_the_marts_yml_gives_them():
 
 # -- the masked tables ---------------------------------------------------------------------
 
-MASKED = ["interviewer_load", "leave_balances", "employee_timeline"]
+MASKED = ["interviewer_load", "leave_balances", "employee_timeline", "dim_employees", "employment_history",
+          "leave_liability_monthly"]
 SELECTION = " ".join(f"+masked_{name}" for name in MASKED)
 
 
@@ -186,7 +224,9 @@ def test_masked_tables_keep_rows_and_keys_and_hide_the_person(two_organizations,
     url = warehouse.url
     for name, keys in (("interviewer_load", "organization_id, interviewer_id, week_start"),
                        ("leave_balances", "organization_id, employee_id, balance_year"),
-                       ("employee_timeline", "organization_id, employee_id, event_id")):
+                       ("employee_timeline", "organization_id, employee_id, event_id"),
+                       ("dim_employees", "organization_id, employee_id, manager_id"),
+                       ("employment_history", "organization_id, source_id, version_number")):
         marts = _read(url, f"SELECT {keys} FROM marts.{name} ORDER BY {keys}")
         masked = _read(url, f"SELECT {keys} FROM marts_masked.{name} ORDER BY {keys}")
         assert marts and masked == marts, name
@@ -213,10 +253,16 @@ def test_masked_tables_keep_rows_and_keys_and_hide_the_person(two_organizations,
 
     masked_columns = {r["column_name"] for r in _read(
         url, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts_masked' "
-             "AND table_name IN ('employee_timeline', 'leave_balances')")}
-    assert {"amount_band", "leave_category"} <= masked_columns
+             "AND table_name IN ('employee_timeline', 'leave_balances', 'employment_history', "
+             "'leave_liability_monthly')")}
+    assert {"amount_band", "leave_category", "salary_band", "liability_band"} <= masked_columns
     assert not {"title", "description", "before_value", "after_value", "percentage", "amount",
-                "leave_type"} & masked_columns
+                "leave_type", "salary", "liability"} & masked_columns
+    # the analyst marts too: a person's name and email as pseudonyms
+    people = _read(url, "SELECT m.email AS real, x.email, x.first_name FROM marts.dim_employees m "
+                        "JOIN marts_masked.dim_employees x USING (organization_id, employee_id)")
+    assert people and all(re.fullmatch(r"p_[0-9a-f]{16}", r["email"]) and r["real"] not in r["email"]
+                          and re.fullmatch(r"p_[0-9a-f]{16}", r["first_name"]) for r in people)
     categories = _read(url, "SELECT DISTINCT m.leave_type, x.leave_category FROM marts.leave_balances m "
                             "JOIN marts_masked.leave_balances x USING (organization_id, employee_id, balance_year, "
                             "allocation_days, used_days, pending_days)")

@@ -84,8 +84,8 @@ end $protect$
 {% endmacro %}
 
 {# The select of a masked table over mart `mart_name`, column by column as the mart's yml
-   classes them (meta pii): identifier, non_personal and unclassed columns as they are,
-   contact_pii pseudonymized, free_text left out, sensitive_pii as its meta `mask` says
+   classes them (meta pii): identifier and non_personal columns as they are (a column without
+   a class is an error: an unclassed column would pass unmasked), contact_pii pseudonymized, free_text left out, sensitive_pii as its meta `mask` says
    (pseudonym, pay_band -> <column>_band, leave_category -> leave_category, remove). Same rows, same
    keys: joins and counts on masked tables match the marts'. #}
 {% macro masked_mart(mart_name) -%}
@@ -94,7 +94,7 @@ end $protect$
         {%- do pseudonym_key() -%}
         {%- set node = graph.nodes['model.harvey.' ~ mart_name] -%}
         {%- for name, column in node.columns.items() -%}
-            {%- set pii = column.meta.get('pii', 'non_personal') -%}
+            {%- set pii = column.meta.get('pii') -%}
             {%- set mask = column.meta.get('mask') -%}
             {%- if pii == 'contact_pii' -%}
                 {%- do columns.append(pseudonym(name) ~ ' as ' ~ name) -%}
@@ -108,8 +108,11 @@ end $protect$
             {%- elif pii == 'sensitive_pii' -%}
                 {{ exceptions.raise_compiler_error(
                     mart_name ~ "." ~ name ~ " is sensitive_pii: give its meta a mask (pseudonym, pay_band, leave_category, remove)") }}
-            {%- else -%}
+            {%- elif pii in ('identifier', 'non_personal') -%}
                 {%- do columns.append(name) -%}
+            {%- else -%}
+                {{ exceptions.raise_compiler_error(
+                    mart_name ~ "." ~ name ~ " has no class: give its meta a pii (identifier, contact_pii, sensitive_pii, free_text, non_personal)") }}
             {%- endif -%}
         {%- endfor -%}
     {%- endif %}
