@@ -26,8 +26,7 @@ from harvey_pipelines_tests.processes import free_port
 BIN = Path(sys.executable).parent
 MOCK_HRMS_ORGS = [org_id for org_id, *_ in DEMO_ORGS]
 ORGS = [*MOCK_HRMS_ORGS, VENDOR_ORG_ID]
-MARTS = ("attendance_daily", "attendance_monthly", "compliance_violations", "employee_timeline",
-         "interviewer_load", "leave_balances", "recruiting_funnel", "sync_health")
+MARTS = tuple(sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts").glob("*.sql")))
 
 
 def _expected_attendance_days(timezone: str) -> set[dt.date]:

@@ -86,9 +86,22 @@ def test_a_sync_process_opens_a_warehouse_that_dbt_has_filled(synced_styles, war
         with warehouse.writer() as conn:
             conn.exec_driver_sql(f"DROP TABLE {schema.SYNC}.{migrations.VERSION_TABLE}")
             conn.exec_driver_sql(f"DROP TABLE {schema.derived_objects.fullname}")
-            # and what later revisions added (0002), with the dbt views on it (PostgreSQL tracks them)
-            cascade = " CASCADE" if warehouse.engine.dialect.name == "postgresql" else ""
+            # and what later revisions added (0002, 0003, 0005; 0004 only changes a key), with the dbt
+            # views on them (PostgreSQL tracks them)
+            postgres = warehouse.engine.dialect.name == "postgresql"
+            cascade = " CASCADE" if postgres else ""
             conn.exec_driver_sql(f"ALTER TABLE {schema.payload_versions.fullname} DROP COLUMN canonical{cascade}")
+            conn.exec_driver_sql(f"ALTER TABLE {schema.CORE}.employments DROP COLUMN manager_id{cascade}")
+            if not postgres:  # DuckDB alters no column of a table with an index
+                conn.exec_driver_sql(f"DROP INDEX {schema.SYNC}.ix_sync_runs_org_entity")
+            conn.exec_driver_sql(f"ALTER TABLE {schema.SYNC}.sync_runs DROP COLUMN suppressed{cascade}")
+            if not postgres:
+                conn.exec_driver_sql(f"CREATE INDEX ix_sync_runs_org_entity ON {schema.SYNC}.sync_runs "
+                                     "(organization_id, entity, started_at)")
+            for table in ("erasures", "suppressions", "audit_log"):
+                conn.exec_driver_sql(f"DROP TABLE {schema.SYNC}.{table}{cascade}")
+            if postgres:
+                conn.exec_driver_sql(f"DROP FUNCTION {schema.SYNC}.audit_log_append_only()")
     warehouse.dispose()
     store._migrated.discard(warehouse.url)
     fresh = Warehouse(warehouse.url)

@@ -358,6 +358,7 @@ class DuckDBDialect(Dialect):
                 raise RuntimeError(f"{wal} is still there after a checkpoint: the copy would miss its commits")
             try:
                 shutil.copyfile(database, partial)
+                _views_without_catalog(partial, database.stem)
                 partial.chmod(0o444)
                 with open(partial, "rb") as copy:
                     os.fsync(copy.fileno())
@@ -501,6 +502,31 @@ def create_engine(url: str) -> sa.Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _views_without_catalog(copy: Path, catalog: str) -> None:
+    """dbt's views name the warehouse's catalog (``"warehouse"."core"."employees"``), and DuckDB
+    1.5 keeps that name in the view: opened as ``analytics.duckdb`` (catalog ``analytics``) the
+    copy's views would find no catalog ``warehouse``. Each view that names it is made again in
+    the copy without it, so it reads the copy's own tables."""
+    import duckdb
+
+    naming = re.compile(rf'(?<![\w."])"?{re.escape(catalog)}"?\.(?="?\w+"?\.)')
+    key = settings.current().duckdb_encryption_key
+    with duckdb.connect(":memory:") as instance:
+        options = ""
+        if key is not None:
+            instance.execute(f"LOAD '{httpfs_extension()}'")
+            options = " (ENCRYPTION_KEY ?)"
+        instance.execute(f"ATTACH '{copy}' AS \"{catalog}\"{options}", [key.get_secret_value()] if key else [])
+        instance.execute(f'USE "{catalog}"')
+        views = instance.execute("SELECT sql FROM duckdb_views() WHERE NOT internal AND database_name = ?",
+                                 [catalog]).fetchall()
+        for (sql,) in views:
+            if naming.search(sql):
+                instance.execute(re.sub(r"^CREATE VIEW", "CREATE OR REPLACE VIEW", naming.sub("", sql)))
+        instance.execute("CHECKPOINT")
+        instance.execute(f'USE memory; DETACH "{catalog}"')
 
 
 def _count_changes_before_duckdb_2(engine: sa.Engine) -> None:
