@@ -26,7 +26,8 @@ from harvey_pipelines_tests.processes import free_port
 BIN = Path(sys.executable).parent
 MOCK_HRMS_ORGS = [org_id for org_id, *_ in DEMO_ORGS]
 ORGS = [*MOCK_HRMS_ORGS, VENDOR_ORG_ID]
-MARTS = tuple(sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts").glob("*.sql")))
+ROOT = Path(__file__).resolve().parent.parent
+MARTS = tuple(sorted(p.stem for p in (ROOT / "dbt_project" / "models" / "marts").glob("*.sql")))
 
 
 def _expected_attendance_days(timezone: str) -> set[dt.date]:
