@@ -372,11 +372,15 @@ class Warehouse:
         table = self.tables[run.entity].table
         column = entity(run.entity).reference_to(parent_entity)
         keys = schema.record_keys
-        resolves = sa.select(keys.c.reference).where(
+        # the parents' references first, as values: DuckDB runs the UPDATE with the view
+        # record_keys in it as one join over every key, past a sync's memory limit (40MB)
+        resolves = conn.execute(sa.select(keys.c.reference).where(
             keys.c.organization_id == run.organization_id, keys.c.entity == parent_entity,
-            keys.c.source_id.in_(sa.select(sa.column("source_id")).select_from(sa.table(parents))))
+            keys.c.source_id.in_(sa.select(sa.column("source_id")).select_from(sa.table(parents))))).scalars().all()
+        if not resolves:
+            return 0
         where = [table.c.organization_id == run.organization_id, table.c.is_deleted.is_(False),
-                 table.c[column].in_(resolves)]
+                 table.c[column].in_(sorted(set(resolves)))]
         if stage is not None:
             where.append(~table.c.source_id.in_(sa.select(sa.column("source_id")).select_from(sa.table(stage))))
         kept = sorted({q.source_id for q in quarantined if q.source_id})
