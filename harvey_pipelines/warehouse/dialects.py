@@ -65,6 +65,11 @@ class Dialect:
         with self.engine.begin() as conn:
             yield conn
 
+    def roomy_writer(self, memory_limit: str) -> typing.ContextManager[sa.Connection]:
+        """A transaction with ``memory_limit`` of the database's memory for the block where the
+        dialect has one to set (DuckDB: a sync process's is small); for one large change."""
+        return self.writer()
+
     def release(self) -> None:
         """Give up anything ``writer(hold=True)`` kept."""
 
@@ -408,9 +413,12 @@ class DuckDBDialect(Dialect):
         conn.connection.driver_connection.register(name, batch)
         return name
 
-    @contextmanager
     def snapshot(self, memory_limit=None):
         # a transaction (DuckDB's are snapshots) in the writers' turn: a reader holds the file too
+        return self.roomy_writer(memory_limit)
+
+    @contextmanager
+    def roomy_writer(self, memory_limit):
         with self.turn(wait=None):
             raw = self._conn.connection.driver_connection  # SET outside the transaction, which may abort
             if memory_limit is not None:  # the limit is the process's (a sync's is small): set back after

@@ -132,7 +132,8 @@ def erase(warehouse, organization_id: str, subject_name: str, reference: str, *,
     key = settings.erasure_key()
     subject = SUBJECTS[subject_name]
     warehouse.migrate()
-    with warehouse.writer() as conn:
+    # its statements rewrite whole tables of the organization: more than a sync's DuckDB memory
+    with warehouse.roomy_writer(settings.current().duckdb_checks_memory_limit) as conn:
         result = _erase(conn, key, organization_id, subject, reference, actor)
     if compact and not result.already_erased:
         warehouse.compact(sorted(result.removed.keys() | result.blanked.keys()))

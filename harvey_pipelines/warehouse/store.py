@@ -686,6 +686,11 @@ class Warehouse:
                     counts[(org, name)] = n
         return counts
 
+    def roomy_writer(self, memory_limit: str):
+        """A transaction with ``memory_limit`` for the block (DuckDB; a sync process's is small),
+        for one large change (an erasure)."""
+        return self.dialect.roomy_writer(memory_limit)
+
     def snapshot(self, memory_limit: str | None = None):
         """A read-only transaction whose queries all see one state of the warehouse, for a
         series of reads that must agree (the quality checks); on DuckDB in the writers' turn,
