@@ -21,3 +21,20 @@
         current_date
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  The CTE `months` (organization_id, month_start): every month from the month of an
+  organization's first `first_day` in `relation` to the month of as_of_date(). Needs
+  `with recursive`.
+#}
+{% macro months_to_as_of_date(relation, first_day) -%}
+months (organization_id, month_start) as (
+    select organization_id, cast({{ dbt.date_trunc('month', 'min(' ~ first_day ~ ')') }} as date)
+    from {{ relation }}
+    group by organization_id
+    union all
+    select organization_id, cast({{ dbt.dateadd('month', 1, 'month_start') }} as date)
+    from months
+    where month_start < cast({{ dbt.date_trunc('month', as_of_date()) }} as date)
+)
+{%- endmacro %}

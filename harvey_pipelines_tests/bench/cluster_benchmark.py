@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -30,11 +29,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from harvey_pipelines_tests.bench.fanout_benchmark import drop_databases, production_like
 from harvey_pipelines_tests.processes import free_port, start_server, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PG = os.environ.get("HARVEY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN_ENV = "HARVEY_CLUSTER_BENCH_TOKEN"
 SCHEDULE = "employees_every_2_hours"
 
@@ -55,22 +54,8 @@ def one_tick(n: int, workers: int, runs_per_tick: int, latency: float, mock_url:
         control.set_faults(org_id, slow_every=1, slow_seconds=latency)
         registry.add(Organization(id=org_id, name=org_id, base_url=f"{mock_url}/orgs/{org_id}",
                                   credential_env=TOKEN_ENV, rate_limit_per_second=1000))
-    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
-    dbs = {kind: f"harvey_cluster_{kind}_{tag}" for kind in ("dagster", "warehouse")}
-    with admin.connect() as conn:
-        for name in dbs.values():
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    home = workdir / f"home-{tag}"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    base = sa.engine.make_url(PG)
-    env = {**os.environ, "DAGSTER_HOME": str(home), TOKEN_ENV: "mock-hrms-token-12345",
-           "HARVEY_DAGSTER_PG_URL": base.set(database=dbs["dagster"]).render_as_string(False),
-           "HARVEY_WAREHOUSE_URL": base.set(drivername="postgresql+psycopg2",
-                                            database=dbs["warehouse"]).render_as_string(False),
-           "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_DATA_DIR": str(workdir / "data"),
-           "HARVEY_MAX_RUNS_PER_TICK": str(runs_per_tick),
-           "HARVEY_EXECUTOR": "celery" if workers else "in_process"}
+    env, dbs = production_like(workdir, f"cluster_{tag}", registry.path, TOKEN_ENV)
+    env |= {"HARVEY_MAX_RUNS_PER_TICK": str(runs_per_tick), "HARVEY_EXECUTOR": "celery" if workers else "in_process"}
     os.environ.update(env)
     procs = []
     try:
@@ -120,10 +105,7 @@ def one_tick(n: int, workers: int, runs_per_tick: int, latency: float, mock_url:
         wh.dispose()
     finally:
         stop(procs)
-        with admin.connect() as conn:
-            for name in dbs.values():
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+        drop_databases(dbs)
     per_org = {}
     for org_id, _, seconds in syncs:
         per_org[org_id] = per_org.get(org_id, 0.0) + (seconds or 0.0)

@@ -39,6 +39,36 @@ PG = os.environ.get("HARVEY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.
 TOKEN_ENV = "HARVEY_FANOUT_TOKEN"
 
 
+def production_like(workdir: Path, name: str, registry_path: Path, token_env: str) -> tuple[dict[str, str], list[str]]:
+    """A production-like set-up for processes started by a benchmark: PostgreSQL databases for
+    the Dagster instance and the warehouse (made here), a DAGSTER_HOME with the production
+    dagster.yaml; (the environment pointing at them, the databases to drop after)."""
+    dbs = {kind: f"harvey_{name}_{kind}" for kind in ("dagster", "warehouse")}
+    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for database in dbs.values():
+            conn.exec_driver_sql(f"CREATE DATABASE {database}")
+    admin.dispose()
+    home = workdir / f"home-{name}"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    base = sa.engine.make_url(PG)
+    env = {**os.environ, "DAGSTER_HOME": str(home), token_env: "mock-hrms-token-12345",
+           "HARVEY_DAGSTER_PG_URL": base.set(database=dbs["dagster"]).render_as_string(False),
+           "HARVEY_WAREHOUSE_URL": base.set(drivername="postgresql+psycopg2",
+                                            database=dbs["warehouse"]).render_as_string(False),
+           "HARVEY_ORGANIZATIONS_FILE": str(registry_path), "HARVEY_DATA_DIR": str(workdir / "data")}
+    return env, list(dbs.values())
+
+
+def drop_databases(databases: list[str]) -> None:
+    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for database in databases:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    admin.dispose()
+
+
 def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
     from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
@@ -54,20 +84,7 @@ def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
         control.create_tenant(org_id, seed=i, size=5, attendance_days=1)
         registry.add(Organization(id=org_id, name=org_id, base_url=f"{mock_url}/orgs/{org_id}",
                                   credential_env=TOKEN_ENV, rate_limit_per_second=1000))
-    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
-    dbs = {kind: f"harvey_fanout_{kind}_{tag}" for kind in ("dagster", "warehouse")}
-    with admin.connect() as conn:
-        for name in dbs.values():
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    home = workdir / f"home-{n}-{tag}"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    base = sa.engine.make_url(PG)
-    env = {**os.environ, "DAGSTER_HOME": str(home), TOKEN_ENV: "mock-hrms-token-12345",
-           "HARVEY_DAGSTER_PG_URL": base.set(database=dbs["dagster"]).render_as_string(False),
-           "HARVEY_WAREHOUSE_URL": base.set(drivername="postgresql+psycopg2",
-                                            database=dbs["warehouse"]).render_as_string(False),
-           "HARVEY_ORGANIZATIONS_FILE": str(registry.path), "HARVEY_DATA_DIR": str(workdir / "data")}
+    env, dbs = production_like(workdir, f"fanout_{n}_{tag}", registry.path, TOKEN_ENV)
     env["HARVEY_MAX_RUNS_PER_TICK"] = str(max_runs)
     os.environ.update(env)
     port = free_port()
@@ -135,9 +152,7 @@ def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
         run_seconds = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
     finally:
         stop(procs)
-        with admin.connect() as conn:
-            for name in dbs.values():
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_databases(dbs)
         for i in range(n):
             try:
                 control.delete_tenant(f"fan{n}-{tag}-{i:03d}")

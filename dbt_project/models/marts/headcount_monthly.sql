@@ -30,15 +30,7 @@ standard_weeks as (
     from {{ ref('int_organization_settings') }}
 ),
 
-months (organization_id, month_start) as (
-    select organization_id, cast({{ dbt.date_trunc('month', 'min(start_date)') }} as date)
-    from segments
-    group by organization_id
-    union all
-    select organization_id, cast({{ dbt.dateadd('month', 1, 'month_start') }} as date)
-    from months
-    where month_start < cast({{ dbt.date_trunc('month', as_of_date()) }} as date)
-),
+{{ months_to_as_of_date('segments', 'start_date') }},
 
 calendar as (
     select

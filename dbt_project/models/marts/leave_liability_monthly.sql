@@ -36,15 +36,7 @@ resolved as (
     {{ reference_join('balances', 'employee_id', 'employees') }}
 ),
 
-months (organization_id, month_start) as (
-    select organization_id, cast({{ dbt.date_trunc('month', 'min(valid_from)') }} as date)
-    from resolved
-    group by organization_id
-    union all
-    select organization_id, cast({{ dbt.dateadd('month', 1, 'month_start') }} as date)
-    from months
-    where month_start < cast({{ dbt.date_trunc('month', as_of_date()) }} as date)
-),
+{{ months_to_as_of_date('resolved', 'valid_from') }},
 
 calendar as (
     select
