@@ -24,6 +24,7 @@ from harvey_pipelines.sources.errors import (
     UnreadableResponse,
 )
 from harvey_pipelines.sources.http import (
+    SPOOL_BYTES,
     BasicAuth,
     BearerAuth,
     CircuitBreaker,
@@ -32,6 +33,7 @@ from harvey_pipelines.sources.http import (
     RetryPolicy,
     Secret,
     _retry_after_seconds,
+    json_items,
     shown_url,
 )
 from harvey_pipelines_tests.processes import ScriptedHttpServer, free_port
@@ -163,6 +165,23 @@ def test_a_200_that_is_not_json_is_retried_and_kept_when_it_stays_unreadable():
     assert str(unreadable.value) == (f"acme/custom at {server.origin}: unreadable JSON from GET /api/v1/employees "
                                      "(18 bytes) after 3 attempts")
     assert unreadable.value.kind == "data" and unreadable.value.body == b'{"data": [{"id": 1'
+
+
+def test_a_large_answer_is_fetched_into_a_file_retried_like_json_and_read_item_by_item():
+    """``get_file`` (a whole Workday report): retried on a 503 like ``get_json``; the body lands in
+    a file past SPOOL_BYTES, not in memory, and ``json_items`` streams the list under a key."""
+    entries = [{"Worker_ID": f"w{i}", "Business_Title": "Engineer " * 10} for i in range(60_000)]
+    document = json.dumps({"Report_Entry": entries}).encode()
+    assert len(document) > SPOOL_BYTES
+    sleeps = []
+    with scripted((503, {}, {"detail": "busy"}), (200, {}, document)) as server, engine_for(server, sleeps) as engine:
+        answer = engine.get_file("/ccx/service/customreport2/acme/ISU/Job_History", {"format": "json"})
+    with answer.body as body:
+        assert body._rolled, "past SPOOL_BYTES the answer is in a temporary file"  # type: ignore[attr-defined]
+        assert body.read() == document
+        assert list(json_items(body, "Report_Entry", "report Job_History")) == entries
+    assert (answer.status, engine.api_calls, engine.retries, len(sleeps)) == (200, 2, 1, 1)
+    assert server.requests[-1].query == {"format": "json"}
 
 
 def test_a_server_that_does_not_answer_in_time_is_a_transient_timeout():

@@ -5,16 +5,20 @@ The truth is the mock's typed model (each worker's job rows and leave days), not
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
+import json
 import logging
+import tracemalloc
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from harvey_pipelines.mock_hrms.workday import CHANGED_SINCE_PROMPT, REPORT_OWNER, ZONE, Tenant, WorkdayMock
 from harvey_pipelines.organizations import Organization
+from harvey_pipelines.sources.errors import UnreadableResponse
 from harvey_pipelines.sources.http import RetryPolicy
-from harvey_pipelines.sources.workday import employment_rows, leave_requests, local_day, values
+from harvey_pipelines.sources.workday import Report, employment_rows, leave_requests, local_day, values
 from harvey_pipelines.sync import SyncFailed, sync_entity
 from harvey_pipelines_tests.helpers import sync_run_rows, truth_differences, warehouse_rows
 from harvey_pipelines_tests.test_dbt_marts import assert_a_raise_dated_ahead_takes_effect_on_its_day
@@ -110,6 +114,59 @@ def test_a_full_sync_equals_workday_and_a_second_writes_nothing(tenant, warehous
     assert again["employees"].fetched == first["employees"].fetched, "a full listing every time"
     runs = sync_run_rows(warehouse, tenant.org.id)
     assert all(getattr(tenant, name) not in runs for name in SECRETS)
+
+
+def test_a_job_history_report_sorted_by_date_gives_the_same_history_and_says_it_was_held_whole(tenant, warehouse):
+    """A report author may sort by effective date: a worker's rows then come apart, and only the
+    whole report says when a worker is complete (held in memory, and the run's notes say so)."""
+    tenant.report_order = "effective_date"
+    results = sync_all(tenant, warehouse, mode="full")
+    assert all(r.status == "success" and r.quarantined == 0 for r in results.values()), results
+    assert differences(tenant, warehouse) == {}
+    assert any("lists a worker's rows apart" in note for note in results["employments"].notes)
+    tenant.report_order = "worker"
+    again = sync_all(tenant, warehouse, mode="full")
+    assert (again["employments"].inserted, again["employments"].updated, again["employments"].deleted) == (0, 0, 0)
+    assert not any("apart" in note for note in again["employments"].notes), "sorted by worker: read a worker at a time"
+
+
+def test_a_report_is_read_a_worker_at_a_time_whatever_its_size(tmp_path):
+    """Python's peak while grouping a job-history report by worker is one worker's entries, the
+    parser's buffer and the ids of the workers seen (the check that the report is grouped), not
+    the document: parsed whole, 18,000 more workers' 72,000 entries would add ~40 MB."""
+    def peak(workers: int) -> int:
+        path = tmp_path / f"report-{workers}.json"
+        with path.open("wb") as out:
+            out.write(b'{"Report_Entry": [')
+            out.write(b",".join(json.dumps({"Worker_ID": f"w{w}", "Effective_Date": f"2020-0{j + 1}-01",
+                                            "Business_Title": "Engineer" * 8, "Total_Base_Pay": "100000.00"}).encode()
+                                for w in range(workers) for j in range(4)))
+            out.write(b"]}")
+        with path.open("rb") as body:
+            report = Report(body, "report job_history")
+            tracemalloc.start()
+            try:
+                assert report.grouped_by_worker()
+                seen = sum(len(entries) for _, entries in report.by_worker())
+                return tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+                assert seen == 4 * workers
+    small, large = peak(2_000), peak(20_000)
+    assert large - small < 18_000 * 400, (small, large)  # bytes per worker: its id, not its entries
+
+
+@pytest.mark.parametrize("document, cause", [
+    (b'{"Report_Entry": [{"Worker_ID": "w1"}, {"Worker_ID"', "unreadable JSON"),
+    (b'{"Report_Entry": {"Worker_ID": "w1"}}', "answered no 'Report_Entry' list"),
+    (b'{"error": "no such report"}', "answered no 'Report_Entry' list"),
+    (b'[{"Worker_ID": "w1"}]', "answered no 'Report_Entry' list"),
+])
+def test_a_report_that_is_not_a_list_of_entries_is_unreadable_and_named(document, cause):
+    report = Report(io.BytesIO(document), "acme/workday: report job_history")
+    with pytest.raises(UnreadableResponse, match=f"^acme/workday: report job_history(:)? {cause}") as raised:
+        list(report.entries())
+    assert raised.value.kind == "data" and raised.value.body == document[:2000]
 
 
 def test_a_second_sync_writes_exactly_what_changed(tenant, warehouse):

@@ -22,6 +22,8 @@ What it reproduces, because the adapter must cope with it:
   entry per effective-dated job row, future-dated ones included); the job history answers only
   the workers changed since its ``Changed_Since`` prompt when the prompt is given (all rows of
   each), and each entry's ``Last_Functionally_Updated`` is when its row was entered or corrected.
+  A report's sort is its author's choice: ``tenant.report_order`` ``"worker"`` (a worker's
+  rows together) or ``"effective_date"`` (all workers' rows interleaved by date).
 - ``fail_next(n, status)`` (429 with ``Retry-After``, 5xx); ``during_paging(callback)`` changes
   the data between two pages of a walk.
 
@@ -118,6 +120,9 @@ class Tenant:
         self.report_user = f"ISU_Harvey@{name}"
         self.report_password = f"{name}-isu-password-{seed}-5be2"
         self.rng = random.Random(seed)
+        # the job-history report's order: "worker" (a worker's rows together, as a report sorted by
+        # worker gives them) or "effective_date" (every worker's rows interleaved by date)
+        self.report_order = "worker"
         self.workers: dict[str, Worker] = {}
         self.clock = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)  # moves on every change
         self._numbers = iter(range(21001, 10**9))
@@ -261,7 +266,7 @@ class Tenant:
         return entries
 
     def job_history_report(self, changed_since: dt.datetime | None) -> list[dict]:
-        return [_strings({
+        entries = [_strings({
             "Worker_ID": w.id, "Employee_ID": w.number, "First_Name": w.first_name, "Last_Name": w.last_name,
             "Hire_Date": w.hire.isoformat(), "Termination_Date": w.end.isoformat() if w.end else None,
             "Effective_Date": j.start.isoformat(), "Business_Title": j.title,
@@ -270,6 +275,9 @@ class Tenant:
             "Frequency": "Annual", "Last_Functionally_Updated": j.updated.isoformat(timespec="seconds")})
             for w in self.workers.values() if changed_since is None or w.updated >= changed_since
             for j in w.jobs]
+        if self.report_order == "effective_date":
+            entries.sort(key=lambda e: e["Effective_Date"])
+        return entries
 
 
 def _strings(entry: dict) -> dict:

@@ -12,13 +12,15 @@ import base64
 import datetime as dt
 import random
 import ssl
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
 
 import httpcore  # noqa: F401 - httpx imports it when the first client is made; here it is an import
 import httpx
+import ijson
 import orjson
 
 from harvey_pipelines.sources.errors import (
@@ -354,13 +356,20 @@ class HttpEngine:
         """GET and parse JSON, retrying what is transient; raises a SourceError otherwise."""
         return self._request_json("GET", path, params)
 
+    def get_file(self, path: str, params: Mapping[str, Any] | None = None) -> Response:
+        """GET a large answer (a whole report) into a temporary file, retried like ``get_json``;
+        ``body`` is the file, at its start, for a streaming parser. Parsing tens of megabytes of
+        JSON at once costs ~15x the document in memory (orjson's transient); this never holds
+        more than ``SPOOL_BYTES`` of it. The caller closes the file."""
+        return self._request_json("GET", path, params, spool=True)
+
     def post_json(self, path: str, body: Any, params: Mapping[str, Any] | None = None) -> Response:
         """POST ``body`` as JSON and parse the JSON answer, as ``get_json`` does. Retried like a
         GET, so only for requests that read (BambooHR's custom report), never for ones that write."""
         return self._request_json("POST", path, params, orjson.dumps(body))
 
     def _request_json(self, method: str, path: str, params: Mapping[str, Any] | None,
-                      content: bytes | None = None) -> Response:
+                      content: bytes | None = None, spool: bool = False) -> Response:
         headers = {"Content-Type": "application/json"} if content is not None else None
         last_problem = ""
         unreachable = False  # the last attempt never reached the server (unknown host, refused)
@@ -374,7 +383,11 @@ class HttpEngine:
                 retry_after = None
                 unreachable = False
                 try:
-                    answer = self.client.request(method, path, params=params, content=content, headers=headers)
+                    with self.client.stream(method, path, params=params, content=content, headers=headers) as answer:
+                        if answer.status_code == 200 and spool:
+                            received: Any = _spooled(answer)
+                        else:  # an error's detail or a JSON answer: read whole
+                            received = answer.read()
                 except TokenRefused as exc:
                     self.breaker.answered(trial)  # the server answered; the breaker is for outages
                     trial = False
@@ -391,14 +404,14 @@ class HttpEngine:
                     status = answer.status_code
                     if status == 200:
                         try:
-                            body = orjson.loads(answer.content)
+                            body = received if spool else orjson.loads(received)
                         except orjson.JSONDecodeError:
-                            last_problem = f"unreadable JSON from {method} {path} ({len(answer.content)} bytes)"
+                            last_problem = f"unreadable JSON from {method} {path} ({len(received)} bytes)"
                             if attempt == self.retry.max_attempts:
                                 self.breaker.gave_up(last_problem, trial)
                                 trial = False
                                 raise UnreadableResponse(
-                                    f"{self.where}: {last_problem} after {attempt} attempts", answer.content
+                                    f"{self.where}: {last_problem} after {attempt} attempts", received
                                 ) from None
                         else:
                             self.breaker.answered(trial)
@@ -459,6 +472,46 @@ def _retry_after_seconds(value: str | None) -> float | None:
             return None
 
 
+SPOOL_BYTES = 4 * 1024 * 1024  # a spooled answer moves from memory to a temporary file past this
+
+
+def _spooled(answer: httpx.Response) -> IO[bytes]:
+    """The answer's body, streamed into a temporary file (in memory up to SPOOL_BYTES)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    try:
+        for chunk in answer.iter_bytes():
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool  # type: ignore[return-value] # a SpooledTemporaryFile is a binary file object
+
+
+def json_items(body: IO[bytes], key: str, what: str) -> Iterator[Any]:
+    """The items of the list under the top-level ``key`` of a JSON document in ``body``, one at a
+    time (ijson's C parser: memory is one item, not the document). Raises UnreadableResponse
+    naming ``what`` when the document is not JSON or holds no such list."""
+    body.seek(0)
+    found = False
+    try:
+        for prefix, event, _ in ijson.parse(body):  # up to the list's start: a few events
+            if prefix == key and event == "start_array":
+                found = True
+                break
+            if prefix == "" and event in ("end_map", "start_array"):  # no such key, or not an object
+                break
+        if found:
+            body.seek(0)
+            yield from ijson.items(body, f"{key}.item")
+    except ijson.JSONError as exc:
+        body.seek(0)
+        raise UnreadableResponse(f"{what}: unreadable JSON ({exc})", body.read(2000)) from None
+    if not found:
+        body.seek(0)
+        raise UnreadableResponse(f"{what} answered no {key!r} list", body.read(2000))
+
+
 def _detail(answer: httpx.Response) -> str:
     try:
         detail = answer.json().get("detail")
@@ -469,5 +522,5 @@ def _detail(answer: httpx.Response) -> str:
 
 __all__ = [
     "Auth", "BasicAuth", "BearerAuth", "CircuitBreaker", "HttpEngine", "OAuthClientAuth",
-    "Response", "RetryPolicy", "Secret", "SourceError", "TokenRefused",
+    "Response", "json_items", "RetryPolicy", "Secret", "SourceError", "TokenRefused",
 ]

@@ -27,14 +27,16 @@ owner and names come from the system's ``options`` (``vendors.WorkdayOptions``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterator, cast
+from contextlib import contextmanager
+from itertools import groupby, islice
+from typing import IO, Any, Iterator, cast
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from harvey_pipelines.sources.base import Endpoint, FanOutPage, FetchContext, SourceAdapter
 from harvey_pipelines.sources.errors import UnreadableResponse
-from harvey_pipelines.sources.http import BasicAuth, HttpEngine, OAuthClientAuth, PathAuth
+from harvey_pipelines.sources.http import BasicAuth, HttpEngine, OAuthClientAuth, PathAuth, json_items
 from harvey_pipelines.sources.paging import OffsetLimit, PagingState, format_timestamp, parse_timestamp
 from harvey_pipelines.vendors import WorkdayOptions
 
@@ -162,6 +164,53 @@ def leave_requests(worker_id: str, entries: list[dict], zone: ZoneInfo) -> list[
     return rows
 
 
+class Report:
+    """A RaaS report's JSON answer in a file: its entries streamed, one at a time."""
+
+    def __init__(self, body: IO[bytes], what: str):
+        self.body, self.what = body, what
+        self._grouped: bool | None = None
+
+    def entries(self) -> Iterator[dict]:
+        return (e for e in json_items(self.body, "Report_Entry", self.what) if isinstance(e, dict))
+
+    def _keyed(self) -> Iterator[tuple[str, dict]]:
+        """(worker id, entry) of every entry that names its worker."""
+        for entry in self.entries():
+            if (worker := text(entry.get("Worker_ID"))) is not None:
+                yield worker, entry
+
+    def grouped_by_worker(self) -> bool:
+        """Whether each worker's entries come one after another (a report sorted by worker, as
+        the usual job-history report is): then a worker's rows are whole when the next worker's
+        begin, and the report can be read a worker at a time."""
+        if self._grouped is None:
+            done: set[str] = set()
+            current = None
+            self._grouped = True
+            for worker, _ in self._keyed():
+                if worker != current:
+                    if worker in done:
+                        self._grouped = False
+                        break
+                    if current is not None:
+                        done.add(current)
+                    current = worker
+        return self._grouped
+
+    def by_worker(self) -> Iterator[tuple[str, list[dict]]]:
+        """(worker id, the worker's entries), each worker once, a worker at a time when the report
+        is grouped by worker; otherwise the whole report is held to group it."""
+        if self.grouped_by_worker():
+            for worker, keyed in groupby(self._keyed(), key=lambda pair: pair[0]):
+                yield worker, [entry for _, entry in keyed]
+            return
+        held: dict[str, list[dict]] = {}
+        for worker, entry in self._keyed():
+            held.setdefault(worker, []).append(entry)
+        yield from held.items()
+
+
 class WorkdayAdapter(SourceAdapter):
     hrms_type = "workday"
     rate_limit_per_second = 10.0  # Workday throttles per tenant; no published number
@@ -191,14 +240,16 @@ class WorkdayAdapter(SourceAdapter):
     def paginator(self):
         return OffsetLimit(page_size=self.page_size)
 
-    def report(self, engine: HttpEngine, name: str, prompts: dict[str, str] | None = None) -> list[dict]:
+    @contextmanager
+    def report(self, engine: HttpEngine, name: str, prompts: dict[str, str] | None = None) -> Iterator[Report]:
+        """The report's answer, downloaded once, to be read (streamed) as often as needed: RaaS
+        answers one JSON document of every entry (tens of MB for a large tenant)."""
         path = f"{REPORTS}/{self.options.tenant}/{self.options.report_owner}/{name}"
-        body = engine.get_json(path, {**(prompts or {}), "format": "json"}).body
-        entries = body.get("Report_Entry") if isinstance(body, dict) else None
-        if not isinstance(entries, list):
-            raise UnreadableResponse(f"{engine.name}: report {name} answered no 'Report_Entry' list",
-                                     orjson.dumps(body))
-        return [e for e in entries if isinstance(e, dict)]
+        body = engine.get_file(path, {**(prompts or {}), "format": "json"}).body
+        try:
+            yield Report(body, f"{engine.name}: report {name}")
+        finally:
+            body.close()
 
     def fetch(self, engine, entity, since, state, context=None):
         self._engine = engine  # the time-off fan-out pages a worker's entries past the first answer
@@ -231,20 +282,22 @@ class WorkdayAdapter(SourceAdapter):
             yield [{"id": text(w.get("id")), "worker": w, "person": people.get(text(w.get("id")) or "")}
                    for w in unknown]
         # after the walk: a worker terminated while it was read comes again, terminated (the later version stands)
-        gone = [{"id": text(e.get("Worker_ID")), "terminated": e, "person": people.get(text(e.get("Worker_ID")) or "")}
-                for e in self.report(engine, self.options.terminated_workers_report)]
-        if gone:
-            yield gone
+        with self.report(engine, self.options.terminated_workers_report) as report:
+            gone = ({"id": (wid := text(e.get("Worker_ID"))), "terminated": e, "person": people.get(wid or "")}
+                    for e in report.entries())
+            while page := list(islice(gone, self.workers_per_page)):
+                yield page
 
     def _people(self, engine: HttpEngine) -> dict[str, dict]:
         """Worker id -> number, names and hire date, from the job-history report (the REST list
         has none of them)."""
         people: dict[str, dict] = {}
-        for entry in self.report(engine, self.options.job_history_report):
-            worker = text(entry.get("Worker_ID"))
-            if worker and worker not in people:
-                # not the change stamp: it moves with every job change, which must not rewrite the employee
-                people[worker] = {k: entry.get(k) for k in ("Employee_ID", "First_Name", "Last_Name", "Hire_Date")}
+        with self.report(engine, self.options.job_history_report) as report:
+            for entry in report.entries():
+                worker = text(entry.get("Worker_ID"))
+                if worker and worker not in people:
+                    # not the change stamp: it moves with every job change, which must not rewrite the employee
+                    people[worker] = {k: entry.get(k) for k in ("Employee_ID", "First_Name", "Last_Name", "Hire_Date")}
         return people
 
     def _employments(self, engine: HttpEngine, since: dt.datetime | None, state: PagingState) -> Iterator[list]:
@@ -254,16 +307,22 @@ class WorkdayAdapter(SourceAdapter):
                 prompts[self.options.changed_since_prompt] = format_timestamp(since.astimezone(dt.timezone.utc))
             else:
                 state.notes.append("employments: no changed_since_prompt configured; read the whole job history")
-        by_worker: dict[str, list[dict]] = {}
-        for entry in self.report(engine, self.options.job_history_report, prompts):
-            if (worker := text(entry.get("Worker_ID"))) is not None:
-                by_worker.setdefault(worker, []).append(entry)
-        workers = list(by_worker)
-        for start in range(0, len(workers), self.workers_per_page):
-            chunk = workers[start: start + self.workers_per_page]
-            rows = [row for worker in chunk for row in employment_rows(worker, by_worker[worker])]
-            # each worker's rows as a whole: they replace the worker's earlier ones
-            yield FanOutPage(rows, "employees", chunk)
+        with self.report(engine, self.options.job_history_report, prompts) as report:
+            if not report.grouped_by_worker():
+                state.notes.append(
+                    f"employments: the report {self.options.job_history_report} lists a worker's rows apart from "
+                    "each other: read whole into memory; sort it by worker to keep a large tenant's sync small")
+            chunk: list[str] = []
+            rows: list[dict] = []
+            for worker, entries in report.by_worker():
+                chunk.append(worker)
+                rows += employment_rows(worker, entries)
+                if len(chunk) == self.workers_per_page:
+                    # each worker's rows as a whole: they replace the worker's earlier ones
+                    yield FanOutPage(rows, "employees", chunk)
+                    chunk, rows = [], []
+            if chunk:
+                yield FanOutPage(rows, "employees", chunk)
 
     def records_from_fan_out(self, entity, parent_id, body):
         entries = self._all_entries(parent_id, body)
