@@ -67,7 +67,8 @@ bench: $(STAMP) $(MANIFEST)
 fanout-bench: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m harvey_pipelines_tests.bench.fanout_benchmark $(BENCH_ARGS)
 
-# dbt build of the whole project on one generated organization (100k employees by default)
+# dbt build of the whole project on one generated organization (100k employees by default), time per model,
+# then the README's analyst example queries on the built warehouse (median, p95)
 dbt-bench: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m harvey_pipelines_tests.bench.dbt_benchmark $(BENCH_ARGS)
 

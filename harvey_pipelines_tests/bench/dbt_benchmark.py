@@ -1,7 +1,7 @@
 """The dbt benchmark: `dbt build` of the whole project on one large organization.
 
     python -m harvey_pipelines_tests.bench.dbt_benchmark [--employees 100000] [--duckdb-days 365]
-        [--postgres-days 31] [--warehouses duckdb,postgres] [--runs 1]
+        [--postgres-days 31] [--warehouses duckdb,postgres] [--runs 1] [--query-runs 30]
 
 Per warehouse: a fresh one (a DuckDB file in a temporary directory, or a PostgreSQL database
 created and dropped here), the schema from the project's own code (Warehouse.migrate), then
@@ -10,7 +10,11 @@ employees with employment histories, departments, leave requests and balances, a
 the last --*-days days before 2026-01-01, requisitions, candidates, interviews, raw payload
 versions of the employees and sync runs. Then `dbt build` (seeds, models, tests) --runs times,
 each with its own --target-path (the project's target/ that Dagster reads is left alone); node
-times come from run_results.json. Prints a markdown summary and writes .bench/dbt-<timestamp>.json.
+times come from run_results.json; the analyst marts of issue 14 get a table of their own (time
+and rows per model). Then the README's analyst example queries (parsed from README.md, with the
+benchmark's organization: README_TO_BENCH) on a read-only connection: one warm-up and
+--query-runs timed runs each, median and p95 (the budget on DuckDB: p95 under 50 ms).
+Prints a markdown summary and writes .bench/dbt-<timestamp>.json.
 ``--summarize FILE`` prints the summary of an earlier results file.
 """
 
@@ -20,8 +24,11 @@ import argparse
 import csv
 import datetime as dt
 import json
+import math
 import os
 import platform
+import re
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -49,6 +56,16 @@ PG = os.environ.get("HARVEY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.
 ORG = "bench-dbt"
 END = "date '2026-01-01'"  # the day of the last sync; attendance covers the days before it
 KOLKATA = 330  # Asia/Kolkata is UTC+05:30 all year: local minute m is UTC minute m - 330
+# the analyst marts of issue 14 (and the intermediate model only they read), in dependency order
+NEW_MARTS = ["int_employment_segments", "employee_history", "employment_history", "department_history",
+             "dim_employees", "dim_departments", "headcount_monthly", "attrition_monthly", "candidate_stage_history",
+             "hiring_speed", "stage_conversion", "leave_liability_monthly"]
+# The README's analyst example queries are written for the organization `acme`; the benchmark runs
+# them on its own organization, with these literal replacements (nothing else is changed): the
+# benchmark's employee ids are zero-padded (emp-000007 manages 11,110 people, directly or not), and
+# its data ends on 2026-01-01, so the as-of date is moved into the year its history covers.
+README_TO_BENCH = {"'acme'": f"'{ORG}'", "'%/emp-7/%'": "'%/emp-000007/%'", "2026-06-30": "2025-06-30"}
+QUERY_BUDGET_MS = 50  # issue 14: the analyst example queries' p95 on DuckDB
 TABLES = [f"core.{t}" for t in ("employees", "departments", "employments", "leave_requests", "leave_balances",
                                 "attendance", "job_requisitions", "candidates", "interviews")] \
     + ["raw.payload_versions", "sync.sync_runs"]
@@ -516,6 +533,129 @@ select '{ORG}', 'employees', id, {self.sha256('payload')}, payload, payload, {ts
     {ts('fetched_on', 150)}, 'bench-employees'
 from payloads"""))
 
+        # raw versions of the other entities the history marts read (issue 14), canonical = payload:
+        # an employment first synced open-ended and again when its end became known (a renewal,
+        # a change or the termination; a fixed-term contract's end is known from the start)
+        out.append(("raw.payload_versions", self.payload_versions("employments", """
+    select j.*, case when j.contract_type = 'fixed_term' then j.end_date end as version_end,
+        greatest(j.start_date, date '2025-01-01') as changed_on, 240 as minute
+    from bench_jobs as j
+    where j.end_date is null or j.contract_type = 'fixed_term' or j.end_date >= date '2025-01-01'
+    union all
+    select j.*, j.end_date, greatest(j.start_date, j.end_date - 14, date '2025-01-01'), 300
+    from bench_jobs as j
+    where j.end_date is not null and j.contract_type <> 'fixed_term'""", {
+            "id": ("v.source_id", True), "employee_id": ("v.employee_id", True),
+            "start_date": ("v.start_date", True), "end_date": ("v.version_end", True),
+            "contract_type": ("v.contract_type", True), "hours_per_week": ("v.hours", False),
+            "salary": ("v.salary", False), "salary_period": ("v.salary_period", True),
+            "currency": ("'INR'", True), "job_title": ("v.job_title", True), "department": ("v.department", True),
+        })))
+
+        # departments: every other one changed its head in 2025 and changed it back (A -> B -> A)
+        other_head = emp_id.format("h.i + 100")
+        out.append(("raw.payload_versions", self.payload_versions("departments", f"""
+    select h.i, 'dept-' || lpad(cast(h.i as varchar), 3, '0') as source_id, h.id as head,
+        date '2025-01-01' as changed_on, 60 as minute
+    from bench_emp as h where h.i <= {min(n, 20)}
+    union all
+    select h.i, 'dept-' || lpad(cast(h.i as varchar), 3, '0'), {other_head},
+        date '2025-04-01' + cast(h.i as integer), 60
+    from bench_emp as h where h.i <= {min(n, 20)} and h.i % 2 = 0
+    union all
+    select h.i, 'dept-' || lpad(cast(h.i as varchar), 3, '0'), h.id, date '2025-09-01' + cast(h.i as integer), 60
+    from bench_emp as h where h.i <= {min(n, 20)} and h.i % 2 = 0""", {
+            "id": ("v.source_id", True), "department_id": ("upper(v.source_id)", True),
+            "name": (pick(depts, "v.i - 1"), True), "head_id": ("v.head", True),
+            "location": (pick(cities, "v.i"), True),
+        })))
+
+        # leave balances (the endpoint gives no change time: versions by fetch): the year's full
+        # allocation on 1 January, the days taken by 1 July, and the year-end balance as core holds
+        # it, each only when it changed
+        taken = """sum(case when status = 'approved' and start_date < date '2025-07-01'
+                         then end_date - start_date + 1 else 0 end)"""
+        out.append(("raw.payload_versions", self.payload_versions("leave_balances", f"""
+    with balances as (
+        select e.id || '-2025-' || p.leave_type as source_id, e.id as employee_id, p.leave_type,
+            p.days, coalesce(s.mid_used, 0) as mid_used, b.used, b.pending, b.available
+        from bench_emp as e
+        cross join (values {policies}) as p(leave_type, days)
+        join core.leave_balances as b on b.source_id = e.id || '-2025-' || p.leave_type
+        left join (
+            select i, leave_type, {taken} as mid_used
+            from bench_leave
+            where not is_deleted
+            group by i, leave_type
+        ) as s on s.i = e.i and s.leave_type = p.leave_type
+    )
+    select source_id, employee_id, leave_type, days, 0 as used, 0 as pending, days as available,
+        date '2025-01-01' as changed_on, 90 as minute
+    from balances
+    union all
+    select source_id, employee_id, leave_type, days, mid_used, 0, days - mid_used, date '2025-07-01', 90
+    from balances where mid_used > 0
+    union all
+    select source_id, employee_id, leave_type, days, used, pending, available, {END} - 1, 90
+    from balances where used <> mid_used or pending <> 0""", {
+            "id": ("v.source_id", True), "employee_id": ("v.employee_id", True), "year": ("2025", False),
+            "leave_type": ("v.leave_type", True), "total_allocated": ("v.days", False), "used": ("v.used", False),
+            "pending": ("v.pending", False), "available": ("v.available", False),
+        }, updated_at=False)))
+
+        # requisitions: opened, then filled, closed, put on hold or partly filled 2 to 15 weeks later
+        number = "cast(substr(q.source_id, 5) as integer)"
+        out.append(("raw.payload_versions", self.payload_versions("job_requisitions", f"""
+    select q.*, 'open' as version_status, 0 as version_filled, q.created_date as changed_on, 300 as minute
+    from core.job_requisitions as q
+    union all
+    select q.*, q.status, q.filled_positions,
+        least(q.created_date + 14 + {u(number, 64, 90)}, {END} - 1), 301
+    from core.job_requisitions as q
+    where q.status <> 'open' or q.filled_positions > 0""", {
+            "id": ("v.source_id", True), "requisition_id": ("v.requisition_id", True), "title": ("v.title", True),
+            "department": ("v.department", True), "hiring_manager_id": ("v.hiring_manager_id", True),
+            "status": ("v.version_status", True), "headcount": ("v.headcount", False),
+            "filled_positions": ("v.version_filled", False), "location": ("v.location", True),
+            "job_type": ("v.job_type", True), "created_date": ("v.created_date", True),
+            "target_hire_date": ("v.target_hire_date", True),
+        })))
+
+        # candidates: one version per stage reached on the way to the current one (applied ->
+        # screening -> technical_interview -> onsite -> offer -> hired), a rejected or withdrawn
+        # candidate after the stages of their interview rounds; about a week per stage
+        path = ["applied", "screening", "technical_interview", "onsite", "offer", "hired"]
+        ranks = " ".join(f"when {lit(stage)} then {k}" for k, stage in enumerate(path, 1))
+        out.append(("raw.payload_versions", self.payload_versions("candidates", f"""
+    with paths as (
+        select c.*,
+            case when c.stage in ('rejected', 'withdrawn') then 1 + c.rounds else case c.stage {ranks} end end
+                as reached,
+            case when c.stage in ('rejected', 'withdrawn') then 1 else 0 end as terminal
+        from bench_cand as c
+    ),
+    staged as (
+        select p.*, p.id as source_id, g.j,
+            case when g.j <= p.reached then {pick(path, 'g.j - 1')} else p.stage end as version_stage,
+            least(p.application_date + cast(6 * (g.j - 1) as integer) + {u('p.c * 10 + g.j', 74, 4)},
+                  {END} - 1) as changed_on,
+            300 + g.j as minute
+        from paths as p
+        join generate_series(1, 7) as g(j) on g.j <= p.reached + p.terminal
+    )
+    select *,
+        case when version_stage in ('hired', 'rejected', 'withdrawn') then version_stage else 'active' end
+            as version_candidate_status
+    from staged""", {
+            "id": ("v.id", True), "candidate_id": ("upper(v.id)", True), "first_name": ("v.first_name", True),
+            "last_name": ("v.last_name", True),
+            "email": ("replace(" + email.format(f="v.first_name", l="v.last_name", i="v.c")
+                      + ", 'example.com', 'mail.example.org')", True),
+            "current_stage": ("v.version_stage", True), "applied_for_job_id": ("v.job_id", True),
+            "applied_for_job_title": ("v.job_title", True), "application_date": ("v.application_date", True),
+            "status": ("v.version_candidate_status", True),
+        })))
+
         # 40 runs per entity at its cadence before the last sync; some failed or interrupted,
         # the newest attendance sync still running
         out.append(("sync.sync_runs", f"""
@@ -546,6 +686,25 @@ select 'sr-' || entity || '-' || lpad(cast(n as varchar), 3, '0'), '{ORG}', enti
                 when 'interrupted' then 'the sync process ended without finishing (killed or crashed)' end
 from statused"""))
         return out
+
+    def payload_versions(self, entity: str, versions: str, fields: dict[str, tuple[str, bool]],
+                         updated_at: bool = True) -> str:
+        """The insert of ``entity``'s raw versions: ``versions`` is a query of one row per version
+        with source_id, changed_on (the day the source changed it, or it was fetched) and minute (of
+        that day, UTC); ``fields`` the canonical record's fields over its rows ``v`` (updated_at
+        added: the change time, or null for a source that gives none)."""
+        changed = self.ts("changed_on", "minute") if updated_at else "cast(null as timestamptz)"
+        payload = json_object({**fields, "updated_at": (self.ts("v.changed_on", "v.minute") if updated_at
+                                                        else "cast(null as varchar)", True)})
+        return f"""
+insert into raw.payload_versions (organization_id, entity, source_id, payload_sha256, payload, canonical,
+    source_updated_at, fetched_at, sync_run_id)
+with v as ({versions}
+),
+payloads as (select v.source_id, v.changed_on, v.minute, {payload} as payload from v)
+select '{ORG}', '{entity}', source_id, {self.sha256('payload')}, payload, payload, {changed},
+    {self.ts('changed_on', 'minute + 5')}, 'bench-{entity}'
+from payloads"""
 
 
 def _connect(kind: str, url: str, memory_limit: str | None):
@@ -612,6 +771,8 @@ def dbt_build(kind: str, url: str, workdir: Path, run: int, memory_limit: str | 
         env = {**os.environ, **settings.dbt_env()}  # the profile's variables, as Dagster sets them
     env.update(DBT_LOG_PATH=str(workdir / f"logs-{kind}-{run}"), DBT_SEND_ANONYMOUS_USAGE_STATS="false",
                DO_NOT_TRACK="1")
+    # the masked marts need a pseudonym key (dbt refuses them without one): a throw-away one
+    env.setdefault("HARVEY_PSEUDONYM_KEY", secrets.token_hex(32))
     command = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_DIR),
                "--profiles-dir", str(profiles_dir(kind, workdir, memory_limit)), "--target-path", str(target)]
     output = workdir / f"dbt-{kind}-{run}.out"
@@ -693,6 +854,114 @@ def new_results(name: str, args, warehouses: list[str]) -> tuple[dict, Path, Pat
     path = ROOT / ".bench" / f"{name}-{started:%Y-%m-%dT%H%M%S}.json"
     path.parent.mkdir(exist_ok=True)
     return results, path, Path(tempfile.mkdtemp(prefix=f"harvey-{name}-bench-"))
+
+
+# ------------------------------------------------------------------------ analyst queries
+def readme_queries(readme: str | None = None) -> list[dict]:
+    """The README's analyst example queries (section "The analyst marts"), as the README shows
+    them: [{"number", "question", "sql"}]. Question 10 is "the as-of query above": the SQL
+    block after **As of a date**."""
+    text = (ROOT / "README.md").read_text() if readme is None else readme
+    section = text.split("### The analyst marts", 1)[1].split("\n## ", 1)[0]
+    as_of = re.search(r"\*\*As of a date\*\*.*?```sql\n(.*?)```", section, re.S)
+    examples = re.search(r"\*\*Example questions\*\*:?\s*```sql\n(.*?)```", section, re.S)
+    if not as_of or not examples:
+        raise ValueError("README.md: no **As of a date** or **Example questions** SQL block in The analyst marts")
+    parts = re.split(r"^-- (\d+)\. (.*)$", examples.group(1), flags=re.M)
+    queries = []
+    for number, question, sql in zip(parts[1::3], parts[2::3], parts[3::3]):
+        sql = sql.strip()
+        if not sql and "as-of query above" in question:
+            sql = as_of.group(1).strip()
+        if not sql:
+            raise ValueError(f"README.md: example question {number} has no query")
+        queries.append({"number": int(number), "question": question.strip(), "sql": sql})
+    return queries
+
+
+def bench_sql(sql: str) -> str:
+    """A README query with the benchmark's organization and values (README_TO_BENCH)."""
+    for readme_value, bench_value in README_TO_BENCH.items():
+        sql = sql.replace(readme_value, bench_value)
+    return sql.rstrip().rstrip(";")
+
+
+def _p95(values: list[float]) -> float:
+    """The nearest-rank 95th percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def run_queries(kind: str, url: str, runs: int) -> dict:
+    """Each README query on a read-only connection as an analyst opens one (DuckDB: the file
+    read_only, which the published copy is a byte copy of; PostgreSQL: a read-only session):
+    one warm-up run, then ``runs`` timed runs: execute and fetch every row, on DuckDB as an Arrow
+    table (what pandas, Polars and BI drivers take), on PostgreSQL as Python rows. On DuckDB also
+    the median of 5 runs fetched as Python tuples (fetchall), for comparison: DuckDB then makes a
+    Python object of every value (a timezone-aware datetime of every timestamptz), the client's
+    cost, which grows with the rows returned (query 10 returns every employee)."""
+    if kind == "duckdb":
+        import duckdb
+
+        conn = duckdb.connect(sa.engine.make_url(url).database, read_only=True)
+    else:
+        import psycopg2
+
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+    out = []
+    try:
+        cur = conn.cursor()
+        if kind == "postgres":
+            cur.execute("SET default_transaction_read_only = on")
+        for q in readme_queries():
+            sql = bench_sql(q["sql"])
+
+            def fetch(sql=sql):
+                if kind == "duckdb":
+                    return cur.execute(sql).to_arrow_table().num_rows
+                cur.execute(sql)
+                return len(cur.fetchall())
+
+            rows = fetch()  # the warm-up
+            times = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                fetch()
+                times.append((time.perf_counter() - t) * 1000)
+            out.append({"number": q["number"], "question": q["question"], "sql": sql, "rows": rows,
+                        "median_ms": round(statistics.median(times), 2), "p95_ms": round(_p95(times), 2),
+                        "max_ms": round(max(times), 2)})
+            if kind == "duckdb":
+                python_times = []
+                for _ in range(5):
+                    t = time.perf_counter()
+                    cur.execute(sql).fetchall()
+                    python_times.append((time.perf_counter() - t) * 1000)
+                out[-1]["fetchall_median_ms"] = round(statistics.median(python_times), 2)
+            log(f"{kind}: query {q['number']}: median {out[-1]['median_ms']} ms, p95 {out[-1]['p95_ms']} ms, "
+                f"{rows:,} rows")
+    finally:
+        conn.close()
+    return {"runs": runs, "queries": out}
+
+
+def mart_rows(kind: str, url: str, memory_limit: str | None) -> dict[str, int | None]:
+    """Rows of each new mart as built (None: not built)."""
+    conn = _connect(kind, url, memory_limit)
+    rows: dict[str, int | None] = {}
+    try:
+        cur = conn.cursor()
+        for model in NEW_MARTS:
+            schema = "intermediate" if model.startswith("int_") else "marts"
+            try:
+                cur.execute(f"select count(*) from {schema}.{model}")
+                rows[model] = cur.fetchone()[0]
+            except Exception:  # noqa: BLE001 - a model the build failed: no table
+                rows[model] = None
+    finally:
+        conn.close()
+    return rows
 
 
 # -------------------------------------------------------------------------------- machine
@@ -810,6 +1079,36 @@ def summary(results: dict, top: int = 20) -> str:
             f"{_f(m.get(k), '.2f')} | {_f(m.get(f'{k}_tests'), '.2f')}" for k in kinds) + " |")
     out.append("")
 
+    out += ["## Analyst marts of issue 14 (execution time s, median of runs; rows as built)", "",
+            "| model | layer | " + " | ".join(f"{k} s | {k} tests s | {k} rows" for k in kinds) + " |",
+            "|---|---|" + "---:|" * 3 * len(kinds)]
+    for name in NEW_MARTS:
+        m = models.get(name, {})
+        out.append(f"| {name} | {m.get('layer', '?')} | " + " | ".join(
+            f"{_f(m.get(k), '.2f')} | {_f(m.get(f'{k}_tests'), '.2f')} | "
+            f"{_f(whs[k].get('mart_rows', {}).get(name), ',d')}" for k in kinds) + " |")
+    out.append("| **sum** | | " + " | ".join(
+        f"**{_f(sum(models.get(n, {}).get(k) or 0 for n in NEW_MARTS), '.2f')}** | "
+        f"{_f(sum(models.get(n, {}).get(f'{k}_tests') or 0 for n in NEW_MARTS), '.2f')} | " for k in kinds) + " |")
+    out.append("")
+    for k in kinds:
+        q = whs[k].get("queries")
+        if not q:
+            continue
+        budget = f" (budget: p95 under {QUERY_BUDGET_MS} ms)" if k == "duckdb" else ""
+        fetched = "an Arrow table" if k == "duckdb" else "Python rows (psycopg2)"
+        out += [f"## README analyst queries on {k}, read-only, fetched as {fetched}: one warm-up, then "
+                f"{q['runs']} runs{budget}", "",
+                "| # | question | rows | median ms | p95 ms | max ms |"
+                + (" p95 < 50 ms | fetchall median ms |" if k == "duckdb" else ""),
+                "|---:|---|---:|---:|---:|---:|" + ("---|---:|" if k == "duckdb" else "")]
+        for r in q["queries"]:
+            verdict = ((" **PASS** |" if r["p95_ms"] < QUERY_BUDGET_MS else " **FAIL** |")
+                       + f" {_f(r.get('fetchall_median_ms'), '.2f')} |") if k == "duckdb" else ""
+            out.append(f"| {r['number']} | {r['question']} | {r['rows']:,} | {r['median_ms']:.2f} | "
+                       f"{r['p95_ms']:.2f} | {r['max_ms']:.2f} |{verdict}")
+        out.append("")
+
     out += ["## Tests", "", "| | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
     tests = {k: [n for n in per.values() if n["type"] == "test"] for k, per in nodes.items()}
     row("tests", lambda k: str(len(tests.get(k, []))))
@@ -845,9 +1144,14 @@ def parse_args(argv):
     p.add_argument("--warehouses", default="duckdb,postgres", help="duckdb,postgres")
     p.add_argument("--runs", type=int, default=1, help="dbt builds per warehouse on the same data (default 1)")
     p.add_argument("--top", type=int, default=20, help="models in the slowest-models table (0: all)")
+    p.add_argument("--query-runs", type=int, default=30,
+                   help="timed runs of each README analyst query after the build, after one warm-up (default 30; "
+                        "0: no query phase)")
     p.add_argument("--duckdb-memory-limit", default="4GB",
                    help="DuckDB memory_limit for generation and dbt (default 4GB; 'none': DuckDB's own default, "
                         "80%% of RAM, which is what the project's profile gets)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the work directory (the DuckDB warehouse file, for EXPLAIN ANALYZE afterwards)")
     p.add_argument("--summarize", metavar="RESULTS_JSON", help="print the summary of an earlier results file")
     a = p.parse_args(argv)
     a.warehouses = [w.strip() for w in a.warehouses.split(",") if w.strip()]
@@ -881,8 +1185,16 @@ def main(argv=None) -> int:
                 for run in range(1, a.runs + 1):
                     entry["runs"].append(dbt_build(kind, url, workdir, run, limit))
                     path.write_text(json.dumps(results, indent=1))
+                entry["mart_rows"] = mart_rows(kind, url, limit)
+                log(f"{kind}: new marts' rows: " + ", ".join(f"{m} {r}" for m, r in entry["mart_rows"].items()))
+                if a.query_runs:
+                    entry["queries"] = run_queries(kind, url, a.query_runs)
+                path.write_text(json.dumps(results, indent=1))
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if a.keep:
+            log(f"kept the work directory {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
         path.write_text(json.dumps(results, indent=1))
     print(summary(results, a.top))
     log(f"raw results: {path}")

@@ -132,12 +132,15 @@ select
     department,
     location,
     work_type,
-    sum(headcount_start) as headcount_start,
-    sum(headcount_end) as headcount_end,
-    {{ round_numeric('sum(fte_end)', 2) }} as fte_end,
-    sum(hires) as hires,
-    sum(terminations) as terminations,
-    sum(transfers_in) as transfers_in,
-    sum(transfers_out) as transfers_out
+    -- integer and numeric(18, 2), not what sum gives (DuckDB: HUGEINT and DECIMAL(28, 2), 128-bit
+    -- values that DuckDB scans several times slower): analysts sum these columns over the whole
+    -- table (README's example queries 1 to 3; BENCHMARKS.md, Analyst marts)
+    cast(sum(headcount_start) as integer) as headcount_start,
+    cast(sum(headcount_end) as integer) as headcount_end,
+    cast({{ round_numeric('sum(fte_end)', 2) }} as numeric(18, 2)) as fte_end,
+    cast(sum(hires) as integer) as hires,
+    cast(sum(terminations) as integer) as terminations,
+    cast(sum(transfers_in) as integer) as transfers_in,
+    cast(sum(transfers_out) as integer) as transfers_out
 from facts
 group by organization_id, month_start, department, location, work_type
