@@ -13,7 +13,7 @@ def test_the_benchmark_runs_the_readme_queries_verbatim():
         assert q["sql"].lower().startswith("select"), q
         assert q["sql"] in readme, q  # exactly as the README shows it
     assert "as-of query above" in queries[9]["question"]
-    assert queries[9]["sql"].startswith("select * from marts.employee_history")
+    assert "from marts.employee_history" in queries[9]["sql"]
 
 
 def test_only_the_documented_values_are_replaced():

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from harvey_pipelines.records import ENTITIES_BY_NAME
 from harvey_pipelines.warehouse import Warehouse, schema
+from harvey_pipelines_tests.bench.dbt_benchmark import readme_queries
 from harvey_pipelines_tests.test_dbt_models import UTC, D, _core_row, dbt_build, number, read
 
 ORG = "hist"
@@ -179,6 +180,20 @@ def test_history_keeps_a_value_that_changes_back_and_the_dimensions_resolve_it(w
     check_attrition(warehouse.url)
     check_hiring_speed(warehouse.url)
     check_leave_liability(warehouse.url)
+    check_readme_queries(warehouse.url)
+
+
+def check_readme_queries(url: str) -> None:
+    """The README's analyst queries run as written (the organization and the manager aside) and
+    answer rows for one of the fixture organizations: a renamed column or mart fails here, not at
+    an analyst."""
+    empty = []
+    for q in readme_queries():
+        sql = q["sql"].rstrip().rstrip(";").replace("/emp-7/", "/emp-3/")  # the fixture's top manager
+        answers = [read(url, sql.replace("'acme'", f"'{org}'")) for org in (ORG, "rec", "hc")]
+        if not any(answers):
+            empty.append(q["number"])
+    assert empty == [], f"README queries {empty} answer no rows for any fixture organization"
 
 
 def check_described(url: str, tmp_path) -> None:
