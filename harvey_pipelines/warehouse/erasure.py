@@ -245,7 +245,8 @@ def _blank_versions(conn, org: str, entity_name: str, values: set[str]) -> int:
     records that name them; the version key stays (a version is not re-stored for it)."""
     pv = schema.payload_versions
     wanted = {normalized(v) for v in values}
-    rows = conn.execute(sa.select(pv.c.source_id, pv.c.payload_sha256, pv.c.payload, pv.c.canonical).where(
+    kept = (pv.c.source_id, pv.c.payload_sha256, pv.c.fetched_at, pv.c.source_updated_at, pv.c.sync_run_id)
+    rows = conn.execute(sa.select(*kept, pv.c.payload, pv.c.canonical).where(
         pv.c.organization_id == org, pv.c.entity == entity_name,
         sa.or_(*[sa.func.strpos(c, v) > 0 for c in (pv.c.payload, pv.c.canonical) for v in sorted(values)]))).all()
     rewritten = []
@@ -260,16 +261,23 @@ def _blank_versions(conn, org: str, entity_name: str, values: set[str]) -> int:
             if hits:
                 texts[column] = orjson.dumps(scrubbed, option=orjson.OPT_SORT_KEYS).decode()
         if texts != {"payload": row.payload, "canonical": row.canonical}:
-            rewritten.append((row.source_id, row.payload_sha256, texts["payload"], texts["canonical"]))
-    # a statement per thousand versions, not per version: DuckDB keeps no index on raw, one
-    # UPDATE per row scanned the table each time (BENCHMARKS.md, erasure)
+            rewritten.append((*(row._mapping[c.name] for c in kept), texts["payload"], texts["canonical"]))
+    # Each version is deleted and stored again blanked, not updated in place: DuckDB rewrites
+    # the columns of every row group an UPDATE touched when it checkpoints (the versions that
+    # name someone are spread over the whole table: a minute for a 10M-row raw table), while a
+    # delete is only marked and the new rows are appended (BENCHMARKS.md, erasure). The same
+    # on PostgreSQL, where an UPDATE is a delete and an insert anyway. A statement per thousand
+    # versions, not per version: DuckDB keeps no index on raw, each statement scans the table.
     for start in range(0, len(rewritten), 1000):
-        new = sa.values(sa.column("source_id", sa.Text), sa.column("payload_sha256", sa.Text),
-                        sa.column("payload", sa.Text), sa.column("canonical", sa.Text),
-                        name="rewritten").data(rewritten[start:start + 1000])
-        conn.execute(pv.update().where(
+        new = sa.values(*(sa.column(c.name, c.type) for c in kept), sa.column("payload", sa.Text),
+                        sa.column("canonical", sa.Text), name="rewritten").data(rewritten[start:start + 1000])
+        conn.execute(pv.delete().where(
             pv.c.organization_id == org, pv.c.entity == entity_name, pv.c.source_id == new.c.source_id,
-            pv.c.payload_sha256 == new.c.payload_sha256).values(payload=new.c.payload, canonical=new.c.canonical))
+            pv.c.payload_sha256 == new.c.payload_sha256, pv.c.fetched_at == new.c.fetched_at))
+        conn.execute(pv.insert().from_select(
+            ["organization_id", "entity", *(c.name for c in kept), "payload", "canonical"],
+            sa.select(sa.literal(org, sa.Text), sa.literal(entity_name, sa.Text),
+                      *(sa.cast(new.c[c.name], c.type) for c in kept), new.c.payload, new.c.canonical)))
     return len(rewritten)
 
 
