@@ -116,6 +116,17 @@ def bench(kind: str, url: str, args) -> None:
           + f" (generated in {time.perf_counter() - t:.0f} s)")
     os.environ["HARVEY_ERASURE_KEY"] = "bench-erasure-key"
     warehouse = Warehouse(url)
+    published = []  # the publication erase() ends with (DuckDB: a byte copy of the whole file)
+    publish = warehouse.publish
+
+    def timed_publish(*a, **k):
+        t = time.perf_counter()
+        try:
+            return publish(*a, **k)
+        finally:
+            published.append(time.perf_counter() - t)
+
+    warehouse.publish = timed_publish  # type: ignore[method-assign]
     try:
         with statement_times(warehouse.engine) as times:
             t = time.perf_counter()
@@ -132,8 +143,9 @@ def bench(kind: str, url: str, args) -> None:
     finally:
         warehouse.dispose()
     statements = sum(seconds for seconds, _ in times.values())
-    print(f"\nerasure (one transaction, then published) {transaction:.2f} s, of which statements {statements:.2f} s "
-          f"(the rest: commit and publication); compaction {compaction:.2f} s; publication again {publication:.2f} s")
+    print(f"\nerasure (one transaction, then published) {transaction:.2f} s, of which statements {statements:.2f} s, "
+          f"publication {published[0]:.2f} s (the rest: the commit); compaction {compaction:.2f} s; "
+          f"publication again {publication:.2f} s")
     print(f"removed {dict(sorted(result.removed.items()))}; blanked {dict(sorted(result.blanked.items()))}\n")
     print("| statement | s | times |\n|---|---:|---:|")
     for statement, (seconds, count) in sorted(times.items(), key=lambda item: -item[1][0])[:args.top]:
