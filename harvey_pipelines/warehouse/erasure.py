@@ -201,7 +201,7 @@ def _erase(conn, key: bytes, org: str, subject: Subject, reference: str, actor: 
         count(f"core.{name}", conn.execute(core.update().where(
             core.c.organization_id == org, sa.or_(*[c.in_(listed) for c in columns])).values(
             {c.name: sa.case((c.in_(listed), sa.null()), else_=c) for c in columns})).rowcount, result.blanked)
-        count("raw.payload_versions", _blank_versions(conn, org, name, everything), result.blanked)
+    count("raw.payload_versions", _blank_versions(conn, org, subject.mentioning, everything), result.blanked)
     for table_name, column_name in MESSAGE_COLUMNS:
         message_table = schema.metadata.tables[f"{schema.SYNC}.{table_name}"]
         message = message_table.c[column_name]
@@ -240,13 +240,17 @@ def _json(text: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _blank_versions(conn, org: str, entity_name: str, values: set[str]) -> int:
-    """Blank ``values`` in the stored versions (payload and canonical record) of the entity's
-    records that name them; the version key stays (a version is not re-stored for it)."""
+def _blank_versions(conn, org: str, entities: tuple[str, ...], values: set[str]) -> int:
+    """Blank ``values`` in the stored versions (payload and canonical record) of the entities'
+    records that name them; the version key stays (a version is not re-stored for it). One
+    search for all the entities, not one per entity: each search reads the raw table's versions
+    of the organization, the largest part of an erasure's time on PostgreSQL (BENCHMARKS.md)."""
     pv = schema.payload_versions
     wanted = {normalized(v) for v in values}
-    rows = conn.execute(sa.select(pv.c.source_id, pv.c.payload_sha256, pv.c.payload, pv.c.canonical).where(
-        pv.c.organization_id == org, pv.c.entity == entity_name,
+    kept = (pv.c.entity, pv.c.source_id, pv.c.payload_sha256, pv.c.fetched_at, pv.c.source_updated_at,
+            pv.c.sync_run_id)
+    rows = conn.execute(sa.select(*kept, pv.c.payload, pv.c.canonical).where(
+        pv.c.organization_id == org, pv.c.entity.in_(entities),
         sa.or_(*[sa.func.strpos(c, v) > 0 for c in (pv.c.payload, pv.c.canonical) for v in sorted(values)]))).all()
     rewritten = []
     for row in rows:
@@ -260,16 +264,23 @@ def _blank_versions(conn, org: str, entity_name: str, values: set[str]) -> int:
             if hits:
                 texts[column] = orjson.dumps(scrubbed, option=orjson.OPT_SORT_KEYS).decode()
         if texts != {"payload": row.payload, "canonical": row.canonical}:
-            rewritten.append((row.source_id, row.payload_sha256, texts["payload"], texts["canonical"]))
-    # a statement per thousand versions, not per version: DuckDB keeps no index on raw, one
-    # UPDATE per row scanned the table each time (BENCHMARKS.md, erasure)
+            rewritten.append((*(row._mapping[c.name] for c in kept), texts["payload"], texts["canonical"]))
+    # Each version is deleted and stored again blanked, not updated in place: DuckDB rewrites
+    # the columns of every row group an UPDATE touched when it checkpoints (the versions that
+    # name someone are spread over the whole table: a minute for a 10M-row raw table), while a
+    # delete is only marked and the new rows are appended (BENCHMARKS.md, erasure). The same
+    # on PostgreSQL, where an UPDATE is a delete and an insert anyway. A statement per thousand
+    # versions, not per version: DuckDB keeps no index on raw, each statement scans the table.
     for start in range(0, len(rewritten), 1000):
-        new = sa.values(sa.column("source_id", sa.Text), sa.column("payload_sha256", sa.Text),
-                        sa.column("payload", sa.Text), sa.column("canonical", sa.Text),
-                        name="rewritten").data(rewritten[start:start + 1000])
-        conn.execute(pv.update().where(
-            pv.c.organization_id == org, pv.c.entity == entity_name, pv.c.source_id == new.c.source_id,
-            pv.c.payload_sha256 == new.c.payload_sha256).values(payload=new.c.payload, canonical=new.c.canonical))
+        new = sa.values(*(sa.column(c.name, c.type) for c in kept), sa.column("payload", sa.Text),
+                        sa.column("canonical", sa.Text), name="rewritten").data(rewritten[start:start + 1000])
+        conn.execute(pv.delete().where(
+            pv.c.organization_id == org, pv.c.entity == new.c.entity, pv.c.source_id == new.c.source_id,
+            pv.c.payload_sha256 == new.c.payload_sha256, pv.c.fetched_at == new.c.fetched_at))
+        conn.execute(pv.insert().from_select(
+            ["organization_id", *(c.name for c in kept), "payload", "canonical"],
+            sa.select(sa.literal(org, sa.Text), *(sa.cast(new.c[c.name], c.type) for c in kept),
+                      new.c.payload, new.c.canonical)))
     return len(rewritten)
 
 
