@@ -2,14 +2,18 @@
 --latency-ms per request (so the work waits on the network as real syncs do).
 
     python -m harvey_pipelines_tests.bench.cluster_benchmark --orgs 200 --workers 0,1,2,4 [--runs-per-tick 2]
+        [--pool solo|threads:N|prefork:N] [--worker-app MODULE]
 
 For each worker count: N small tenants, a fresh PostgreSQL warehouse and Dagster instance (the
-project's dagster.yaml), W Celery worker processes (solo pool: one step each at a time; 0 = the
-in-process executor, for comparison); the employees schedule is evaluated at a tick and its
+project's dagster.yaml), W Celery worker processes (--pool, by default solo: one step each at a
+time; 0 = the in-process executor, for comparison), started and answering a ping before the clock
+starts (production workers run for days); the employees schedule is evaluated at a tick and its
 run requests are executed as processes of their own (as the default run launcher does). The clock
 stops when the last run has ended. Reported: wall time, organizations per minute, speed-up over
-one worker, and a step's fixed cost (from a worker taking it to its end, minus its syncs; the
-worker's work before it reports the step taken, loading the run and its plan, is not in it).
+one worker, a step's fixed cost (from a worker taking it to its end, minus its syncs; the
+worker's work before it reports the step taken, loading the run and its plan, is not in it), the
+workers' CPU seconds per organization (their processes and children, during the tick) and the
+machine's busy CPU seconds during the tick (every process, other users' too).
 Needs RabbitMQ (HARVEY_CELERY_BROKER_URL, default pyamqp://guest@localhost//) and PostgreSQL.
 """
 
