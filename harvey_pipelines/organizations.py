@@ -24,6 +24,8 @@ from harvey_pipelines import settings
 from harvey_pipelines.org_settings import LEAVE_TYPE, HolidayCalendar, LeaveRule, parse_hhmm, parse_weekdays
 from harvey_pipelines.vendors import HRMS_TYPES, VENDORS, VendorOptions
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 SLUG = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # entity groups (records.EntitySpec.group) a second system may own; records imports nothing of ours,
@@ -258,7 +260,9 @@ class OrganizationRegistry:
     def load(self) -> list[Organization]:
         if not self.path.exists():
             return []
-        raw = yaml.safe_load(self.path.read_text()) or {}
+        # libyaml's loader where it is built in (PyPI's wheels have it): a registry of 1,000 organizations
+        # is read by every sensor tick and schedule evaluation, ~10x faster than the pure-Python one
+        raw = yaml.load(self.path.read_text(), Loader=SAFE_LOADER) or {}
         orgs = []
         for number, item in enumerate(raw.get("organizations") or [], 1):
             try:
@@ -285,12 +289,18 @@ class OrganizationRegistry:
         return [o for o in self.load() if o.enabled]
 
     def add(self, org: Organization, *, replace: bool = False) -> None:
+        self.add_all([org], replace=replace)
+
+    def add_all(self, added: list[Organization], *, replace: bool = False) -> None:
+        """Add several entries in one write of the file (a write per entry is quadratic in them)."""
         with self._locked():
             orgs = self.load()
-            if any(o.id == org.id for o in orgs) and not replace:
-                raise RegistryError(f"organization {org.id!r} already exists")
-            orgs = [o for o in orgs if o.id != org.id] + [org]
-            self._write(orgs)
+            new_ids = [o.id for o in added]
+            taken = sorted({o.id for o in orgs} & set(new_ids)) if not replace else []
+            repeated = sorted({i for i in new_ids if new_ids.count(i) > 1})
+            if taken or repeated:
+                raise RegistryError(f"organization {(taken or repeated)[0]!r} already exists")
+            self._write([o for o in orgs if o.id not in set(new_ids)] + added)
 
     def set_enabled(self, org_id: str, enabled: bool) -> Organization:
         return self.update(org_id, enabled=enabled)

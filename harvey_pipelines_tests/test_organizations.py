@@ -82,6 +82,26 @@ def test_duplicate_add_is_refused(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.fast
+def test_many_organizations_are_added_in_one_write_or_not_at_all(tmp_path):
+    registry = OrganizationRegistry(tmp_path / "orgs.yaml")
+    registry.add(Organization(id="acme", name="acme", base_url="http://x", credential_env="X"))
+    many = [Organization(id=f"org-{i:04d}", name=f"org {i}", base_url="http://x", credential_env="X")
+            for i in range(1000)]
+    registry.add_all(many)
+    assert [o.id for o in registry.load()] == ["acme", *[o.id for o in many]]
+    before = registry.path.read_text()
+    clash = Organization(id="org-0500", name="again", base_url="http://y", credential_env="Y")
+    fresh = Organization(id="new", name="new", base_url="http://y", credential_env="Y")
+    with pytest.raises(RegistryError, match="'org-0500' already exists"):
+        registry.add_all([fresh, clash])
+    with pytest.raises(RegistryError, match="'new' already exists"):
+        registry.add_all([fresh, fresh])
+    assert registry.path.read_text() == before, "nothing written when one entry is refused"
+    registry.add_all([clash], replace=True)
+    assert registry.get("org-0500").name == "again" and len(registry.load()) == 1001
+
+
 def test_partitions_follow_the_registry(tmp_path):
     registry = OrganizationRegistry(tmp_path / "orgs.yaml")
     for org_id in ("acme", "globex"):

@@ -79,12 +79,14 @@ def one_tick(n: int, workers: int, runs_per_tick: int, latency: float, mock_url:
     control = MockHrmsControl(mock_url)
     tag = uuid.uuid4().hex[:6]
     registry = OrganizationRegistry(workdir / f"orgs-{tag}.yaml")
+    orgs = []
     for i in range(n):
         org_id = f"cl{tag}-{i:04d}"
         control.create_tenant(org_id, seed=i, size=5)
         control.set_faults(org_id, slow_every=1, slow_seconds=latency)
-        registry.add(Organization(id=org_id, name=org_id, base_url=f"{mock_url}/orgs/{org_id}",
-                                  credential_env=TOKEN_ENV, rate_limit_per_second=1000))
+        orgs.append(Organization(id=org_id, name=org_id, base_url=f"{mock_url}/orgs/{org_id}",
+                                 credential_env=TOKEN_ENV, rate_limit_per_second=1000))
+    registry.add_all(orgs)
     env, dbs = production_like(workdir, f"cluster_{tag}", registry.path, TOKEN_ENV)
     env |= {"HARVEY_MAX_RUNS_PER_TICK": str(runs_per_tick), "HARVEY_EXECUTOR": "celery" if workers else "in_process"}
     os.environ.update(env)

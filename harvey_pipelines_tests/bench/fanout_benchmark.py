@@ -79,11 +79,13 @@ def one_tick(n: int, max_runs: int, mock_url: str, workdir: Path) -> dict:
     control = MockHrmsControl(mock_url)
     tag = uuid.uuid4().hex[:6]
     registry = OrganizationRegistry(workdir / f"orgs-{n}-{tag}.yaml")
+    orgs = []
     for i in range(n):
         org_id = f"fan{n}-{tag}-{i:03d}"
         control.create_tenant(org_id, seed=i, size=5, attendance_days=1)
-        registry.add(Organization(id=org_id, name=org_id, base_url=f"{mock_url}/orgs/{org_id}",
-                                  credential_env=TOKEN_ENV, rate_limit_per_second=1000))
+        orgs.append(Organization(id=org_id, name=org_id, base_url=f"{mock_url}/orgs/{org_id}",
+                                 credential_env=TOKEN_ENV, rate_limit_per_second=1000))
+    registry.add_all(orgs)
     env, dbs = production_like(workdir, f"fanout_{n}_{tag}", registry.path, TOKEN_ENV)
     env["HARVEY_MAX_RUNS_PER_TICK"] = str(max_runs)
     os.environ.update(env)
