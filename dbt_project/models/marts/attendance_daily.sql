@@ -84,7 +84,9 @@ joined as (
         on status_periods.organization_id = employee_days.organization_id
         and status_periods.employee_id = employee_days.employee_id
         and status_periods.valid_from <= employee_days.attendance_date
-        and (status_periods.valid_to is null or status_periods.valid_to >= employee_days.attendance_date)
+        -- an open end as a far date, not `valid_to is null or ...`: DuckDB (1.5) plans a join
+        -- condition with an OR as a nested loop over every employee day and period
+        and coalesce(status_periods.valid_to, cast('9999-12-31' as date)) >= employee_days.attendance_date
 ),
 
 classified as (

@@ -12,17 +12,7 @@
 --   available allocation - used - pending (null when there is no allocation)
 --   exceeded_on  the leave day (approved or pending, in date order) on which the days
 --             counted in the year first went above the allocation
-with employees as (
-    select
-        organization_id,
-        employee_id,
-        cast(extract(year from hire_date) as integer) as hire_year,
-        cast(extract(year from termination_date) as integer) as termination_year
-    from {{ ref('stg_employees') }}
-    where not is_deleted
-),
-
-request_days as (
+with request_days as (
     select *
     from {{ ref('int_leave_request_days') }}
     where is_working_day
@@ -42,23 +32,38 @@ reported as (
     where not is_deleted
 ),
 
-all_keys as (
-    select organization_id, employee_id, leave_type, leave_year as balance_year
-    from request_days
-    union
-    select organization_id, employee_id, leave_type, balance_year
-    from reported
-),
-
 keys as (
-    -- a leaver has no balance for the years after leaving (nor a new hire before joining)
-    select all_keys.*
-    from all_keys
-    inner join employees
-        on employees.organization_id = all_keys.organization_id
-        and employees.employee_id = all_keys.employee_id
-    where (employees.hire_year is null or employees.hire_year <= all_keys.balance_year)
-      and (employees.termination_year is null or employees.termination_year >= all_keys.balance_year)
+    -- the (employee, leave type, year) of a counted leave day or a reported balance, of an
+    -- employee employed in that year: a leaver has no balance for the years after leaving (nor
+    -- a new hire before joining). Each side reads its model (the same rows as request_days and
+    -- reported) and meets the employees before the union, so that PostgreSQL estimates the
+    -- rows from the tables' statistics: it has none for a CTE it materializes (read more than
+    -- once) nor for a union, and took the employment join after the union for 0.2 % of its
+    -- rows (1,013 for 430k at 100,000 employees), then joined reported on organization and
+    -- leave type alone (a merge join, quadratic: over 394 s at 100,000 employees, not 12 s)
+    select days.organization_id, days.employee_id, days.leave_type, days.leave_year as balance_year
+    from {{ ref('int_leave_request_days') }} as days
+    inner join {{ ref('stg_employees') }} as employees
+        on employees.organization_id = days.organization_id
+        and employees.employee_id = days.employee_id
+    where days.is_working_day
+      and not employees.is_deleted
+      and (employees.hire_date is null
+           or cast(extract(year from employees.hire_date) as integer) <= days.leave_year)
+      and (employees.termination_date is null
+           or cast(extract(year from employees.termination_date) as integer) >= days.leave_year)
+    union
+    select balances.organization_id, balances.employee_id, balances.leave_type, balances.balance_year
+    from {{ ref('stg_leave_balances') }} as balances
+    inner join {{ ref('stg_employees') }} as employees
+        on employees.organization_id = balances.organization_id
+        and employees.employee_id = balances.employee_id
+    where not balances.is_deleted
+      and not employees.is_deleted
+      and (employees.hire_date is null
+           or cast(extract(year from employees.hire_date) as integer) <= balances.balance_year)
+      and (employees.termination_date is null
+           or cast(extract(year from employees.termination_date) as integer) >= balances.balance_year)
 ),
 
 allocations as (
