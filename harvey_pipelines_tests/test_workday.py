@@ -148,10 +148,11 @@ def test_a_report_is_read_a_worker_at_a_time_whatever_its_size(tmp_path):
             try:
                 assert report.grouped_by_worker()
                 seen = sum(len(entries) for _, entries in report.by_worker())
-                return tracemalloc.get_traced_memory()[1]
+                traced = tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()
-                assert seen == 4 * workers
+        assert seen == 4 * workers
+        return traced
     small, large = peak(2_000), peak(20_000)
     assert large - small < 18_000 * 400, (small, large)  # bytes per worker: its id, not its entries
 

@@ -88,3 +88,16 @@ history as (
         cast({{ json_text('history.canonical', field) }} as {{ type }})
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  Whether the employee (a `stg_employees` row aliased `employees`) was employed in `year`:
+  hired in or before it and not terminated before it (an unknown date does not exclude).
+#}
+{% macro employed_in_year(employees, year) -%}
+(
+    ({{ employees }}.hire_date is null
+     or cast(extract(year from {{ employees }}.hire_date) as integer) <= {{ year }})
+    and ({{ employees }}.termination_date is null
+         or cast(extract(year from {{ employees }}.termination_date) as integer) >= {{ year }})
+)
+{%- endmacro %}

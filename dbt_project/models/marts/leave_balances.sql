@@ -48,10 +48,7 @@ keys as (
         and employees.employee_id = days.employee_id
     where days.is_working_day
       and not employees.is_deleted
-      and (employees.hire_date is null
-           or cast(extract(year from employees.hire_date) as integer) <= days.leave_year)
-      and (employees.termination_date is null
-           or cast(extract(year from employees.termination_date) as integer) >= days.leave_year)
+      and {{ employed_in_year('employees', 'days.leave_year') }}
     union
     select balances.organization_id, balances.employee_id, balances.leave_type, balances.balance_year
     from {{ ref('stg_leave_balances') }} as balances
@@ -60,10 +57,7 @@ keys as (
         and employees.employee_id = balances.employee_id
     where not balances.is_deleted
       and not employees.is_deleted
-      and (employees.hire_date is null
-           or cast(extract(year from employees.hire_date) as integer) <= balances.balance_year)
-      and (employees.termination_date is null
-           or cast(extract(year from employees.termination_date) as integer) >= balances.balance_year)
+      and {{ employed_in_year('employees', 'balances.balance_year') }}
 ),
 
 allocations as (
