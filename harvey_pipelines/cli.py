@@ -435,32 +435,38 @@ def _backfill(args) -> int:
 
 def _erase(args) -> int:
     from harvey_pipelines.warehouse import Warehouse, audit
-    from harvey_pipelines.warehouse.erasure import ErasureError, erase, lift
+    from harvey_pipelines.warehouse.erasure import ErasureError, erase_many, lift
 
-    subject, reference = ("employee", args.employee) if args.employee else ("candidate", args.candidate)
+    subject, references = ("employee", args.employee) if args.employee else ("candidate", args.candidate)
+    references = list(dict.fromkeys(references))
     warehouse = Warehouse()
     try:
         if args.lift:
-            lift(warehouse, args.org, subject, reference, actor=audit.cli_actor())
-            print(f"{args.org}: the {subject}'s suppression is lifted; the next sync loads them again "
-                  "(it reads their entities in full once)")
+            for reference in references:
+                lift(warehouse, args.org, subject, reference, actor=audit.cli_actor())
+                print(f"{args.org}: the suppression of {subject} {reference} is lifted; the next sync loads them "
+                      "again (it reads their entities in full once)")
             return 0
-        result = erase(warehouse, args.org, subject, reference, actor=audit.cli_actor(), compact=not args.no_compact)
+        results = erase_many(warehouse, args.org, subject, references, actor=audit.cli_actor(),
+                             compact=not args.no_compact)
     except ErasureError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         warehouse.dispose()
-    if result.already_erased:
-        print(f"{args.org}: this {subject} was erased already (tombstone {result.subject_hash[:12]}); "
-              "still suppressed")
-        return 0
-    print(f"{args.org}: {subject} erased (tombstone {result.subject_hash[:12]}), suppressed until "
-          f"`harvey erase --lift`")
-    for what, counts in (("removed", result.removed), ("blanked in other records", result.blanked)):
-        for table, n in sorted(counts.items()):
-            print(f"  {what}: {table} {n}")
-    return 0
+    for result in results:
+        if isinstance(result, ErasureError):
+            print(f"error: {result}", file=sys.stderr)
+        elif result.already_erased:
+            print(f"{args.org}: this {subject} was erased already (tombstone {result.subject_hash[:12]}); "
+                  "still suppressed")
+        else:
+            print(f"{args.org}: {subject} erased (tombstone {result.subject_hash[:12]}), suppressed until "
+                  f"`harvey erase --lift`")
+            for what, counts in (("removed", result.removed), ("blanked in other records", result.blanked)):
+                for table, n in sorted(counts.items()):
+                    print(f"  {what}: {table} {n}")
+    return 2 if any(isinstance(r, ErasureError) for r in results) else 0
 
 
 def _audit_backfill(actor: str, backfill_id: str, mode: str, entities: list[str], orgs: list[str]) -> None:
@@ -677,8 +683,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "(see README, Erasure and audit trail)")
     erase.add_argument("--org", required=True)
     person = erase.add_mutually_exclusive_group(required=True)
-    person.add_argument("--employee", metavar="ID", help="the employee's source id or employee number")
-    person.add_argument("--candidate", metavar="ID", help="the candidate's source id or candidate code")
+    person.add_argument("--employee", metavar="ID", action="append",
+                        help="the employee's source id or employee number; repeated for several: "
+                             "each in its own transaction, then one rewrite and publication for all")
+    person.add_argument("--candidate", metavar="ID", action="append",
+                        help="the candidate's source id or candidate code; several as for --employee")
     erase.add_argument("--lift", action="store_true",
                        help="lift the person's suppression instead: the next sync loads them again")
     erase.add_argument("--no-compact", action="store_true",

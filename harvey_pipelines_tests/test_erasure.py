@@ -215,3 +215,31 @@ def test_an_erasure_without_compaction_leaves_bytes_until_harvey_compact(erasure
     if warehouse.dialect.name == "duckdb":
         assert person["email"].encode() not in database.read_bytes()
     assert scan(warehouse.url, {person["email"]}) == {}
+
+
+def test_several_people_are_erased_by_one_command_and_an_unknown_one_is_named(erasure_env, make_org, control,
+                                                                              capsys):
+    warehouse = erasure_env
+    org = make_org(size=8)
+    sync_all(org, warehouse)
+    rows = warehouse_rows(warehouse, org.id, "employees")
+    first, second = (rows[p["id"]] for p in control.records(org.id, "employees")[2:4])
+    warehouse.release()
+    # by source id and by employee number, with a reference nobody has between them
+    assert cli("erase", "--org", org.id, "--no-compact", "--employee", first["source_id"],
+               "--employee", "EMP-NOBODY", "--employee", second["employee_id"]) == 2
+    out, err = capsys.readouterr()
+    assert out.count("employee erased") == 2 and "'EMP-NOBODY'" in err, (out, err)
+    emails = {first["email"], second["email"]}
+    assert scan(warehouse.url, emails) == {}
+    if warehouse.dialect.name == "duckdb":  # the analysts' copy, published once after both
+        import duckdb
+
+        published = Path(sa.engine.make_url(warehouse.url).database).with_name("analytics.duckdb")
+        with duckdb.connect(str(published), read_only=True) as conn:
+            assert conn.execute("SELECT count(*) FROM core.employees WHERE email IN (?, ?)",
+                                sorted(emails)).fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM sync.erasures").fetchone() == (2,)
+    with warehouse.writer() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.erasures)).scalar_one() == 2
+    assert len(_audit(warehouse, "erasure")) == 2

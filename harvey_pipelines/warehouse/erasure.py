@@ -25,7 +25,7 @@ import functools
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import orjson
 import sqlalchemy as sa
@@ -129,16 +129,37 @@ def erase(warehouse, organization_id: str, subject_name: str, reference: str, *,
     is reported as such, their suppression left in place). ``compact``: then rewrite what held
     them, so that no bytes of theirs stay in the database's files (``Warehouse.compact``), and
     publish the DuckDB copy analysts read again."""
+    (result,) = erase_many(warehouse, organization_id, subject_name, [reference], actor=actor, compact=compact)
+    if isinstance(result, ErasureError):
+        raise result
+    return result
+
+
+def erase_many(warehouse, organization_id: str, subject_name: str, references: Sequence[str], *, actor: str,
+               compact: bool = True) -> list[ErasureResult | ErasureError]:
+    """``erase`` of several people of one organization: a transaction per person, then one
+    compaction and one publication for all (on DuckDB each is a pass over the whole file: a
+    request to erase many people pays them once). Per reference, in order: its result, or the
+    ``ErasureError`` saying why it was not erased (the others are erased all the same). A crash
+    part-way leaves the people before it erased; a re-run erases the rest and publishes."""
     key = settings.erasure_key()
     subject = SUBJECTS[subject_name]
     warehouse.migrate()
-    # its statements rewrite whole tables of the organization: more than a sync's DuckDB memory
-    with warehouse.roomy_writer(settings.current().duckdb_checks_memory_limit) as conn:
-        result = _erase(conn, key, organization_id, subject, reference, actor)
-    if compact and not result.already_erased:
-        warehouse.compact(sorted(result.removed.keys() | result.blanked.keys()))
-    warehouse.publish()
-    return result
+    results: list[ErasureResult | ErasureError] = []
+    for reference in references:
+        try:
+            # its statements rewrite whole tables of the organization: more than a sync's DuckDB memory
+            with warehouse.roomy_writer(settings.current().duckdb_checks_memory_limit) as conn:
+                results.append(_erase(conn, key, organization_id, subject, reference, actor))
+        except ErasureError as exc:
+            results.append(exc)
+    found = [r for r in results if isinstance(r, ErasureResult)]
+    erased = [r for r in found if not r.already_erased]
+    if compact and erased:
+        warehouse.compact(sorted(set().union(*(r.removed.keys() | r.blanked.keys() for r in erased))))
+    if found:  # also for people erased already: a crash may have come between their commit and this
+        warehouse.publish()
+    return results
 
 
 def _erase(conn, key: bytes, org: str, subject: Subject, reference: str, actor: str) -> ErasureResult:
