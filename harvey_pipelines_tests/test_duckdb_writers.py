@@ -69,3 +69,22 @@ def test_two_syncs_of_one_organization_and_entity_never_overlap(make_org, wareho
     control.reset_faults(org.id)
     second = sync_entity(org, "employees", warehouse)
     assert second.status == "success" and second.inserted == 0
+
+
+def test_a_large_block_in_a_turn_is_not_failed_when_duckdb_keeps_its_memory(tmp_path, monkeypatch):
+    """After a block with more memory (an erasure, the quality checks) DuckDB may refuse to go back
+    to a sync's small limit: it holds a large table's segments. The block's work is committed and
+    the turn goes on with the larger limit, rather than fail after the fact."""
+    monkeypatch.setenv("HARVEY_DUCKDB_MEMORY_LIMIT", "8MB")
+    warehouse = Warehouse(f"duckdb:///{tmp_path / 'large.duckdb'}")
+    try:
+        with warehouse.turn(wait=None):
+            with warehouse.roomy_writer("1GB") as conn:
+                conn.exec_driver_sql("CREATE TABLE big AS SELECT i, 'row ' || i || repeat('y', 100) AS a "
+                                     "FROM range(2000000) r(i)")
+            with warehouse.roomy_writer("1GB") as conn:
+                conn.exec_driver_sql("DELETE FROM big WHERE i % 1000 = 7")
+            with warehouse.writer() as conn:
+                assert conn.exec_driver_sql("SELECT count(*) FROM big").scalar_one() == 1_998_000
+    finally:
+        warehouse.dispose()

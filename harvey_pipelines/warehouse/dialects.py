@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
+import logging
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
 from harvey_pipelines import settings
+
+log = logging.getLogger("harvey.warehouse")
 
 
 def _warm_arrow() -> None:
@@ -427,8 +430,27 @@ class DuckDBDialect(Dialect):
                 with self.writer() as conn:
                     yield conn
             finally:
-                if memory_limit is not None:  # what create_engine set
-                    raw.execute(f"SET memory_limit = '{_size(settings.current().duckdb_memory_limit)}'")
+                if memory_limit is not None and self._kept > 1:  # else the turn's end closes the connection
+                    self._lower_memory_limit(raw)
+
+    @staticmethod
+    def _lower_memory_limit(raw) -> None:
+        """Back to what create_engine set. DuckDB refuses a limit below what it holds, and until a
+        checkpoint it holds what the block committed (after an erasure in a large warehouse, more
+        than a sync's limit): then it checkpoints and tries again. Refused all the same, the
+        connection keeps the larger limit until its turn ends: the block's work is committed, it
+        is not failed for that."""
+        import duckdb
+
+        limit = f"SET memory_limit = '{_size(settings.current().duckdb_memory_limit)}'"
+        try:
+            raw.execute(limit)
+        except duckdb.OutOfMemoryException:
+            try:
+                raw.execute("CHECKPOINT")
+                raw.execute(limit)
+            except duckdb.Error as exc:
+                log.warning("DuckDB's memory limit stays raised until the writers' turn ends: %s", exc)
 
     # The big tables carry no index here (``keeps_indexes``): merges go by joins, and keys
     # stay unique because DuckDB writers take turns.
