@@ -141,7 +141,8 @@ def erase_many(warehouse, organization_id: str, subject_name: str, references: S
     compaction and one publication for all (on DuckDB each is a pass over the whole file: a
     request to erase many people pays them once). Per reference, in order: its result, or the
     ``ErasureError`` saying why it was not erased (the others are erased all the same). A crash
-    part-way leaves the people before it erased; a re-run erases the rest and publishes."""
+    part-way leaves the people before it erased; a re-run erases the rest, then compacts (every
+    table an erasure may change, when someone was erased already) and publishes."""
     key = settings.erasure_key()
     subject = SUBJECTS[subject_name]
     warehouse.migrate()
@@ -154,10 +155,12 @@ def erase_many(warehouse, organization_id: str, subject_name: str, references: S
         except ErasureError as exc:
             results.append(exc)
     found = [r for r in results if isinstance(r, ErasureResult)]
-    erased = [r for r in found if not r.already_erased]
-    if compact and erased:
-        warehouse.compact(sorted(set().union(*(r.removed.keys() | r.blanked.keys() for r in erased))))
-    if found:  # also for people erased already: a crash may have come between their commit and this
+    # also for people erased already: a crash may have come between their commit and these, and
+    # what their erasure changed is not known any more
+    if compact and found:
+        warehouse.compact(_erasure_tables(warehouse) if any(r.already_erased for r in found) else
+                          sorted(set().union(*(r.removed.keys() | r.blanked.keys() for r in found))))
+    if found:
         warehouse.publish()
     return results
 
@@ -241,16 +244,21 @@ def _erase(conn, key: bytes, org: str, subject: Subject, reference: str, actor: 
 def compact(warehouse) -> list[str]:
     """Rewrite every table an erasure may touch (``Warehouse.compact``), for erasures run with
     ``compact=False`` (many at once); the tables, and the DuckDB copy is published again."""
-    with warehouse.writer() as conn:
-        tables = [t.fullname for t in (schema.payload_versions, *CORE_TABLES.values())] + [
-            f"{schema.SYNC}.{name}" for name in ("quarantine", "seen_ids", *dict(MESSAGE_COLUMNS))]
-        tables += [f"{s}.{t}" for s, t in conn.execute(sa.text(
-            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-            "AND table_schema IN :schemas ORDER BY 1, 2").bindparams(
-            sa.bindparam("schemas", list(DBT_TABLE_SCHEMAS), expanding=True)))]
+    tables = _erasure_tables(warehouse)
     warehouse.compact(tables)
     warehouse.publish()
     return tables
+
+
+def _erasure_tables(warehouse) -> list[str]:
+    """Every table an erasure may change ("schema.table")."""
+    with warehouse.writer() as conn:
+        tables = [t.fullname for t in (schema.payload_versions, *CORE_TABLES.values())] + [
+            f"{schema.SYNC}.{name}" for name in ("quarantine", "seen_ids", *dict(MESSAGE_COLUMNS))]
+        return tables + [f"{s}.{t}" for s, t in conn.execute(sa.text(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+            "AND table_schema IN :schemas ORDER BY 1, 2").bindparams(
+            sa.bindparam("schemas", list(DBT_TABLE_SCHEMAS), expanding=True)))]
 
 
 def _json(text: str) -> dict:
