@@ -262,3 +262,50 @@ def test_erasing_again_completes_the_rewrite_an_interrupted_erasure_left(erasure
         for path in (database, database.with_name("analytics.duckdb")):
             assert person["email"].encode() not in path.read_bytes(), path
     assert scan(warehouse.url, {person["email"]}) == {}
+
+
+def test_an_erasure_waits_for_a_running_sync_that_would_store_the_person_again(erasure_env, make_org, control):
+    """A sync loads the suppression list when it starts: one already running when the erasure
+    commits would store the person again from the pages it has still to fetch."""
+    import threading
+
+    from harvey_pipelines.sync import sync_entity
+    from harvey_pipelines.warehouse.erasure import erase
+
+    warehouse = erasure_env
+    org = make_org(size=400)
+    sync_all(org, warehouse)
+    # the employee a full sync fetches last (pages of 100, ordered by updated_at and id)
+    person = max(control.records(org.id, "employees"), key=lambda r: (r["updated_at"], r["id"]))
+    control.set_faults(org.id, slow_every=1, slow_seconds=1.0)
+    started, outcome = threading.Event(), {}
+
+    def full_sync():
+        outcome["sync"] = sync_entity(org, "employees", warehouse, mode="full", batch_size=50,
+                                      on_batch=lambda r: started.set())
+
+    thread = threading.Thread(target=full_sync)
+    thread.start()
+    try:
+        assert started.wait(60)
+        result = erase(warehouse, org.id, "employee", person["id"], actor="test", compact=False)
+    finally:
+        thread.join(120)
+    control.reset_faults(org.id)
+    assert result.removed["core.employees"] == 1
+    assert outcome["sync"].status == "success"
+    assert scan(warehouse.url, {person["email"]}) == {}
+
+
+def test_an_erasure_behind_a_sync_that_does_not_end_is_refused_clearly(erasure_env, make_org, control):
+    from harvey_pipelines.warehouse.erasure import ErasureError, erase_many
+
+    warehouse = erasure_env
+    org = make_org(size=5)
+    sync_all(org, warehouse)
+    person = control.records(org.id, "employees")[0]["id"]
+    with warehouse.sync_lock(org.id, "attendance"):  # a sync of their attendance, running
+        [refused] = erase_many(warehouse, org.id, "employee", [person], actor="test", lock_timeout=1)
+    assert isinstance(refused, ErasureError), refused
+    assert f"'{person}' not erased: a sync of {org.id} is still running" in str(refused), refused
+    assert person in warehouse_rows(warehouse, org.id, "employees")

@@ -20,12 +20,13 @@ values in other records before anything is stored (``Suppression.apply``), until
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import orjson
 import sqlalchemy as sa
@@ -34,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as upsert
 from harvey_pipelines import settings
 from harvey_pipelines.records import ENTITIES, ENTITIES_BY_NAME
 from harvey_pipelines.warehouse import audit, schema
+from harvey_pipelines.warehouse.dialects import LockTimeout
 from harvey_pipelines.warehouse.schema import CORE_TABLES
 
 # dbt's tables (staging holds views of raw and core only)
@@ -136,11 +138,12 @@ def erase(warehouse, organization_id: str, subject_name: str, reference: str, *,
 
 
 def erase_many(warehouse, organization_id: str, subject_name: str, references: Sequence[str], *, actor: str,
-               compact: bool = True) -> list[ErasureResult | ErasureError]:
+               compact: bool = True, lock_timeout: float = 900.0) -> list[ErasureResult | ErasureError]:
     """``erase`` of several people of one organization: a transaction per person, then one
     compaction and one publication for all (on DuckDB each is a pass over the whole file: a
     request to erase many people pays them once). Per reference, in order: its result, or the
-    ``ErasureError`` saying why it was not erased (the others are erased all the same). A crash
+    ``ErasureError`` saying why it was not erased (the others are erased all the same; one is a
+    sync of the person's entities still running after ``lock_timeout`` seconds). A crash
     part-way leaves the people before it erased; a re-run erases the rest, then compacts (every
     table an erasure may change, when someone was erased already) and publishes."""
     key = settings.erasure_key()
@@ -149,9 +152,10 @@ def erase_many(warehouse, organization_id: str, subject_name: str, references: S
     results: list[ErasureResult | ErasureError] = []
     for reference in references:
         try:
-            # its statements rewrite whole tables of the organization: more than a sync's DuckDB memory
-            with warehouse.roomy_writer(settings.current().duckdb_checks_memory_limit) as conn:
-                results.append(_erase(conn, key, organization_id, subject, reference, actor))
+            with _no_syncs_of(warehouse, organization_id, subject, lock_timeout, f"{reference!r} not erased"):
+                # its statements rewrite whole tables of the organization: more than a sync's DuckDB memory
+                with warehouse.roomy_writer(settings.current().duckdb_checks_memory_limit) as conn:
+                    results.append(_erase(conn, key, organization_id, subject, reference, actor))
         except ErasureError as exc:
             results.append(exc)
     found = [r for r in results if isinstance(r, ErasureResult)]
@@ -163,6 +167,23 @@ def erase_many(warehouse, organization_id: str, subject_name: str, references: S
     if found:
         warehouse.publish()
     return results
+
+
+@contextlib.contextmanager
+def _no_syncs_of(warehouse, org: str, subject: Subject, timeout: float, outcome: str) -> Iterator[None]:
+    """No sync of the entities that hold the person for the block (``Warehouse.sync_lock``): a sync
+    loads the suppression list when it starts, so one running through an erasure would store the
+    person again, and one running through a lift would move the cursors the lift reset. Taken in
+    one order by all, so that two never wait for each other; ErasureError (``outcome``) when a
+    sync still holds one after ``timeout`` seconds."""
+    with contextlib.ExitStack() as syncs:
+        try:
+            for name in sorted(subject.entities):
+                syncs.enter_context(warehouse.sync_lock(org, name, timeout))
+        except LockTimeout as exc:
+            raise ErasureError(f"{outcome}: a sync of {org} is still running ({exc}); "
+                               "run the command again once it has ended") from None
+        yield
 
 
 def _erase(conn, key: bytes, org: str, subject: Subject, reference: str, actor: str) -> ErasureResult:
@@ -389,7 +410,8 @@ def _suppressed_subjects(conn, org: str, subject: Subject, value_hash: str) -> l
         s.c.kind.in_(IDENTIFIERS)).order_by(s.c.subject_hash)).scalars())
 
 
-def lift(warehouse, organization_id: str, subject_name: str, reference: str, *, actor: str) -> int:
+def lift(warehouse, organization_id: str, subject_name: str, reference: str, *, actor: str,
+         lock_timeout: float = 900.0) -> int:
     """Lift the suppression of the person whose id or business key is ``reference``: the next
     sync loads them again. The cursors of the entities that hold them are reset, so that sync
     reads everything again (records unchanged since are no-ops); the tombstone stays. Returns
@@ -398,7 +420,8 @@ def lift(warehouse, organization_id: str, subject_name: str, reference: str, *, 
     subject = SUBJECTS[subject_name]
     warehouse.migrate()
     s, c = schema.suppressions, schema.cursors
-    with warehouse.writer() as conn:
+    with _no_syncs_of(warehouse, organization_id, subject, lock_timeout, f"{reference!r} not lifted"), \
+            warehouse.writer() as conn:
         hashes = _suppressed_subjects(conn, organization_id, subject, keyed_hash(key, reference))
         if not hashes:
             raise ErasureError(f"no suppressed {subject.name} {reference!r} in {organization_id}")
