@@ -199,17 +199,24 @@ def test_registry_changes_by_command_are_in_the_audit_trail(erasure_env, tmp_pat
     assert "credential_env" in rows[0]["details"] and "HARVEY_ACME_SECRET_NAME" not in rows[0]["details"]
 
 
-def test_an_erasure_without_compaction_leaves_bytes_until_harvey_compact(erasure_env, make_org, control, capsys):
-    warehouse = erasure_env
+def _erased_without_compaction(warehouse, make_org, control) -> tuple[dict, Path]:
+    """An employee of a new organization erased with --no-compact: their record, and the DuckDB file
+    that still holds their bytes (deleted, yet DuckDB keeps them in its blocks)."""
     org = make_org(size=8)
     sync_all(org, warehouse)
     person = control.records(org.id, "employees")[3]
     warehouse.release()
     assert cli("erase", "--org", org.id, "--employee", person["id"], "--no-compact") == 0
     assert scan(warehouse.url, {person["email"]}) == {}
-    if warehouse.dialect.name == "duckdb":  # deleted, yet DuckDB keeps the bytes in its blocks
-        database = Path(sa.engine.make_url(warehouse.url).database)
+    database = Path(sa.engine.make_url(warehouse.url).database or "")
+    if warehouse.dialect.name == "duckdb":
         assert person["email"].encode() in database.read_bytes()
+    return person | {"organization_id": org.id}, database
+
+
+def test_an_erasure_without_compaction_leaves_bytes_until_harvey_compact(erasure_env, make_org, control, capsys):
+    warehouse = erasure_env
+    person, database = _erased_without_compaction(warehouse, make_org, control)
     assert cli("compact") == 0
     assert "rewritten: " in capsys.readouterr().out
     if warehouse.dialect.name == "duckdb":
@@ -247,16 +254,9 @@ def test_several_people_are_erased_by_one_command_and_an_unknown_one_is_named(er
 
 def test_erasing_again_completes_the_rewrite_an_interrupted_erasure_left(erasure_env, make_org, control, capsys):
     warehouse = erasure_env
-    org = make_org(size=8)
-    sync_all(org, warehouse)
-    person = control.records(org.id, "employees")[4]
-    warehouse.release()
     # committed, not yet rewritten: where a crash between the two leaves it
-    assert cli("erase", "--org", org.id, "--employee", person["id"], "--no-compact") == 0
-    database = Path(sa.engine.make_url(warehouse.url).database or "")
-    if warehouse.dialect.name == "duckdb":
-        assert person["email"].encode() in database.read_bytes()
-    assert cli("erase", "--org", org.id, "--employee", person["id"]) == 0
+    person, database = _erased_without_compaction(warehouse, make_org, control)
+    assert cli("erase", "--org", person["organization_id"], "--employee", person["id"]) == 0
     assert "erased already" in capsys.readouterr().out
     if warehouse.dialect.name == "duckdb":
         for path in (database, database.with_name("analytics.duckdb")):
