@@ -100,6 +100,13 @@ class Dialect:
             for table in tables:
                 conn.exec_driver_sql(f"VACUUM FULL {table}")
 
+    @contextmanager
+    def index_scans(self, conn: sa.Connection) -> Iterator[None]:
+        """The block's queries read by index where one serves, even where the planner expects
+        a scan of the whole table to cost less (a rare search of a few kinds of rows that the
+        statistics cannot tell apart from the rest of a large table)."""
+        yield
+
     def lock_migrations(self, conn: sa.Connection) -> None:
         """Make other processes' migrations wait until this transaction ends."""
 
@@ -152,6 +159,17 @@ class PostgresDialect(Dialect):
         "UNION ALL SELECT n.nspname, c.relname, '', obj_description(c.oid, 'pg_class') "
         "FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
         "WHERE n.nspname IN :schemas AND c.relkind IN ('r', 'v')")
+
+    @contextmanager
+    def index_scans(self, conn):
+        # For the rest of the transaction only (SET LOCAL); not reset when the block fails, which
+        # aborts the transaction and the settings with it. JIT: half a second of compiling for a
+        # query that reads by index.
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL jit = off")
+        yield
+        conn.exec_driver_sql("SET LOCAL enable_seqscan TO DEFAULT")
+        conn.exec_driver_sql("SET LOCAL jit TO DEFAULT")
 
     def lock_migrations(self, conn):
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_advisory_key('harvey-migrations')})")

@@ -155,7 +155,7 @@ def erase_many(warehouse, organization_id: str, subject_name: str, references: S
             with _no_syncs_of(warehouse, organization_id, subject, lock_timeout, f"{reference!r} not erased"):
                 # its statements rewrite whole tables of the organization: more than a sync's DuckDB memory
                 with warehouse.roomy_writer(settings.current().duckdb_checks_memory_limit) as conn:
-                    results.append(_erase(conn, key, organization_id, subject, reference, actor))
+                    results.append(_erase(conn, warehouse.dialect, key, organization_id, subject, reference, actor))
         except ErasureError as exc:
             results.append(exc)
     found = [r for r in results if isinstance(r, ErasureResult)]
@@ -186,7 +186,7 @@ def _no_syncs_of(warehouse, org: str, subject: Subject, timeout: float, outcome:
         yield
 
 
-def _erase(conn, key: bytes, org: str, subject: Subject, reference: str, actor: str) -> ErasureResult:
+def _erase(conn, dialect, key: bytes, org: str, subject: Subject, reference: str, actor: str) -> ErasureResult:
     code = ENTITIES_BY_NAME[subject.entity].business_key or "source_id"
     table = CORE_TABLES[subject.entity]
     rows = conn.execute(sa.select(table).where(table.c.organization_id == org, sa.or_(
@@ -246,7 +246,8 @@ def _erase(conn, key: bytes, org: str, subject: Subject, reference: str, actor: 
         count(f"core.{name}", conn.execute(core.update().where(
             core.c.organization_id == org, sa.or_(*[c.in_(listed) for c in columns])).values(
             {c.name: sa.case((c.in_(listed), sa.null()), else_=c) for c in columns})).rowcount, result.blanked)
-    count("raw.payload_versions", _blank_versions(conn, org, subject.mentioning, everything), result.blanked)
+    count("raw.payload_versions", _blank_versions(conn, dialect, org, subject.mentioning, everything),
+          result.blanked)
     for table_name, column_name in MESSAGE_COLUMNS:
         message_table = schema.metadata.tables[f"{schema.SYNC}.{table_name}"]
         message = message_table.c[column_name]
@@ -290,18 +291,22 @@ def _json(text: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _blank_versions(conn, org: str, entities: tuple[str, ...], values: set[str]) -> int:
+def _blank_versions(conn, dialect, org: str, entities: tuple[str, ...], values: set[str]) -> int:
     """Blank ``values`` in the stored versions (payload and canonical record) of the entities'
     records that name them; the version key stays (a version is not re-stored for it). One
     search for all the entities, not one per entity: each search reads the raw table's versions
-    of the organization, the largest part of an erasure's time on PostgreSQL (BENCHMARKS.md)."""
+    of the organization, the largest part of an erasure's time on PostgreSQL (BENCHMARKS.md).
+    By the index on (organization, entity): PostgreSQL's planner otherwise scanned the whole
+    table, attendance's versions (most of it, and none of them searched) included."""
     pv = schema.payload_versions
     wanted = {normalized(v) for v in values}
     kept = (pv.c.entity, pv.c.source_id, pv.c.payload_sha256, pv.c.fetched_at, pv.c.source_updated_at,
             pv.c.sync_run_id)
-    rows = conn.execute(sa.select(*kept, pv.c.payload, pv.c.canonical).where(
-        pv.c.organization_id == org, pv.c.entity.in_(entities),
-        sa.or_(*[sa.func.strpos(c, v) > 0 for c in (pv.c.payload, pv.c.canonical) for v in sorted(values)]))).all()
+    with dialect.index_scans(conn):
+        rows = conn.execute(sa.select(*kept, pv.c.payload, pv.c.canonical).where(
+            pv.c.organization_id == org, pv.c.entity.in_(entities),
+            sa.or_(*[sa.func.strpos(c, v) > 0 for c in (pv.c.payload, pv.c.canonical)
+                     for v in sorted(values)]))).all()
     rewritten = []
     for row in rows:
         texts = {"payload": row.payload, "canonical": row.canonical}
