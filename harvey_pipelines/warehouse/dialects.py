@@ -453,11 +453,11 @@ class DuckDBDialect(Dialect):
 
     @staticmethod
     def _lower_memory_limit(raw) -> None:
-        """Back to what create_engine set. DuckDB refuses a limit below what it holds, and until a
-        checkpoint it holds what the block committed (after an erasure in a large warehouse, more
-        than a sync's limit): then it checkpoints and tries again. Refused all the same, the
-        connection keeps the larger limit until its turn ends: the block's work is committed, it
-        is not failed for that."""
+        """Back to what create_engine set. DuckDB refuses a limit below what it holds (after a
+        delete in a large table, that table's segments: more than a sync's limit after an erasure
+        in a large warehouse); a checkpoint may free some, so it is tried once more after one.
+        Refused all the same, the connection keeps the larger limit until its turn ends: the
+        block's work is committed, it is not failed for that."""
         import duckdb
 
         limit = f"SET memory_limit = '{_size(settings.current().duckdb_memory_limit)}'"
