@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     marts_after_syncs_minutes: float = Field(15.0, gt=0, description="how often the marts follow the syncs that "
                                              "changed data")
     duckdb_memory_limit: str = Field("40MB", description="DuckDB's cache in a sync process")
-    duckdb_checks_memory_limit: str = Field("1GB", description="DuckDB's memory while the quality checks or an "
-                                            "erasure run (beyond it, it spills to disk)")
+    duckdb_checks_memory_limit: str = Field("1GB", description="DuckDB's memory while the quality checks, an "
+                                            "erasure or a compaction run (beyond it, it spills to disk)")
     duckdb_encryption_key: SecretStr | None = Field(None, description="the DuckDB warehouse file's encryption key "
                                                     "(DuckDB's own AES encryption; README: Encryption at rest); "
                                                     "empty: the file is not encrypted")

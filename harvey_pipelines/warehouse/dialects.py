@@ -403,6 +403,9 @@ class DuckDBDialect(Dialect):
             try:
                 with self.engine.connect() as conn:
                     raw = conn.connection.driver_connection  # ATTACH runs outside a transaction
+                    # a copy of every table: not held to a sync's cache (the demo's file overran 40 MB);
+                    # the connection closes after it (no pool), and the limit with it
+                    raw.execute(f"SET memory_limit = '{_size(settings.current().duckdb_checks_memory_limit)}'")
                     raw.execute("CHECKPOINT")
                     name = raw.execute("SELECT current_database()").fetchone()[0]
                     raw.execute(f"ATTACH '{fresh}' AS harvey_compact")
