@@ -405,7 +405,7 @@ class DuckDBDialect(Dialect):
                     raw = conn.connection.driver_connection  # ATTACH runs outside a transaction
                     # a copy of every table: not held to a sync's cache (the demo's file overran 40 MB);
                     # the connection closes after it (no pool), and the limit with it
-                    raw.execute(f"SET memory_limit = '{_size(settings.current().duckdb_checks_memory_limit)}'")
+                    _set_memory_limit(raw, settings.current().duckdb_checks_memory_limit)
                     raw.execute("CHECKPOINT")
                     name = raw.execute("SELECT current_database()").fetchone()[0]
                     raw.execute(f"ATTACH '{fresh}' AS harvey_compact")
@@ -446,7 +446,7 @@ class DuckDBDialect(Dialect):
         with self.turn(wait=None):
             raw = self._conn.connection.driver_connection  # SET outside the transaction, which may abort
             if memory_limit is not None:  # the limit is the process's (a sync's is small): set back after
-                raw.execute(f"SET memory_limit = '{_size(memory_limit)}'")
+                _set_memory_limit(raw, memory_limit)
             try:
                 with self.writer() as conn:
                     yield conn
@@ -463,13 +463,13 @@ class DuckDBDialect(Dialect):
         block's work is committed, it is not failed for that."""
         import duckdb
 
-        limit = f"SET memory_limit = '{_size(settings.current().duckdb_memory_limit)}'"
+        limit = settings.current().duckdb_memory_limit
         try:
-            raw.execute(limit)
+            _set_memory_limit(raw, limit)
         except duckdb.OutOfMemoryException:
             try:
                 raw.execute("CHECKPOINT")
-                raw.execute(limit)
+                _set_memory_limit(raw, limit)
             except duckdb.Error as exc:
                 log.warning("DuckDB's memory limit stays raised until the writers' turn ends: %s", exc)
 
@@ -530,6 +530,11 @@ def _size(value: str) -> str:
     if not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]?i?B\s*", value, flags=re.I):
         raise ValueError(f"not a memory size: {value!r} (e.g. 512MB, 2GB)")
     return value.strip()
+
+
+def _set_memory_limit(raw, value: str) -> None:
+    """DuckDB's memory limit for the database ``raw`` (a DuckDB connection) is open on."""
+    raw.execute(f"SET memory_limit = '{_size(value)}'")
 
 
 def create_engine(url: str) -> sa.Engine:
